@@ -1,0 +1,67 @@
+"""HTTP layer: parse and validate, call one service, shape the answer."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalice import Blueprint
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.errors import BadRequest, PayloadTooLarge, error_response
+
+MAX_BODY_BYTES = 64 * 1024
+
+Body = TypeVar("Body", bound=BaseModel)
+
+
+class ApiBlueprint(Blueprint):
+    """A Blueprint whose views answer every exception with the error envelope."""
+
+    def route(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        register = super().route(path, **kwargs)
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def guarded(*args: Any, **params: Any) -> Any:
+                try:
+                    return view(*args, **params)
+                except Exception as exc:  # noqa: BLE001 - error_response logs and classifies
+                    return error_response(exc)
+
+            return register(guarded)
+
+        return decorator
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(part) for part in error["loc"]) or "body", "message": error["msg"]}
+        for error in exc.errors(include_url=False)
+    ]
+
+
+def parse_body(raw_body: bytes | None, model: type[Body]) -> Body:
+    """Validate a JSON body; an empty body means the model's defaults."""
+    raw = raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The request body is not valid JSON.", {"fields": []}) from None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise BadRequest("The request body is invalid.", {"fields": field_errors(exc)}) from None
+
+
+def parse_query(params: dict[str, str] | None, model: type[Body]) -> Body:
+    try:
+        return model.model_validate(params or {})
+    except ValidationError as exc:
+        raise BadRequest("The query string is invalid.", {"fields": field_errors(exc)}) from None

@@ -1,0 +1,77 @@
+from chalice import Response
+
+from chalicelib import carts, checkout, tenants, upsell
+from chalicelib.api import ApiBlueprint, parse_body, shapes
+from chalicelib.api.schemas import CheckoutBody, CreateCartBody, PromoBody, SetQuantityBody
+from chalicelib.errors import BadRequest
+
+blueprint = ApiBlueprint(__name__)
+
+CART = "/tenants/{tenant_id}/carts/{cart_id}"
+
+
+@blueprint.route("/tenants/{tenant_id}/carts", methods=["POST"])
+def create_cart(tenant_id: str) -> Response:
+    tenant = tenants.get_tenant(tenant_id)
+    body = parse_body(blueprint.current_request.raw_body, CreateCartBody)
+    priced = carts.create_cart(tenant, [(item.product_id, item.quantity) for item in body.items])
+    location = f"/tenants/{tenant_id}/carts/{priced.cart.cart_id}"
+    return Response(shapes.cart(priced), status_code=201, headers={"Location": location})
+
+
+@blueprint.route(CART, methods=["GET"])
+def get_cart(tenant_id: str, cart_id: str) -> dict:
+    return shapes.cart(carts.get_cart(tenants.get_tenant(tenant_id), cart_id))
+
+
+@blueprint.route(CART + "/items/{product_id}", methods=["PUT"])
+def set_item(tenant_id: str, cart_id: str, product_id: str) -> dict:
+    tenant = tenants.get_tenant(tenant_id)
+    body = parse_body(blueprint.current_request.raw_body, SetQuantityBody)
+    return shapes.cart(carts.set_quantity(tenant, cart_id, product_id, body.quantity))
+
+
+@blueprint.route(CART + "/items/{product_id}", methods=["DELETE"])
+def remove_item(tenant_id: str, cart_id: str, product_id: str) -> dict:
+    return shapes.cart(carts.remove_line(tenants.get_tenant(tenant_id), cart_id, product_id))
+
+
+@blueprint.route(CART + "/promo", methods=["PUT"])
+def apply_promo(tenant_id: str, cart_id: str) -> dict:
+    tenant = tenants.get_tenant(tenant_id)
+    body = parse_body(blueprint.current_request.raw_body, PromoBody)
+    return shapes.cart(carts.apply_promo(tenant, cart_id, body.code))
+
+
+@blueprint.route(CART + "/promo", methods=["DELETE"])
+def remove_promo(tenant_id: str, cart_id: str) -> dict:
+    return shapes.cart(carts.remove_promo(tenants.get_tenant(tenant_id), cart_id))
+
+
+@blueprint.route(CART + "/upsell", methods=["GET"])
+def cart_upsell(tenant_id: str, cart_id: str) -> dict:
+    tenant = tenants.get_tenant(tenant_id)
+    cart = carts.load_cart(tenant.tenant_id, cart_id)
+    return shapes.upsell(upsell.suggest(tenant, cart.cart_id, [line.product_id for line in cart.lines]))
+
+
+@blueprint.route(CART + "/checkout", methods=["POST"])
+def checkout_cart(tenant_id: str, cart_id: str) -> Response:
+    tenant = tenants.get_tenant(tenant_id)
+    request = blueprint.current_request
+    body = parse_body(request.raw_body, CheckoutBody)
+    result = checkout.checkout(tenant, cart_id, body.email, idempotency_key(request.headers.get("idempotency-key")))
+    answer = {"order": shapes.order(result.order), "upsell": shapes.upsell(result.upsell)}
+    location = f"/tenants/{tenant_id}/orders/{result.order.order_id}"
+    return Response(answer, status_code=201 if result.created else 200, headers={"Location": location})
+
+
+def idempotency_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not (1 <= len(value) <= 255 and value.isascii() and value.isprintable()):
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+            {"fields": [{"field": "Idempotency-Key", "message": "invalid header value"}]},
+        )
+    return value

@@ -1,0 +1,10 @@
+from chalicelib import orders, tenants
+from chalicelib.api import ApiBlueprint, shapes
+
+blueprint = ApiBlueprint(__name__)
+
+
+@blueprint.route("/tenants/{tenant_id}/orders/{order_id}", methods=["GET"])
+def get_order(tenant_id: str, order_id: str) -> dict:
+    tenant = tenants.get_tenant(tenant_id)
+    return shapes.order(orders.get_order(tenant.tenant_id, order_id))

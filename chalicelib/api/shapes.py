@@ -1,0 +1,90 @@
+"""Response shapes of the contract; money leaves as strings with two decimals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.carts import PricedCart
+from chalicelib.models import OrderModel, ProductModel
+from chalicelib.pricing import Totals, format_money, format_rate
+from chalicelib.upsell import Upsell
+
+
+def timestamp(value: datetime) -> str:
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def product(item: ProductModel, currency: str) -> dict[str, Any]:
+    return {
+        "product_id": item.product_id,
+        "name": item.name,
+        "description": item.description,
+        "category": item.category,
+        "price": format_money(item.price),
+        "currency": currency,
+        "stock": int(item.stock),
+        "tags": list(item.tags or []),
+    }
+
+
+def totals(value: Totals) -> dict[str, str]:
+    return {
+        "subtotal": format_money(value.subtotal),
+        "discount": format_money(value.discount),
+        "net": format_money(value.net),
+        "vat_rate": format_rate(value.vat_rate),
+        "vat": format_money(value.vat),
+        "total": format_money(value.total),
+    }
+
+
+def line(product_id: str, name: str, unit_price: Any, quantity: int, line_total: Any) -> dict[str, Any]:
+    return {
+        "product_id": product_id,
+        "name": name,
+        "unit_price": format_money(unit_price),
+        "quantity": int(quantity),
+        "line_total": format_money(line_total),
+    }
+
+
+def cart(priced: PricedCart) -> dict[str, Any]:
+    record = priced.cart
+    return {
+        "cart_id": record.cart_id,
+        "status": record.status,
+        "items": [line(x.product_id, x.name, x.unit_price, x.quantity, x.line_total) for x in priced.lines],
+        "promo_code": record.promo_code,
+        "totals": totals(priced.totals),
+        "currency": priced.currency,
+        "order_id": record.order_id,
+        "created_at": timestamp(record.created_at),
+        "updated_at": timestamp(record.updated_at),
+    }
+
+
+def order(record: OrderModel) -> dict[str, Any]:
+    saved = record.totals
+    return {
+        "order_id": record.order_id,
+        "cart_id": record.cart_id,
+        "status": record.status,
+        "items": [line(x.product_id, x.name, x.unit_price, x.quantity, x.line_total) for x in record.lines],
+        "promo_code": record.promo_code,
+        "totals": totals(Totals(saved.subtotal, saved.discount, saved.net, saved.vat_rate, saved.vat, saved.total)),
+        "currency": record.currency,
+        "email": record.email,
+        "created_at": timestamp(record.created_at),
+    }
+
+
+def upsell(value: Upsell) -> dict[str, Any]:
+    return {
+        "enabled": value.enabled,
+        "source": value.source,
+        "suggestions": [
+            {"product_id": s.product_id, "name": s.name, "price": format_money(s.price), "reason": s.reason}
+            for s in value.suggestions
+        ],
+    }

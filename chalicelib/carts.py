@@ -1,0 +1,177 @@
+"""Carts: quantities, promo codes and current prices.
+
+Every edit is read-modify-write guarded by the cart's version attribute, so two
+concurrent edits never lose each other: the loser re-reads and applies again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pynamodb.exceptions import PutError
+
+from chalicelib import catalog, pricing, tenants
+from chalicelib.config import get_settings
+from chalicelib.errors import BadRequest, CartClosed, NotFound, OutOfStock, Unavailable
+from chalicelib.ids import is_ulid, new_ulid
+from chalicelib.models import CartLine, CartModel, ProductModel
+from chalicelib.tenants import Tenant
+
+MAX_LINES = 50
+MAX_QUANTITY = 99
+EDIT_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class PricedCart:
+    cart: CartModel
+    lines: list[pricing.PricedLine]
+    totals: pricing.Totals
+    currency: str
+    promo_code: str | None  # the cart's code while the tenant still honours it
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_cart(tenant_id: str, cart_id: str, consistent: bool = False) -> CartModel:
+    """The cart under this tenant; another tenant's id, a malformed id or an expired cart is not found."""
+    cart = None
+    if is_ulid(cart_id):
+        with contextlib.suppress(CartModel.DoesNotExist):
+            cart = CartModel.get(tenant_id, cart_id, consistent_read=consistent)
+    if cart is None or (cart.expires_at is not None and cart.expires_at <= now()):
+        raise NotFound(f"Cart {cart_id!r} not found.", {"cart_id": cart_id})
+    return cart
+
+
+def price_cart(tenant: Tenant, cart: CartModel, products: dict[str, ProductModel] | None = None) -> PricedCart:
+    if products is None:
+        products = catalog.get_products(tenant.tenant_id, (line.product_id for line in cart.lines))
+    lines = [
+        pricing.PricedLine(
+            line.product_id, products[line.product_id].name, products[line.product_id].price, line.quantity
+        )
+        for line in cart.lines
+        if line.product_id in products
+    ]
+    promo_code = cart.promo_code if cart.promo_code in tenant.promo_codes else None
+    totals = pricing.price(lines, tenant.vat_rate, tenant.promo_codes.get(promo_code, pricing.ZERO))
+    return PricedCart(cart=cart, lines=lines, totals=totals, currency=tenant.currency, promo_code=promo_code)
+
+
+def shortages(requested: dict[str, int], products: dict[str, ProductModel]) -> list[dict[str, int | str]]:
+    return [
+        {"product_id": product_id, "requested": quantity, "available": int(products[product_id].stock)}
+        for product_id, quantity in requested.items()
+        if quantity > products[product_id].stock
+    ]
+
+
+def merge_items(items: Iterable[tuple[str, int]]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for product_id, quantity in items:
+        merged[product_id] = merged.get(product_id, 0) + quantity
+    too_many = [pid for pid, quantity in merged.items() if quantity > MAX_QUANTITY]
+    if too_many:
+        raise BadRequest(
+            f"At most {MAX_QUANTITY} of one product per cart.",
+            {"fields": [{"field": "items", "message": f"{pid}: quantity above {MAX_QUANTITY}"} for pid in too_many]},
+        )
+    if len(merged) > MAX_LINES:
+        raise BadRequest(
+            f"A cart holds at most {MAX_LINES} products.", {"fields": [{"field": "items", "message": "too many lines"}]}
+        )
+    return merged
+
+
+def create_cart(tenant: Tenant, items: Iterable[tuple[str, int]] = ()) -> PricedCart:
+    requested = merge_items(items)
+    products = catalog.get_products(tenant.tenant_id, requested)
+    missing = [pid for pid in requested if pid not in products]
+    if missing:
+        raise NotFound(f"Product {missing[0]!r} not found.", {"product_id": missing[0]})
+    short = shortages(requested, products)
+    if short:
+        raise OutOfStock(short)
+    created = now()
+    cart = CartModel(
+        tenant.tenant_id,
+        new_ulid(),
+        lines=[CartLine(product_id=pid, quantity=quantity) for pid, quantity in requested.items()],
+        created_at=created,
+        updated_at=created,
+        expires_at=created + timedelta(days=get_settings().cart_ttl_days),
+    )
+    cart.save(condition=CartModel.cart_id.does_not_exist())
+    return price_cart(tenant, cart, products)
+
+
+def get_cart(tenant: Tenant, cart_id: str) -> PricedCart:
+    return price_cart(tenant, load_cart(tenant.tenant_id, cart_id))
+
+
+def _edit(tenant: Tenant, cart_id: str, change: Callable[[CartModel], None]) -> PricedCart:
+    for _ in range(EDIT_ATTEMPTS):
+        cart = load_cart(tenant.tenant_id, cart_id, consistent=True)
+        if cart.status != "open":
+            raise CartClosed(f"Cart {cart_id!r} is already checked out.", {"order_id": cart.order_id})
+        change(cart)
+        cart.updated_at = now()
+        cart.expires_at = cart.updated_at + timedelta(days=get_settings().cart_ttl_days)
+        try:
+            cart.save()
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                continue  # edited concurrently: apply the change again on the fresh cart
+            raise
+        return price_cart(tenant, cart)
+    raise Unavailable("The cart is being edited concurrently, please retry.")
+
+
+def set_quantity(tenant: Tenant, cart_id: str, product_id: str, quantity: int) -> PricedCart:
+    if quantity == 0:
+        return remove_line(tenant, cart_id, product_id)
+    product = catalog.get_product(tenant.tenant_id, product_id)
+    short = shortages({product_id: quantity}, {product_id: product})
+    if short:
+        raise OutOfStock(short)
+
+    def change(cart: CartModel) -> None:
+        for line in cart.lines:
+            if line.product_id == product_id:
+                line.quantity = quantity
+                return
+        if len(cart.lines) >= MAX_LINES:
+            raise BadRequest(
+                f"A cart holds at most {MAX_LINES} products.",
+                {"fields": [{"field": "product_id", "message": "cart is full"}]},
+            )
+        cart.lines.append(CartLine(product_id=product_id, quantity=quantity))
+
+    return _edit(tenant, cart_id, change)
+
+
+def remove_line(tenant: Tenant, cart_id: str, product_id: str) -> PricedCart:
+    def change(cart: CartModel) -> None:
+        cart.lines = [line for line in cart.lines if line.product_id != product_id]
+
+    return _edit(tenant, cart_id, change)
+
+
+def apply_promo(tenant: Tenant, cart_id: str, code: str) -> PricedCart:
+    def change(cart: CartModel) -> None:
+        cart.promo_code = tenants.normalise_promo_code(tenant, code)
+
+    return _edit(tenant, cart_id, change)
+
+
+def remove_promo(tenant: Tenant, cart_id: str) -> PricedCart:
+    def change(cart: CartModel) -> None:
+        cart.promo_code = None
+
+    return _edit(tenant, cart_id, change)

@@ -1,0 +1,53 @@
+"""AWS clients created on first use, so tests can patch AWS before anything connects."""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from pynamodb.connection import Connection
+
+from chalicelib import config
+from chalicelib.models import ALL_MODELS
+
+# Standard mode retries throttling and 5xx with jittered backoff; three attempts keep
+# a request within API Gateway's time limit.
+BOTO_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.session.Session().client(service, config=BOTO_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def dynamodb() -> Connection:
+    """PynamoDB connection for transactions (models keep their own per table)."""
+    return Connection(connect_timeout_seconds=2, read_timeout_seconds=5, max_retry_attempts=3)
+
+
+def ssm() -> Any:
+    return client("ssm")
+
+
+def s3() -> Any:
+    return client("s3")
+
+
+def events() -> Any:
+    return client("events")
+
+
+def reset() -> None:
+    """Drop every cached client and setting (tests switch between moto and DynamoDB Local)."""
+    client.cache_clear()
+    dynamodb.cache_clear()
+    config.reset()
+    for model in ALL_MODELS:
+        model._connection = None

@@ -1,0 +1,53 @@
+"""Settings read from the environment on first use, never at import time."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    table_prefix: str
+    tenant_cache_seconds: float
+    cart_ttl_days: int
+    upsell_flag_max_age_seconds: int
+    llm_base_url: str | None
+    llm_model: str
+    llm_timeout_seconds: float
+    llm_api_key_parameter: str | None
+    storefront_bucket: str
+    default_vat_rate: Decimal = Decimal("0.20")
+
+    def table_name(self, entity: str) -> str:
+        return f"{self.table_prefix}-{self.stage}-{entity}"
+
+    @property
+    def parameter_prefix(self) -> str:
+        return f"/cartwise/{self.stage}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ
+    stage = env.get("CARTWISE_STAGE", "dev")
+    return Settings(
+        stage=stage,
+        table_prefix=env.get("CARTWISE_TABLE_PREFIX", "cartwise"),
+        tenant_cache_seconds=float(env.get("TENANT_CACHE_SECONDS", "60")),
+        cart_ttl_days=int(env.get("CART_TTL_DAYS", "7")),
+        upsell_flag_max_age_seconds=int(env.get("UPSELL_FLAG_MAX_AGE_SECONDS", "0")),
+        llm_base_url=env.get("LLM_BASE_URL") or None,
+        llm_model=env.get("LLM_MODEL", "gpt-4o-mini"),
+        llm_timeout_seconds=float(env.get("LLM_TIMEOUT_SECONDS", "3")),
+        llm_api_key_parameter=env.get("LLM_API_KEY_PARAMETER") or None,
+        storefront_bucket=env.get("STOREFRONT_BUCKET", f"cartwise-{stage}-storefront"),
+    )
+
+
+def reset() -> None:
+    """Forget cached settings so tests can change the environment."""
+    get_settings.cache_clear()

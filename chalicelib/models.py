@@ -1,0 +1,151 @@
+"""PynamoDB models: one table per entity, partition key tenant_id.
+
+Table names resolve from settings when a model is first used, so importing this
+module reads no environment and creates no client.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.attributes import (
+    Attribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+    VersionAttribute,
+)
+from pynamodb.constants import NUMBER
+from pynamodb.models import Model
+
+from chalicelib.config import get_settings
+
+
+class DecimalAttribute(Attribute[Decimal]):
+    """A DynamoDB Number kept as Decimal (NumberAttribute would round-trip through float)."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: Decimal) -> str:
+        return str(value)
+
+    def deserialize(self, value: str) -> Decimal:
+        return Decimal(value)
+
+
+class TableName:
+    """Descriptor for Meta.table_name that asks the settings on each access."""
+
+    def __init__(self, entity: str) -> None:
+        self.entity = entity
+
+    def __get__(self, instance: Any, owner: Any) -> str:
+        return get_settings().table_name(self.entity)
+
+
+class TableMeta:
+    """Shared Meta: short timeouts suit Lambda; retries are botocore's standard mode."""
+
+    billing_mode = "PAY_PER_REQUEST"
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+    max_retry_attempts = 3
+
+
+class PromoCode(MapAttribute):
+    code = UnicodeAttribute()
+    rate = DecimalAttribute()
+
+
+class TenantModel(Model):
+    class Meta(TableMeta):
+        table_name = TableName("tenants")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    vat_rate = DecimalAttribute()
+    promo_codes = ListAttribute(of=PromoCode, default=list)
+    api_key_hashes = UnicodeSetAttribute(default=set)
+
+
+class ProductModel(Model):
+    class Meta(TableMeta):
+        table_name = TableName("products")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    product_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    category = UnicodeAttribute()
+    price = DecimalAttribute()
+    stock = NumberAttribute(default=0)
+    reserved = NumberAttribute(default=0)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    complements = ListAttribute(of=UnicodeAttribute, default=list)
+
+
+class CartLine(MapAttribute):
+    product_id = UnicodeAttribute()
+    quantity = NumberAttribute()
+
+
+class CartModel(Model):
+    class Meta(TableMeta):
+        table_name = TableName("carts")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    cart_id = UnicodeAttribute(range_key=True)
+    lines = ListAttribute(of=CartLine, default=list)
+    promo_code = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="open")
+    order_id = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute(null=True)
+    version = VersionAttribute()
+
+
+class OrderLine(MapAttribute):
+    product_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    unit_price = DecimalAttribute()
+    quantity = NumberAttribute()
+    line_total = DecimalAttribute()
+
+
+class OrderTotals(MapAttribute):
+    subtotal = DecimalAttribute()
+    discount = DecimalAttribute()
+    net = DecimalAttribute()
+    vat_rate = DecimalAttribute()
+    vat = DecimalAttribute()
+    total = DecimalAttribute()
+
+
+class OrderModel(Model):
+    class Meta(TableMeta):
+        table_name = TableName("orders")
+        stream_view_type = "NEW_IMAGE"
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)
+    cart_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="confirmed")
+    lines = ListAttribute(of=OrderLine)
+    totals = OrderTotals()
+    promo_code = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    request_fingerprint = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (TenantModel, ProductModel, CartModel, OrderModel)

@@ -1,0 +1,66 @@
+"""The pricing rule of the contract: pure functions over Decimal, no I/O.
+
+subtotal = sum(unit_price * quantity)
+discount = round_half_up(subtotal * promo_rate, 2)
+net      = subtotal - discount
+vat      = round_half_up(net * vat_rate, 2)
+total    = net + vat
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def round_money(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    product_id: str
+    name: str
+    unit_price: Decimal
+    quantity: int
+
+    @property
+    def line_total(self) -> Decimal:
+        return round_money(self.unit_price * self.quantity)
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal
+    discount: Decimal
+    net: Decimal
+    vat_rate: Decimal
+    vat: Decimal
+    total: Decimal
+
+
+def price(lines: Iterable[PricedLine], vat_rate: Decimal, promo_rate: Decimal = ZERO) -> Totals:
+    subtotal = round_money(sum((line.line_total for line in lines), ZERO))
+    discount = round_money(subtotal * promo_rate)
+    net = subtotal - discount
+    vat = round_money(net * vat_rate)
+    return Totals(
+        subtotal=subtotal,
+        discount=discount,
+        net=net,
+        vat_rate=vat_rate,
+        vat=vat,
+        total=net + vat,
+    )
+
+
+def format_money(amount: Decimal) -> str:
+    return str(round_money(amount))
+
+
+def format_rate(rate: Decimal) -> str:
+    return str(rate.quantize(CENT) if rate == rate.quantize(CENT) else rate.normalize())

@@ -1,0 +1,87 @@
+"""Shared fixtures: a moto-backed AWS with the demo tenants seeded, and a Chalice test client."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib import clients, tenants
+
+AWS_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "CARTWISE_STAGE": "dev",
+}
+
+
+def reset_process_state() -> None:
+    clients.reset()
+    tenants.clear_cache()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    # mock_aws ignores endpoint overrides; a leftover one would send calls elsewhere.
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_SSM",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    reset_process_state()
+    yield
+    reset_process_state()
+
+
+@pytest.fixture
+def aws(aws_env: None) -> Iterator[None]:
+    """Moto with tables, flags and the two demo tenants."""
+    from scripts.provision import provision
+
+    with mock_aws():
+        provision(seed=True, upsell_enabled="false")
+        yield
+
+
+class Api:
+    """Thin JSON wrapper over Chalice's test client."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def call(self, method: str, path: str, body=None, headers=None, raw: bytes | str | None = None):
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        response = getattr(self.client.http, method.lower())(path, headers=all_headers, body=payload)
+        response.data = json.loads(response.body) if response.body else None
+        return response
+
+    def get(self, path, **kwargs):
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path, body=None, **kwargs):
+        return self.call("POST", path, body=body, **kwargs)
+
+    def put(self, path, body=None, **kwargs):
+        return self.call("PUT", path, body=body, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.call("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def api(aws: None) -> Iterator[Api]:
+    from app import app
+
+    with Client(app) as client:
+        yield Api(client)
