@@ -85,3 +85,21 @@ def api(aws: None) -> Iterator[Api]:
 
     with Client(app) as client:
         yield Api(client)
+
+
+def product_record(tenant_id: str, product_id: str):
+    from chalicelib.models import ProductModel
+
+    return ProductModel.get(tenant_id, product_id, consistent_read=True)
+
+
+def set_stock(tenant_id: str, product_id: str, stock: int) -> None:
+    from chalicelib.models import ProductModel
+
+    ProductModel(tenant_id, product_id).update(actions=[ProductModel.stock.set(stock)])
+
+
+def orders_of(tenant_id: str) -> list:
+    from chalicelib.models import OrderModel
+
+    return list(OrderModel.query(tenant_id, consistent_read=True))

@@ -1,0 +1,71 @@
+import json
+from pathlib import Path
+
+import pytest
+
+SEED = {p.stem: json.loads(p.read_text()) for p in Path("data/tenants").glob("*.json")}
+
+
+def test_lists_every_product_of_the_tenant_across_pages(api):
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = "?limit=5" + (f"&cursor={cursor}" if cursor else "")
+        response = api.get(f"/tenants/acme/products{query}")
+        assert response.status_code == 200
+        assert len(response.data["items"]) <= 5
+        seen += [item["product_id"] for item in response.data["items"]]
+        cursor, pages = response.data["next_cursor"], pages + 1
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(p["product_id"] for p in SEED["acme"]["products"])
+    assert len(seen) == len(set(seen)) == 16
+    assert pages == 4
+
+
+def test_product_shape_and_money_format(api):
+    response = api.get("/tenants/acme/products/fuel-canister")
+    assert response.status_code == 200
+    assert response.data == {
+        "product_id": "fuel-canister",
+        "name": "Gas Fuel Canister 230 g",
+        "description": response.data["description"],
+        "category": "cooking",
+        "price": "4.45",
+        "currency": "EUR",
+        "stock": 60,
+        "tags": response.data["tags"],
+    }
+
+
+def test_category_filter_pages_through_matches_only(api):
+    first = api.get("/tenants/acme/products?category=cooking&limit=2")
+    assert [i["category"] for i in first.data["items"]] == ["cooking", "cooking"]
+    second = api.get(f"/tenants/acme/products?category=cooking&limit=2&cursor={first.data['next_cursor']}")
+    ids = [i["product_id"] for i in first.data["items"] + second.data["items"]]
+    assert sorted(ids) == ["camp-stove", "cook-set", "fuel-canister", "water-filter"]
+
+
+def test_same_product_id_differs_per_tenant(api):
+    acme = api.get("/tenants/acme/products/gift-card").data
+    globex = api.get("/tenants/globex/products/gift-card").data
+    assert (acme["currency"], globex["currency"]) == ("EUR", "USD")
+    assert acme["name"] != globex["name"]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=abc", "cursor=bogus", "colour=red"])
+def test_bad_query_is_400(api, query):
+    response = api.get(f"/tenants/acme/products?{query}")
+    assert response.status_code == 400
+    assert response.data["error"]["code"] == "BAD_REQUEST"
+
+
+def test_unknown_tenant_and_product(api):
+    assert api.get("/tenants/initech/products").data["error"]["code"] == "TENANT_NOT_FOUND"
+    assert api.get("/tenants/initech/products").status_code == 404
+    missing = api.get("/tenants/acme/products/no-such-thing")
+    assert (missing.status_code, missing.data["error"]["code"]) == (404, "NOT_FOUND")
+
+
+def test_health(api):
+    response = api.get("/health")
+    assert (response.status_code, response.data) == (200, {"status": "ok"})

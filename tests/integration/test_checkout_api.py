@@ -1,0 +1,193 @@
+from decimal import Decimal
+
+import pytest
+
+from chalicelib import catalog
+from tests.conftest import orders_of, product_record, set_stock
+
+CARTS = "/tenants/acme/carts"
+
+
+def cart_with(api, *items, promo=None):
+    cart_id = api.post(CARTS, {"items": [{"product_id": p, "quantity": q} for p, q in items]}).data["cart_id"]
+    if promo:
+        assert api.put(f"{CARTS}/{cart_id}/promo", {"code": promo}).status_code == 200
+    return cart_id
+
+
+def checkout(api, cart_id, key=None, body=None):
+    headers = {"Idempotency-Key": key} if key else {}
+    return api.post(f"{CARTS}/{cart_id}/checkout", body, headers=headers)
+
+
+def test_checkout_prices_reserves_stock_and_persists_the_order(api):
+    cart_id = cart_with(api, ("tent-2p", 1), ("headlamp", 2), promo="SUMMER10")
+    response = checkout(api, cart_id, key="order-1", body={"email": "ada@example.com"})
+
+    assert response.status_code == 201
+    order = response.data["order"]
+    assert response.headers["Location"] == f"/tenants/acme/orders/{order['order_id']}"
+    assert order["status"] == "confirmed"
+    assert order["cart_id"] == cart_id
+    assert order["email"] == "ada@example.com"
+    assert order["promo_code"] == "SUMMER10"
+    assert order["currency"] == "EUR"
+    assert [(i["product_id"], i["unit_price"], i["quantity"], i["line_total"]) for i in order["items"]] == [
+        ("tent-2p", "129.00", 1, "129.00"),
+        ("headlamp", "24.99", 2, "49.98"),
+    ]
+    assert order["totals"] == {
+        "subtotal": "178.98",
+        "discount": "17.90",
+        "net": "161.08",
+        "vat_rate": "0.20",
+        "vat": "32.22",
+        "total": "193.30",
+    }
+    assert response.data["upsell"] == {"enabled": False, "source": "disabled", "suggestions": []}
+
+    tent, headlamp = product_record("acme", "tent-2p"), product_record("acme", "headlamp")
+    assert (tent.stock, tent.reserved) == (9, 1)
+    assert (headlamp.stock, headlamp.reserved) == (28, 2)
+    cart = api.get(f"{CARTS}/{cart_id}").data
+    assert (cart["status"], cart["order_id"]) == ("checked_out", order["order_id"])
+    assert api.get(f"/tenants/acme/orders/{order['order_id']}").data == order
+
+
+def test_order_keeps_its_price_snapshot(api, aws):
+    from chalicelib.models import ProductModel
+
+    cart_id = cart_with(api, ("sun-hat", 1))
+    order = checkout(api, cart_id).data["order"]
+    ProductModel("acme", "sun-hat").update(actions=[ProductModel.price.set(Decimal("99.00"))])
+    assert api.get(f"/tenants/acme/orders/{order['order_id']}").data["items"][0]["unit_price"] == "19.99"
+
+
+def test_empty_cart_is_422(api):
+    response = checkout(api, cart_with(api))
+    assert (response.status_code, response.data["error"]["code"]) == (422, "EMPTY_CART")
+    assert orders_of("acme") == []
+
+
+def test_second_checkout_without_the_key_is_cart_closed(api):
+    cart_id = cart_with(api, ("sun-hat", 1))
+    order_id = checkout(api, cart_id, key="k-1").data["order"]["order_id"]
+    for key in (None, "k-2"):
+        response = checkout(api, cart_id, key=key)
+        assert (response.status_code, response.data["error"]["code"]) == (409, "CART_CLOSED")
+        assert response.data["error"]["details"] == {"order_id": order_id}
+    assert product_record("acme", "sun-hat").stock == 21
+
+
+def test_retry_with_the_same_key_returns_the_same_order_and_reserves_once(api):
+    cart_id = cart_with(api, ("camp-stove", 2))
+    first = checkout(api, cart_id, key="retry-me", body={"email": "x@example.com"})
+    again = checkout(api, cart_id, key="retry-me", body={"email": "x@example.com"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.data["order"] == first.data["order"]
+    assert product_record("acme", "camp-stove").stock == 13
+    assert len(orders_of("acme")) == 1
+
+
+def test_same_key_with_a_different_body_is_422(api):
+    cart_id = cart_with(api, ("camp-stove", 1))
+    assert checkout(api, cart_id, key="k", body={"email": "a@example.com"}).status_code == 201
+    response = checkout(api, cart_id, key="k", body={"email": "b@example.com"})
+    assert (response.status_code, response.data["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
+def test_malformed_idempotency_key_is_400_and_writes_nothing(api, key):
+    cart_id = cart_with(api, ("tent-2p", 1))
+    response = api.post(f"{CARTS}/{cart_id}/checkout", headers={"Idempotency-Key": key})
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert_nothing_written(api, cart_id)
+
+
+def test_short_stock_found_before_the_transaction_writes_nothing(api):
+    cart_id = cart_with(api, ("tent-2p", 1), ("headlamp", 3), ("sun-hat", 2))
+    set_stock("acme", "headlamp", 2)
+    set_stock("acme", "sun-hat", 0)
+    response = checkout(api, cart_id, key="k")
+    assert response.status_code == 409
+    assert response.data["error"]["code"] == "OUT_OF_STOCK"
+    assert response.data["error"]["details"]["items"] == [
+        {"product_id": "headlamp", "requested": 3, "available": 2},
+        {"product_id": "sun-hat", "requested": 2, "available": 0},
+    ]
+    assert_nothing_written(api, cart_id)
+
+
+def assert_nothing_written(api, cart_id):
+    assert product_record("acme", "tent-2p").stock == 10
+    assert product_record("acme", "tent-2p").reserved == 0
+    assert orders_of("acme") == []
+    assert api.get(f"{CARTS}/{cart_id}").data["status"] == "open"
+
+
+def stale_reads(monkeypatch, **overrides):
+    """Make checkout's product read see older figures than DynamoDB holds (a lost race)."""
+    real = catalog.get_products
+    calls = []
+
+    def get_products(tenant_id, product_ids, consistent=False):
+        products = real(tenant_id, product_ids, consistent)
+        if not calls:
+            for product_id, fields in overrides.items():
+                for name, value in fields.items():
+                    setattr(products[product_id.replace("_", "-")], name, value)
+        calls.append(product_ids)
+        return products
+
+    monkeypatch.setattr(catalog, "get_products", get_products)
+    return calls
+
+
+def test_cancelled_transaction_names_each_short_line(api, monkeypatch):
+    cart_id = cart_with(api, ("tent-2p", 1), ("headlamp", 3), ("sun-hat", 2))
+    set_stock("acme", "headlamp", 2)
+    set_stock("acme", "sun-hat", 1)
+    stale_reads(monkeypatch, headlamp={"stock": 30}, sun_hat={"stock": 22})
+    response = checkout(api, cart_id)
+    assert response.status_code == 409
+    assert sorted(response.data["error"]["details"]["items"], key=lambda i: i["product_id"]) == [
+        {"product_id": "headlamp", "requested": 3, "available": 2},
+        {"product_id": "sun-hat", "requested": 2, "available": 1},
+    ]
+    assert_nothing_written(api, cart_id)
+    assert product_record("acme", "headlamp").stock == 2
+
+
+def test_price_change_between_read_and_commit_reprices_and_retries(api, monkeypatch):
+    cart_id = cart_with(api, ("sun-hat", 1))
+    calls = stale_reads(monkeypatch, sun_hat={"price": Decimal("15.00")})
+    response = checkout(api, cart_id)
+    assert response.status_code == 201
+    assert response.data["order"]["items"][0]["unit_price"] == "19.99"
+    assert len(calls) == 2
+    assert product_record("acme", "sun-hat").stock == 21
+
+
+def test_edits_after_checkout_are_cart_closed(api):
+    cart_id = cart_with(api, ("sun-hat", 1))
+    checkout(api, cart_id)
+    for response in (
+        api.put(f"{CARTS}/{cart_id}/items/headlamp", {"quantity": 1}),
+        api.delete(f"{CARTS}/{cart_id}/items/sun-hat"),
+        api.put(f"{CARTS}/{cart_id}/promo", {"code": "SUMMER10"}),
+        api.delete(f"{CARTS}/{cart_id}/promo"),
+    ):
+        assert (response.status_code, response.data["error"]["code"]) == (409, "CART_CLOSED")
+
+
+@pytest.mark.parametrize("body", ['{"email": 5}', '{"email": "not-an-email"}', '{"mail": "a@b.co"}', "[1,2]", "{oops"])
+def test_bad_checkout_body_is_400_and_writes_nothing(api, body):
+    cart_id = cart_with(api, ("tent-2p", 1))
+    response = api.post(f"{CARTS}/{cart_id}/checkout", raw=body)
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert_nothing_written(api, cart_id)
+
+
+def test_unknown_order_is_404(api):
+    assert api.get("/tenants/acme/orders/01ARZ3NDEKTSV4RRFFQ69G5FAV").status_code == 404
+    assert api.get("/tenants/acme/orders/..%2F..%2Fetc").status_code == 404

@@ -1,0 +1,47 @@
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import GetError
+
+from chalicelib import carts, tenants
+
+
+def test_unexpected_error_is_500_without_internals(api, monkeypatch):
+    def explode(*args, **kwargs):
+        raise KeyError("secret-internal-detail")
+
+    monkeypatch.setattr(tenants, "get_tenant", explode)
+    response = api.get("/tenants/acme/products")
+    assert response.status_code == 500
+    assert response.data == {"error": {"code": "INTERNAL", "message": "Internal error.", "details": {}}}
+    assert "Traceback" not in response.body.decode()
+
+
+def test_throttled_storage_is_503_with_retry_after(api, monkeypatch):
+    throttled = ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "GetItem")
+
+    def throttle(*args, **kwargs):
+        raise GetError("Failed to get item") from throttled
+
+    cart_id = api.post("/tenants/acme/carts").data["cart_id"]
+    monkeypatch.setattr(carts.CartModel, "get", throttle)
+    response = api.get(f"/tenants/acme/carts/{cart_id}")
+    assert response.status_code == 503
+    assert response.data["error"]["code"] == "UNAVAILABLE"
+    assert response.headers["Retry-After"] == "1"
+
+
+def test_body_over_64_kib_is_413(api):
+    response = api.post("/tenants/acme/carts", raw='{"items": []' + " " * 70_000 + "}")
+    assert (response.status_code, response.data["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+
+
+def test_unknown_fields_and_wrong_types_are_400(api):
+    for body in ('{"items": [{"product_id": "tent-2p", "quantity": 1, "price": "0.01"}]}', '{"items": "tent"}'):
+        response = api.post("/tenants/acme/carts", raw=body)
+        assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+        assert response.data["error"]["details"]["fields"]
+
+
+def test_chalice_own_errors_use_the_envelope(api):
+    response = api.post("/tenants/acme/carts", raw="{}", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert response.data["error"]["code"] == "BAD_REQUEST"
