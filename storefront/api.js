@@ -1,0 +1,136 @@
+// The Cartwise API for one tenant: JSON in and out. Every failure becomes an ApiError, and
+// errorMessage() turns any of them into a sentence for the shopper (never the raw answer).
+
+const TIMEOUT_MS = 15000;
+const PAGE_SIZE = 100;
+const MAX_PAGES = 50;
+
+export class ApiError extends Error {
+  /**
+   * @param {object} init
+   * @param {number} init.status HTTP status, 0 when no answer arrived
+   * @param {string} init.code the envelope's error code, or NETWORK / TIMEOUT / HTTP_<status> / BAD_RESPONSE
+   * @param {string} [init.message] the API's own message (shown only for codes this page does not know)
+   * @param {object} [init.details] the envelope's details
+   */
+  constructor({ status, code, message = "", details = {} }) {
+    super(message || code);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.apiMessage = message;
+    this.details = details && typeof details === "object" ? details : {};
+  }
+
+  /** True when no answer arrived: the request may or may not have reached the API. */
+  get network() {
+    return this.status === 0;
+  }
+}
+
+export function createApi(baseUrl, tenantId) {
+  const root = `${baseUrl.replace(/\/+$/, "")}/tenants/${encodeURIComponent(tenantId)}`;
+  const cart = (cartId) => `/carts/${encodeURIComponent(cartId)}`;
+
+  const request = (method, path, options) => send(method, root + path, options);
+
+  return {
+    /** Every product of the tenant, following next_cursor. */
+    async listProducts() {
+      const items = [];
+      let cursor = null;
+      for (let page = 0; page < MAX_PAGES; page += 1) {
+        const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
+        if (cursor) query.set("cursor", cursor);
+        const answer = await request("GET", `/products?${query}`);
+        items.push(...answer.items);
+        cursor = answer.next_cursor;
+        if (!cursor) break;
+      }
+      return items;
+    },
+    createCart: () => request("POST", "/carts", { body: {} }),
+    getCart: (cartId) => request("GET", cart(cartId)),
+    setQuantity: (cartId, productId, quantity) =>
+      request("PUT", `${cart(cartId)}/items/${encodeURIComponent(productId)}`, { body: { quantity } }),
+    applyPromo: (cartId, code) => request("PUT", `${cart(cartId)}/promo`, { body: { code } }),
+    removePromo: (cartId) => request("DELETE", `${cart(cartId)}/promo`),
+    getUpsell: (cartId) => request("GET", `${cart(cartId)}/upsell`),
+    checkout: (cartId, idempotencyKey) =>
+      request("POST", `${cart(cartId)}/checkout`, { body: {}, headers: { "Idempotency-Key": idempotencyKey } }),
+  };
+}
+
+async function send(method, url, { body, headers = {} } = {}) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
+  let response;
+  let text;
+  try {
+    const init = { method, headers: { Accept: "application/json", ...headers }, signal: controller.signal };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    response = await fetch(url, init);
+    text = await response.text();
+  } catch {
+    throw new ApiError({ status: 0, code: controller.signal.aborted ? "TIMEOUT" : "NETWORK" });
+  } finally {
+    clearTimeout(timer);
+  }
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const envelope = data && typeof data === "object" ? data.error : null;
+    if (envelope && typeof envelope.code === "string") {
+      throw new ApiError({
+        status: response.status,
+        code: envelope.code,
+        message: typeof envelope.message === "string" ? envelope.message : "",
+        details: envelope.details,
+      });
+    }
+    throw new ApiError({ status: response.status, code: `HTTP_${response.status}` });
+  }
+  if (data === null || typeof data !== "object") {
+    throw new ApiError({ status: response.status, code: "BAD_RESPONSE" });
+  }
+  return data;
+}
+
+const MESSAGES = {
+  NETWORK: "Could not reach the shop. Check your internet connection and try again.",
+  TIMEOUT: "The shop did not answer in time. Check your internet connection and try again.",
+  BAD_RESPONSE: "The shop sent an answer this page cannot read. Please try again.",
+  BAD_REQUEST: "The shop could not accept that request.",
+  UNAUTHORIZED: "This action needs you to sign in.",
+  FORBIDDEN: "This action is not allowed.",
+  TENANT_NOT_FOUND: "This shop does not exist. Choose a shop from the list.",
+  NOT_FOUND: "That item could not be found; it may have been removed from the shop.",
+  OUT_OF_STOCK: "There is not enough stock for some items.",
+  CART_CLOSED: "This cart has already been checked out.",
+  EMPTY_CART: "Your cart is empty. Add something before placing the order.",
+  INVALID_PROMO_CODE: "That promo code is not valid.",
+  IDEMPOTENCY_KEY_REUSED: "This order was already sent with different details. Please reload the page.",
+  PAYLOAD_TOO_LARGE: "That request is too large.",
+  RATE_LIMITED: "The shop is busy right now. Please try again in a moment.",
+  UNAVAILABLE: "The shop is busy right now. Please try again in a moment.",
+  INTERNAL: "Something went wrong on the shop's side. Please try again.",
+};
+
+/** A sentence for the shopper about any error thrown while talking to the API. */
+export function errorMessage(error) {
+  if (!(error instanceof ApiError)) {
+    console.error(error);
+    return "Something went wrong in this page. Please reload and try again.";
+  }
+  if (MESSAGES[error.code]) return MESSAGES[error.code];
+  if (error.apiMessage) return error.apiMessage;
+  if (error.status >= 500) return MESSAGES.INTERNAL;
+  return `The shop refused this request (HTTP ${error.status}).`;
+}

@@ -1,0 +1,45 @@
+// Display of the API's figures. Money arrives as decimal strings ("19.99"); Intl.NumberFormat
+// formats a string exactly (no trip through a float), so what is shown is the API's amount.
+
+const LOCALE = "en";
+const LOW_STOCK = 5;
+const formatters = new Map();
+
+function currencyFormatter(currency) {
+  if (!formatters.has(currency)) {
+    formatters.set(currency, new Intl.NumberFormat(LOCALE, { style: "currency", currency }));
+  }
+  return formatters.get(currency);
+}
+
+/** "129.00", "EUR" → "€129.00"; an unknown currency is shown as "129.00 XYZ". */
+export function formatMoney(amount, currency) {
+  try {
+    return currencyFormatter(currency).format(amount);
+  } catch {
+    return `${amount} ${currency}`;
+  }
+}
+
+/** A discount is shown as a deduction: "17.90" → "−€17.90" (but "€0.00" when there is none). */
+export function formatDeduction(amount, currency) {
+  return /^0*(\.0*)?$/.test(amount) ? formatMoney(amount, currency) : `\u2212${formatMoney(amount, currency)}`;
+}
+
+/** "0.20" → "20%". */
+export function formatRate(rate) {
+  return new Intl.NumberFormat(LOCALE, { style: "percent", maximumFractionDigits: 2 }).format(rate);
+}
+
+/** "in" (plenty), "low" (only a few left) or "out" (sold out). */
+export function stockLevel(stock) {
+  if (stock <= 0) return "out";
+  return stock <= LOW_STOCK ? "low" : "in";
+}
+
+export function stockLabel(stock) {
+  const level = stockLevel(stock);
+  if (level === "out") return "Sold out";
+  if (level === "low") return `Only ${stock} left`;
+  return `In stock (${stock})`;
+}

@@ -1,0 +1,276 @@
+// DOM builders. Every string from the API becomes a text node (never parsed as HTML), and
+// handlers are passed in, so this module knows nothing about state or the network.
+
+import { formatDeduction, formatMoney, formatRate, stockLabel, stockLevel } from "./format.js";
+
+/**
+ * Create an element. Props: `class`, `text`, `dataset`, `on<event>` handlers, booleans (true sets
+ * the attribute, false/null/undefined leaves it out) and plain attributes. Children may be nodes
+ * or strings; strings become text nodes.
+ */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name.startsWith("on") && typeof value === "function") node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/**
+ * Replace a container's children, keeping keyboard focus on the "same" control (matched by
+ * data-focus-key) so that re-rendering after each click does not throw the keyboard user out.
+ * When that control is gone or disabled, focus moves to `fallback`.
+ */
+export function replaceKeepingFocus(container, nodes, fallback) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) ? active.dataset.focusKey : undefined;
+  const hadFocus = active && container.contains(active);
+  container.replaceChildren(...nodes);
+  if (!hadFocus) return;
+  const next = key ? container.querySelector(`[data-focus-key="${CSS.escape(key)}"]`) : null;
+  if (next && !next.disabled) next.focus();
+  else fallback?.focus();
+}
+
+const domId = (prefix, productId) => `${prefix}-${productId.replace(/[^a-zA-Z0-9_-]/g, "_")}`;
+
+export function productCard(product, { inCart, onAdd }) {
+  const nameId = domId("product-name", product.product_id);
+  const soldOut = product.stock <= 0;
+  const allInCart = !soldOut && inCart >= product.stock;
+  let label = "Add to cart";
+  if (soldOut) label = "Sold out";
+  else if (allInCart) label = "All in cart";
+  return el(
+    "li",
+    { class: "product", dataset: { productId: product.product_id } },
+    el("h3", { class: "product-name", id: nameId }, product.name),
+    el("p", { class: "product-category" }, product.category),
+    el("p", { class: "product-description" }, product.description),
+    el(
+      "div",
+      { class: "product-buy" },
+      el("p", { class: "product-price" }, formatMoney(product.price, product.currency)),
+      el("p", { class: `stock stock-${stockLevel(product.stock)}` }, stockLabel(product.stock)),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "button primary add-to-cart",
+          disabled: soldOut || allInCart,
+          "aria-describedby": nameId,
+          dataset: { focusKey: `add:${product.product_id}` },
+          onclick: () => onAdd(product.product_id),
+        },
+        label,
+      ),
+      inCart > 0 ? el("p", { class: "in-cart" }, `${inCart} in your cart`) : null,
+    ),
+  );
+}
+
+export function categoryOptions(categories, selected) {
+  return [
+    el("option", { value: "" }, "All categories"),
+    ...categories.map((category) => el("option", { value: category, selected: category === selected }, category)),
+  ];
+}
+
+export function cartLine(line, currency, { shortage, maxQuantity, onStep, onRemove }) {
+  const nameId = domId("line-name", line.product_id);
+  const key = (action) => `${action}:${line.product_id}`;
+  return el(
+    "li",
+    { class: shortage ? "line short" : "line", dataset: { productId: line.product_id } },
+    el("span", { class: "line-name", id: nameId }, line.name),
+    el("span", { class: "line-unit" }, `${formatMoney(line.unit_price, currency)} each`),
+    el(
+      "div",
+      { class: "stepper", role: "group", "aria-label": `Quantity of ${line.name}` },
+      el(
+        "button",
+        {
+          type: "button",
+          class: "button step",
+          "aria-label": "Decrease quantity",
+          dataset: { focusKey: key("dec") },
+          onclick: () => onStep(-1),
+        },
+        "\u2212",
+      ),
+      el(
+        "span",
+        { class: "quantity" },
+        el("span", { class: "visually-hidden" }, "Quantity: "),
+        el("span", { class: "quantity-value" }, String(line.quantity)),
+      ),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "button step",
+          "aria-label": "Increase quantity",
+          disabled: maxQuantity !== undefined && line.quantity >= maxQuantity,
+          dataset: { focusKey: key("inc") },
+          onclick: () => onStep(1),
+        },
+        "+",
+      ),
+    ),
+    el("span", { class: "line-total" }, formatMoney(line.line_total, currency)),
+    el(
+      "button",
+      {
+        type: "button",
+        class: "button link remove",
+        "aria-describedby": nameId,
+        dataset: { focusKey: key("remove") },
+        onclick: onRemove,
+      },
+      "Remove",
+    ),
+    shortage
+      ? el(
+          "p",
+          { class: "line-warning" },
+          shortage.available > 0 ? `Only ${shortage.available} left` : "Sold out: please remove it",
+        )
+      : null,
+  );
+}
+
+/** Subtotal, discount, net, VAT and total, each exactly the API's figure. */
+export function totalsList(totals, currency) {
+  const row = (name, label, value) =>
+    [el("dt", {}, label), el("dd", { dataset: { total: name } }, value)];
+  return el(
+    "dl",
+    { class: "totals" },
+    row("subtotal", "Subtotal", formatMoney(totals.subtotal, currency)),
+    row("discount", "Discount", formatDeduction(totals.discount, currency)),
+    row("net", "Net", formatMoney(totals.net, currency)),
+    row("vat", `VAT (${formatRate(totals.vat_rate)})`, formatMoney(totals.vat, currency)),
+    row("total", "Total", formatMoney(totals.total, currency)),
+  );
+}
+
+/** Suggestions with their reasons; null when the up-sell is off or has nothing to say. */
+export function upsellList(upsell, currency, { idPrefix, onAdd }) {
+  if (!upsell || upsell.enabled !== true || !Array.isArray(upsell.suggestions) || upsell.suggestions.length === 0) {
+    return null;
+  }
+  return el(
+    "ul",
+    { class: "suggestions" },
+    upsell.suggestions.map((suggestion) => {
+      const nameId = domId(`${idPrefix}-name`, suggestion.product_id);
+      return el(
+        "li",
+        { class: "suggestion", dataset: { productId: suggestion.product_id } },
+        el("span", { class: "suggestion-name", id: nameId }, suggestion.name),
+        el("span", { class: "suggestion-price" }, formatMoney(suggestion.price, currency)),
+        el("p", { class: "suggestion-reason" }, suggestion.reason),
+        el(
+          "button",
+          {
+            type: "button",
+            class: "button secondary",
+            "aria-describedby": nameId,
+            dataset: { focusKey: `${idPrefix}:${suggestion.product_id}` },
+            onclick: () => onAdd(suggestion.product_id),
+          },
+          "Add",
+        ),
+      );
+    }),
+  );
+}
+
+/** The checkout's 409 OUT_OF_STOCK, per short line, with a one-click fix. */
+export function shortageNotice(shortages, nameOf, onFix) {
+  return [
+    el("p", {}, "Some items no longer have enough stock. Change them and place the order again:"),
+    el(
+      "ul",
+      { class: "shortages" },
+      shortages.map((item) =>
+        el(
+          "li",
+          { dataset: { productId: item.product_id } },
+          item.available > 0
+            ? `${nameOf(item.product_id)}: you asked for ${item.requested}, only ${item.available} left. `
+            : `${nameOf(item.product_id)}: you asked for ${item.requested}, it is sold out. `,
+          el(
+            "button",
+            {
+              type: "button",
+              class: "button secondary",
+              dataset: { focusKey: `fix:${item.product_id}` },
+              onclick: () => onFix(item),
+            },
+            item.available > 0 ? `Change to ${item.available}` : "Remove it",
+          ),
+        ),
+      ),
+    ),
+  ];
+}
+
+export function confirmationView(order, upsell, { onAddSuggestion, onContinue }) {
+  const suggestions = upsellList(upsell, order.currency, { idPrefix: "confirmation-upsell", onAdd: onAddSuggestion });
+  return [
+    el("h2", { id: "confirmation-heading", tabindex: "-1" }, "Thank you! Your order is confirmed."),
+    el("p", { class: "order-number" }, "Order number ", el("strong", { class: "order-id" }, order.order_id)),
+    el(
+      "table",
+      { class: "order-lines" },
+      el("caption", { class: "visually-hidden" }, "Ordered items"),
+      el(
+        "thead",
+        {},
+        el(
+          "tr",
+          {},
+          el("th", { scope: "col" }, "Item"),
+          el("th", { scope: "col", class: "number" }, "Qty"),
+          el("th", { scope: "col", class: "number" }, "Price"),
+          el("th", { scope: "col", class: "number" }, "Total"),
+        ),
+      ),
+      el(
+        "tbody",
+        {},
+        order.items.map((line) =>
+          el(
+            "tr",
+            { dataset: { productId: line.product_id } },
+            el("th", { scope: "row" }, line.name),
+            el("td", { class: "number" }, String(line.quantity)),
+            el("td", { class: "number" }, formatMoney(line.unit_price, order.currency)),
+            el("td", { class: "number" }, formatMoney(line.line_total, order.currency)),
+          ),
+        ),
+      ),
+    ),
+    order.promo_code ? el("p", { class: "promo-used" }, `Promo code ${order.promo_code} applied.`) : null,
+    totalsList(order.totals, order.currency),
+    suggestions
+      ? el(
+          "section",
+          { class: "upsell", "aria-labelledby": "confirmation-upsell-heading" },
+          el("h3", { id: "confirmation-upsell-heading" }, "You might also like"),
+          suggestions,
+        )
+      : null,
+    el("button", { type: "button", class: "button primary", onclick: onContinue }, "Continue shopping"),
+  ];
+}
