@@ -103,3 +103,31 @@ def orders_of(tenant_id: str) -> list:
     from chalicelib.models import OrderModel
 
     return list(OrderModel.query(tenant_id, consistent_read=True))
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory):
+    """DynamoDB Local + moto server + chalice local on free ports, provisioned and seeded, once per session."""
+    from scripts.local_stack import LocalStack, free_port
+
+    stack = LocalStack(
+        dynamodb_port=free_port(),
+        aws_port=free_port(),
+        api_port=free_port(),
+        log_dir=tmp_path_factory.mktemp("local-stack-logs"),
+    )
+    with stack:
+        yield stack
+
+
+@pytest.fixture
+def stack_aws(local_stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point this process's models and clients at the local stack (for setup and assertions)."""
+    for name in [n for n in list(__import__("os").environ) if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in local_stack.env.items():
+        if name.startswith(("AWS_", "CARTWISE_")):
+            monkeypatch.setenv(name, value)
+    reset_process_state()
+    yield
+    reset_process_state()

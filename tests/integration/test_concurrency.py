@@ -1,0 +1,84 @@
+"""Races against DynamoDB Local (moto is not atomic under concurrency), through the real HTTP API."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from chalicelib.ids import new_ulid
+from chalicelib.models import OrderModel, ProductModel
+
+
+@pytest.fixture
+def race_product(stack_aws) -> str:
+    product_id = f"race-{new_ulid().lower()}"
+    ProductModel(
+        "acme", product_id, name="Limited edition", category="camping", price=Decimal("10.00"), stock=10
+    ).save()
+    return product_id
+
+
+def all_at_once(count: int, call):
+    """Run `call(i)` on `count` threads released together by a barrier."""
+    barrier = threading.Barrier(count)
+
+    def run(index: int):
+        barrier.wait()
+        return call(index)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def orders_for(product_id: str) -> list[OrderModel]:
+    return [o for o in OrderModel.query("acme", consistent_read=True) if o.lines[0].product_id == product_id]
+
+
+def test_fifty_shoppers_for_ten_units_never_oversell(local_stack, race_product):
+    base = f"{local_stack.api_url}/tenants/acme/carts"
+    with httpx.Client(timeout=60) as http:
+        carts = [
+            http.post(base, json={"items": [{"product_id": race_product, "quantity": 1}]}).json()["cart_id"]
+            for _ in range(50)
+        ]
+        responses = all_at_once(50, lambda i: http.post(f"{base}/{carts[i]}/checkout"))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 10
+    assert statuses.count(409) == 40
+    assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"OUT_OF_STOCK"}
+    product = ProductModel.get("acme", race_product, consistent_read=True)
+    assert (product.stock, product.reserved) == (0, 10)
+    assert len(orders_for(race_product)) == 10
+
+
+def test_twenty_concurrent_retries_of_one_key_make_one_order(local_stack, race_product):
+    base = f"{local_stack.api_url}/tenants/acme/carts"
+    with httpx.Client(timeout=60) as http:
+        cart_id = http.post(base, json={"items": [{"product_id": race_product, "quantity": 2}]}).json()["cart_id"]
+        responses = all_at_once(
+            20, lambda i: http.post(f"{base}/{cart_id}/checkout", headers={"Idempotency-Key": "double-click"})
+        )
+
+    assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
+    assert len({r.json()["order"]["order_id"] for r in responses}) == 1
+    product = ProductModel.get("acme", race_product, consistent_read=True)
+    assert (product.stock, product.reserved) == (8, 2)
+    assert len(orders_for(race_product)) == 1
+
+
+def test_concurrent_cart_edits_lose_no_update(local_stack, stack_aws):
+    base = f"{local_stack.api_url}/tenants/acme/carts"
+    products = ["tent-2p", "headlamp", "sun-hat", "wool-socks", "cook-set", "camp-chair", "fuel-canister", "gift-card"]
+    with httpx.Client(timeout=60) as http:
+        cart_id = http.post(base).json()["cart_id"]
+        responses = all_at_once(
+            len(products), lambda i: http.put(f"{base}/{cart_id}/items/{products[i]}", json={"quantity": 1})
+        )
+        assert [r.status_code for r in responses] == [200] * len(products)
+        cart = http.get(f"{base}/{cart_id}").json()
+    assert sorted(item["product_id"] for item in cart["items"]) == sorted(products)
