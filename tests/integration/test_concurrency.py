@@ -14,7 +14,8 @@ from chalicelib.models import OrderModel, ProductModel
 
 
 @pytest.fixture
-def race_product(stack_aws) -> str:
+def race_product(local_stack, stack_aws) -> str:
+    assert local_stack.dynamodb_fallback_reason is None, "races must run on DynamoDB Local, not moto"
     product_id = f"race-{new_ulid().lower()}"
     ProductModel(
         "acme", product_id, name="Limited edition", category="camping", price=Decimal("10.00"), stock=10
