@@ -99,12 +99,13 @@ async function loadProducts() {
     renderProducts();
   } catch (error) {
     dom.productList.replaceChildren();
-    dom.productsStatus.replaceChildren(
-      view.el("span", {}, errorMessage(error), " "),
-      error instanceof ApiError && error.code === "TENANT_NOT_FOUND"
-        ? null
-        : view.el("button", { type: "button", class: "button secondary", onclick: loadProducts }, "Try again"),
-    );
+    dom.productsStatus.replaceChildren(errorMessage(error));
+    if (!(error instanceof ApiError && error.code === "TENANT_NOT_FOUND")) {
+      dom.productsStatus.append(
+        " ",
+        view.el("button", { type: "button", class: "button secondary", onclick: loadProducts }, "Try again"),
+      );
+    }
   }
 }
 

@@ -1,0 +1,153 @@
+"""Checkout in the browser: idempotent retries, out-of-stock answers and the up-sell display."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import Page, Request, Route, expect
+
+from tests.browser.harness import Shop, Storefront
+
+RETRY_HINT = "Press \u201cPlace order\u201d again: it will not be ordered twice."
+
+
+def lose_the_answer(placed: list[dict], keys: list[str]) -> Callable[[Route], None]:
+    """A route handler: the checkout reaches the API, but its answer never reaches the page."""
+
+    def handle(route: Route) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers["idempotency-key"])
+        response = route.fetch()
+        placed.append({"status": response.status, **response.json()})
+        route.abort("connectionreset")
+
+    return handle
+
+
+def checkout_posts(page: Page) -> list[Request]:
+    posts: list[Request] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" and r.url.endswith("/checkout") else None)
+    return posts
+
+
+def test_retry_after_a_lost_answer_reuses_the_key_and_orders_once(page: Page, shop: Shop) -> None:
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("usb-c-dock")
+    shop_page.step("usb-c-dock", "+", 2)
+    before = shop.stock("globex", "usb-c-dock")
+
+    placed: list[dict] = []
+    keys: list[str] = []
+    page.route(f"{shop.api_url}/**/checkout", lose_the_answer(placed, keys))
+    shop_page.checkout_button.click()
+    expect(shop_page.checkout_message).to_contain_text("Could not reach the shop.")
+    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
+    expect(shop_page.checkout_button).to_be_enabled()
+    expect(shop_page.checkout_button).to_have_text("Place order")
+    assert [answer["status"] for answer in placed] == [201]  # the API did place it
+    page.unroute(f"{shop.api_url}/**/checkout")
+
+    # The shopper tries again, impatiently: one request, with the same key, answered with the same order.
+    posts = checkout_posts(page)
+    shop_page.checkout_button.dblclick()
+    expect(shop_page.confirmation).to_be_visible()
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed[0]["order"]["order_id"])
+    assert len(posts) == 1
+    assert posts[0].headers["idempotency-key"] == keys[0]
+    assert shop.stock("globex", "usb-c-dock") == before - 2
+
+
+def test_a_reload_after_a_lost_answer_shows_the_order_placed(page: Page, shop: Shop) -> None:
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("webcam-hd")
+    before = shop.stock("globex", "webcam-hd")
+
+    placed: list[dict] = []
+    page.route(f"{shop.api_url}/**/checkout", lose_the_answer(placed, []))
+    shop_page.checkout_button.click()
+    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
+    page.unroute(f"{shop.api_url}/**/checkout")
+
+    shop_page.reload()
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed[0]["order"]["order_id"])
+    expect(page.locator("#cart-empty")).to_be_visible()
+    assert shop.stock("globex", "webcam-hd") == before - 1
+
+
+def test_busy_state_while_the_order_is_placed(page: Page, shop: Shop) -> None:
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("wireless-mouse")
+
+    seen_while_in_flight: list[dict] = []
+
+    def look_at_the_button(route: Route) -> None:
+        button = shop_page.checkout_button
+        seen_while_in_flight.append(
+            {
+                "text": button.inner_text(),
+                "disabled": button.is_disabled(),
+                "aria-busy": button.get_attribute("aria-busy"),
+            }
+        )
+        route.continue_()
+
+    page.route(f"{shop.api_url}/**/checkout", look_at_the_button)
+    shop_page.checkout_button.click()
+    expect(shop_page.confirmation).to_be_visible()
+    assert seen_while_in_flight == [{"text": "Placing order\u2026", "disabled": True, "aria-busy": "true"}]
+    expect(shop_page.checkout_button).to_have_text("Place order")
+    expect(shop_page.checkout_button).to_have_attribute("aria-busy", "false")
+
+
+def test_out_of_stock_names_the_short_items_and_lets_the_shopper_fix_them(page: Page, shop: Shop) -> None:
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("headphones-anc")
+    shop_page.step("headphones-anc", "+", 2)
+    shop_page.step("headphones-anc", "+", 3)
+    shop_page.add("cable-organizer")
+
+    shop.buy("globex", "headphones-anc", 2)  # another shopper takes two of the three
+    shop_page.checkout_button.click()
+
+    message = shop_page.checkout_message
+    expect(message.locator("li")).to_have_count(1)
+    expect(message.locator("li[data-product-id='headphones-anc']")).to_contain_text(
+        "Noise Cancelling Headphones: you asked for 3, only 1 left."
+    )
+    expect(message).to_be_focused()
+    expect(shop_page.line("headphones-anc").locator(".line-warning")).to_have_text("Only 1 left")
+    expect(shop_page.product("headphones-anc").locator(".stock")).to_have_text("Only 1 left")
+    expect(shop_page.confirmation).to_be_hidden()
+
+    message.get_by_role("button", name="Change to 1").click()
+    expect(shop_page.quantity("headphones-anc")).to_have_text("1")
+    expect(message).to_be_hidden()
+    shop_page.checkout_button.click()
+    confirmation = shop_page.confirmation
+    expect(confirmation.locator("tbody tr[data-product-id='headphones-anc'] td").first).to_have_text("1")
+    expect(confirmation.locator("tbody tr")).to_have_count(2)
+    expect(shop_page.add_button("headphones-anc")).to_have_text("Sold out")
+
+
+def test_upsell_is_hidden_when_the_flag_is_off(page: Page, shop: Shop, upsell_flag: Callable[[bool], None]) -> None:
+    upsell_flag(False)
+    shop_page = Storefront(page, shop)
+    shop_page.open("acme")
+    with page.expect_response(lambda r: r.url.endswith("/upsell")) as answer:
+        shop_page.add("rain-jacket")
+    assert answer.value.json() == {"enabled": False, "source": "disabled", "suggestions": []}
+    expect(shop_page.cart_upsell).to_have_attribute("data-status", "off")
+    expect(shop_page.cart_upsell).to_be_hidden()
+
+    with page.expect_response(lambda r: r.url.endswith("/checkout")) as checkout:
+        shop_page.checkout_button.click()
+    assert checkout.value.json()["upsell"]["enabled"] is False
+    expect(shop_page.confirmation).to_be_visible()
+    expect(shop_page.confirmation.locator(".upsell")).to_have_count(0)
+    expect(page.get_by_text("You might also like")).to_be_hidden()
