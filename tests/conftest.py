@@ -9,7 +9,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import clients, tenants
+from chalicelib import clients, config, tenants
 
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -20,8 +20,20 @@ AWS_ENV = {
 }
 
 
-def reset_process_state() -> None:
-    clients.reset()
+_current_backend: list[str] = [""]
+
+
+def reset_process_state(backend: str | None = None) -> None:
+    """Forget cached settings and tenants; rebuild clients only when the backend changes.
+
+    Clients created once keep working across moto tests (moto hooks every botocore client),
+    and building them costs ~0.15 s each, so they are only dropped when tests switch between
+    moto and the local stack, whose endpoints are fixed when a client is built.
+    """
+    if backend is None or backend != _current_backend[0]:
+        clients.reset()
+        _current_backend[0] = backend or ""
+    config.reset()
     tenants.clear_cache()
 
 
@@ -38,9 +50,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_PROFILE",
     ):
         monkeypatch.delenv(name, raising=False)
-    reset_process_state()
+    reset_process_state("moto")
     yield
-    reset_process_state()
+    reset_process_state("moto")
 
 
 @pytest.fixture
@@ -128,6 +140,6 @@ def stack_aws(local_stack, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in local_stack.env.items():
         if name.startswith(("AWS_", "CARTWISE_")):
             monkeypatch.setenv(name, value)
-    reset_process_state()
+    reset_process_state("local-stack")
     yield
-    reset_process_state()
+    reset_process_state("local-stack")
