@@ -110,7 +110,7 @@ const MESSAGES = {
   BAD_REQUEST: "The shop could not accept that request.",
   UNAUTHORIZED: "This action needs you to sign in.",
   FORBIDDEN: "This action is not allowed.",
-  TENANT_NOT_FOUND: "This shop does not exist. Choose a shop from the list.",
+  TENANT_NOT_FOUND: "This shop does not exist. Choose one of the shops above.",
   NOT_FOUND: "That item could not be found; it may have been removed from the shop.",
   OUT_OF_STOCK: "There is not enough stock for some items.",
   CART_CLOSED: "This cart has already been checked out.",

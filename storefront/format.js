@@ -1,5 +1,6 @@
-// Display of the API's figures. Money arrives as decimal strings ("19.99"); Intl.NumberFormat
-// formats a string exactly (no trip through a float), so what is shown is the API's amount.
+// Display of the API's figures. Money arrives as decimal strings with two decimals ("19.99");
+// Intl.NumberFormat formats a string exactly (no trip through a float) and is held to two
+// fraction digits whatever the currency's habit, so what is shown is the API's amount.
 
 const LOCALE = "en";
 const LOW_STOCK = 5;
@@ -7,7 +8,10 @@ const formatters = new Map();
 
 function currencyFormatter(currency) {
   if (!formatters.has(currency)) {
-    formatters.set(currency, new Intl.NumberFormat(LOCALE, { style: "currency", currency }));
+    formatters.set(
+      currency,
+      new Intl.NumberFormat(LOCALE, { style: "currency", currency, minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+    );
   }
   return formatters.get(currency);
 }

@@ -9,7 +9,7 @@ import * as storage from "./storage.js";
 const $ = (id) => document.getElementById(id);
 const dom = {
   shopName: $("shop-name"),
-  tenantSelect: $("tenant-select"),
+  tenantLinks: $("tenant-links"),
   notice: $("notice"),
   status: $("status"),
   confirmation: $("confirmation"),
@@ -223,6 +223,11 @@ async function editCart(edit) {
 let pendingEdits = 0;
 
 function cartAction(edit, { onError = (error) => showNotice(describeCartError(error)) } = {}) {
+  if (state.checkingOut) {
+    // The cart is being ordered as it is; an edit now would land in the next cart by surprise.
+    showNotice("Please wait until your order is placed.");
+    return Promise.resolve(false);
+  }
   pendingEdits += 1;
   dom.cart.setAttribute("aria-busy", "true");
   return serially(async () => {
@@ -316,10 +321,21 @@ async function restoreCart() {
     return;
   }
   const key = storage.pendingCheckoutKey(tenant, cart.cart_id);
-  storage.forgetCart(tenant);
-  if (key) {
-    // Same key, same cart: the API answers with the order it already placed, placing nothing new.
+  if (!key) {
+    storage.forgetCart(tenant);
+    return;
+  }
+  // Checked out, but the page never saw the answer. Same key, same cart: the API answers with
+  // the order it already placed, placing nothing new.
+  try {
     finishCheckout(await state.api.checkout(cart.cart_id, key));
+  } catch (error) {
+    if (error instanceof ApiError && error.status >= 400 && error.status < 500) {
+      storage.forgetCheckoutKey(tenant); // not ours to show (another key placed it): start afresh
+      storage.forgetCart(tenant);
+      return;
+    }
+    throw error; // no answer again: both are kept for the next visit
   }
 }
 
@@ -440,15 +456,19 @@ function renderTenantSwitcher() {
   const name = tenantName(tenant);
   dom.shopName.textContent = name;
   document.title = `${name} \u2013 Cartwise`;
-  const tenants = DEMO_TENANTS.some((t) => t.id === tenant) ? DEMO_TENANTS : [...DEMO_TENANTS, { id: tenant, name }];
-  dom.tenantSelect.replaceChildren(
-    ...tenants.map((t) => view.el("option", { value: t.id, selected: t.id === tenant }, t.name)),
+  dom.tenantLinks.replaceChildren(
+    ...DEMO_TENANTS.map((t) =>
+      view.el(
+        "li",
+        {},
+        view.el("a", { href: urlForTenant(t.id), "aria-current": t.id === tenant ? "page" : null }, t.name),
+      ),
+    ),
   );
 }
 
 async function start() {
   renderTenantSwitcher();
-  dom.tenantSelect.addEventListener("change", () => window.location.assign(urlForTenant(dom.tenantSelect.value)));
   dom.categorySelect.addEventListener("change", () => {
     state.category = dom.categorySelect.value;
     renderProducts();

@@ -35,7 +35,7 @@ export function replaceKeepingFocus(container, nodes, fallback) {
   const key = active && container.contains(active) ? active.dataset.focusKey : undefined;
   const hadFocus = active && container.contains(active);
   container.replaceChildren(...nodes);
-  if (!hadFocus) return;
+  if (!hadFocus || active === container) return;
   const next = key ? container.querySelector(`[data-focus-key="${CSS.escape(key)}"]`) : null;
   if (next && !next.disabled) next.focus();
   else fallback?.focus();

@@ -164,7 +164,9 @@ def test_tenant_switcher_changes_shop_currency_and_cart(page: Page, shop: Shop) 
     expect(page.get_by_role("heading", level=1)).to_have_text("Acme Outdoor")
     shop_page.add("fuel-canister")
 
-    page.get_by_label("Shop").select_option("globex")
+    shops = page.get_by_role("navigation", name="Demo shops")
+    expect(shops.get_by_role("link", name="Acme Outdoor")).to_have_attribute("aria-current", "page")
+    shops.get_by_role("link", name="Globex Home Office").click()
     page.wait_for_url(re.compile(r"[?&]tenant=globex"))
     shop_page.wait_ready()
     expect(page.get_by_role("heading", level=1)).to_have_text("Globex Home Office")
@@ -173,7 +175,8 @@ def test_tenant_switcher_changes_shop_currency_and_cart(page: Page, shop: Shop) 
     shop_page.add("desk-mat")
     expect(page.locator("#cart-totals [data-total='total']")).to_have_text("$23.99")  # 19.99 + 4.00 (3.998)
 
-    page.get_by_label("Shop").select_option("acme")
+    expect(shops.get_by_role("link", name="Globex Home Office")).to_have_attribute("aria-current", "page")
+    shops.get_by_role("link", name="Acme Outdoor").click()
     page.wait_for_url(re.compile(r"[?&]tenant=acme"))
     shop_page.wait_ready()
     expect(page.locator("#cart-lines > li")).to_have_count(1)
@@ -205,7 +208,7 @@ def test_a_lost_cart_is_replaced_silently(page: Page, shop: Shop) -> None:
 def test_api_errors_and_network_failures_are_told_in_words(page: Page, shop: Shop) -> None:
     shop_page = Storefront(page, shop)
     shop_page.open("no-such-shop")
-    expect(page.locator("#products-status")).to_have_text("This shop does not exist. Choose a shop from the list.")
+    expect(page.locator("#products-status")).to_have_text("This shop does not exist. Choose one of the shops above.")
 
     # The API unreachable while loading: said so, with a way to try again.
     page.route(f"{shop.api_url}/**", lambda route: route.abort("connectionrefused"))
