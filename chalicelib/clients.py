@@ -12,6 +12,14 @@ from pynamodb.connection import Connection
 from chalicelib import config
 from chalicelib.models import ALL_MODELS
 
+# Parameter Store reads sit on the request path of the up-sell step: short timeouts and
+# one retry, so an SSM outage costs two to three seconds at worst, never a failed request.
+PARAMETERS_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 2},
+    connect_timeout=1,
+    read_timeout=1,
+)
+
 # Standard mode retries throttling and 5xx with jittered backoff; three attempts keep
 # a request within API Gateway's time limit.
 BOTO_CONFIG = Config(
@@ -44,10 +52,31 @@ def events() -> Any:
     return client("events")
 
 
+@lru_cache(maxsize=1)
+def parameters() -> Any:
+    """Powertools SSMProvider (flags, the LLM key); one per process so its max_age cache works."""
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    return SSMProvider(boto3_client=boto3.session.Session().client("ssm", config=PARAMETERS_CONFIG))
+
+
+@lru_cache(maxsize=4)
+def llm(base_url: str | None, api_key: str, timeout: float) -> Any:
+    """OpenAI client for any OpenAI-compatible server, built (and `openai` imported) on first LLM call.
+
+    No retries: the up-sell step has a hard time budget and falls back instead of waiting.
+    """
+    from openai import OpenAI
+
+    return OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+
+
 def reset() -> None:
     """Drop every cached client and setting (tests switch between moto and DynamoDB Local)."""
     client.cache_clear()
     dynamodb.cache_clear()
+    parameters.cache_clear()
+    llm.cache_clear()
     config.reset()
     for model in ALL_MODELS:
         model._connection = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
@@ -20,6 +20,8 @@ class Settings:
     llm_timeout_seconds: float
     llm_api_key_parameter: str | None
     storefront_bucket: str
+    openai_api_key: str | None = field(default=None, repr=False)  # a secret: kept out of repr/logs
+    llm_json_mode: bool = True
     default_vat_rate: Decimal = Decimal("0.20")
 
     def table_name(self, entity: str) -> str:
@@ -45,6 +47,8 @@ def get_settings() -> Settings:
         llm_timeout_seconds=float(env.get("LLM_TIMEOUT_SECONDS", "3")),
         llm_api_key_parameter=env.get("LLM_API_KEY_PARAMETER") or None,
         storefront_bucket=env.get("STOREFRONT_BUCKET", f"cartwise-{stage}-storefront"),
+        openai_api_key=env.get("OPENAI_API_KEY") or None,
+        llm_json_mode=env.get("LLM_JSON_MODE", "true").strip().lower() != "false",
     )
 
 

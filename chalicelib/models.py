@@ -88,6 +88,7 @@ class ProductModel(Model):
     reserved = NumberAttribute(default=0)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     complements = ListAttribute(of=UnicodeAttribute, default=list)
+    co_purchases = MapAttribute(default=dict)
 
 
 class CartLine(MapAttribute):

@@ -367,6 +367,8 @@ def main() -> int:
     """`make run`: start the stack on the fixed ports, print how to use it, run until Ctrl-C or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # A shell that starts us in the background sets SIGINT to "ignore"; Ctrl-C must still stop us.
+    signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     stack = LocalStack()
     try:
         print(f"Starting the local stack (logs in {LOG_DIR}) ...", flush=True)

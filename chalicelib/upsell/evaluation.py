@@ -1,0 +1,99 @@
+"""Relevance of the deterministic fallback on a small hand-labelled set (`make bench` prints it).
+
+The seeded demo catalogues (data/tenants/*.json) are ranked in memory, exactly as
+`suggest` ranks them when no LLM answers, and the top three suggestions of each labelled
+cart (tests/data/upsell_labels.json) are compared with the products a person marked as
+acceptable complements.
+
+    python -m chalicelib.upsell.evaluation
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from chalicelib.models import ProductModel
+from chalicelib.upsell import candidates, fallback
+
+REPO = Path(__file__).resolve().parents[2]
+LABELS = REPO / "tests" / "data" / "upsell_labels.json"
+CATALOGUES = REPO / "data" / "tenants"
+
+
+@dataclass(frozen=True)
+class CartResult:
+    tenant_id: str
+    cart: list[str]
+    suggested: list[str]
+    acceptable: list[str]
+
+    @property
+    def hits(self) -> int:
+        return sum(1 for pid in self.suggested if pid in self.acceptable)
+
+
+@dataclass(frozen=True)
+class Report:
+    carts: list[CartResult]
+
+    @property
+    def hit_rate(self) -> float:
+        """Share of carts with at least one acceptable product among the suggestions."""
+        return sum(1 for c in self.carts if c.hits) / len(self.carts) if self.carts else 0.0
+
+    @property
+    def precision(self) -> float:
+        """Share of all shown suggestions that are acceptable."""
+        shown = sum(len(c.suggested) for c in self.carts)
+        return sum(c.hits for c in self.carts) / shown if shown else 0.0
+
+
+def seeded_catalogue(tenant_id: str, directory: Path = CATALOGUES) -> list[ProductModel]:
+    """The seed file's products as in-memory models (no AWS involved)."""
+    data = json.loads((directory / f"{tenant_id}.json").read_text())
+    return [
+        ProductModel(
+            tenant_id,
+            item["product_id"],
+            name=item["name"],
+            description=item.get("description", ""),
+            category=item["category"],
+            price=Decimal(item["price"]),
+            stock=item["stock"],
+            reserved=0,
+            tags=item.get("tags", []),
+            complements=item.get("complements", []),
+        )
+        for item in data["products"]
+    ]
+
+
+def evaluate_fallback(labels: Path = LABELS, catalogues: Path = CATALOGUES) -> Report:
+    results = []
+    for tenant_id, carts in json.loads(labels.read_text())["tenants"].items():
+        products = seeded_catalogue(tenant_id, catalogues)
+        for case in carts:
+            ranking = candidates.rank(products, case["cart"])
+            suggested = [s.product_id for s in fallback.pick(ranking)]
+            results.append(CartResult(tenant_id, case["cart"], suggested, case["acceptable"]))
+    return Report(results)
+
+
+def fallback_hit_rate() -> float:
+    return evaluate_fallback().hit_rate
+
+
+def main() -> None:
+    report = evaluate_fallback()
+    for case in report.carts:
+        marks = " ".join(f"{pid}{'+' if pid in case.acceptable else '-'}" for pid in case.suggested)
+        print(f"{case.tenant_id:8} {','.join(case.cart):28} {marks}")
+    print(f"fallback hit rate (>= 1 acceptable in top 3): {report.hit_rate:.2f} over {len(report.carts)} carts")
+    print(f"fallback precision (acceptable share of shown): {report.precision:.2f}")
+
+
+if __name__ == "__main__":
+    main()

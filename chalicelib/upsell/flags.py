@@ -1,0 +1,106 @@
+"""The UPSELL_ENABLED flag, read from SSM Parameter Store on every request.
+
+Resolution: the tenant override `/cartwise/{stage}/tenants/{tenant_id}/flags/UPSELL_ENABLED`,
+else the global `/cartwise/{stage}/flags/UPSELL_ENABLED`, else off. Both names are read
+with ONE GetParameters call through Powertools Parameters, so a toggle with
+`aws ssm put-parameter --overwrite` is seen by the very next request.
+
+With UPSELL_FLAG_MAX_AGE_SECONDS > 0 the resolved value of a tenant is reused for that
+long (Powertools caches only parameters that exist, and most tenants have no override,
+so the resolution itself is what has to be cached to save SSM calls).
+
+If SSM fails (throttling, outage), the last value read for the tenant is used, else off,
+and a warning is logged: the flag never fails a request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
+
+from chalicelib import clients
+from chalicelib.config import get_settings
+from chalicelib.observability import logger
+
+FLAG = "UPSELL_ENABLED"
+
+_clock = time.monotonic
+_lock = threading.Lock()
+_last: dict[str, tuple[bool, float]] = {}  # tenant_id -> (value, monotonic time read)
+
+
+class FlagReadError(Exception):
+    """SSM did not answer; the caller uses the last value read."""
+
+
+def parameter_names(tenant_id: str) -> tuple[str, str]:
+    prefix = get_settings().parameter_prefix
+    return f"{prefix}/tenants/{tenant_id}/flags/{FLAG}", f"{prefix}/flags/{FLAG}"
+
+
+def is_enabled(tenant_id: str) -> bool:
+    """The flag for this tenant now; never raises."""
+    max_age = get_settings().upsell_flag_max_age_seconds
+    now = _clock()
+    with _lock:
+        last = _last.get(tenant_id)
+    if last is not None and max_age > 0 and now - last[1] < max_age:
+        return last[0]
+    try:
+        value = _read(tenant_id, max_age)
+    except Exception as exc:  # noqa: BLE001 - any SSM failure degrades to the last value, never to an error
+        fallback = last[0] if last is not None else False
+        logger.warning(
+            "UPSELL_ENABLED could not be read from SSM; using the last value read, else off",
+            tenant_id=tenant_id,
+            flag_value=fallback,
+            last_value_known=last is not None,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return fallback
+    with _lock:
+        _last[tenant_id] = (value, now)
+    return value
+
+
+def _read(tenant_id: str, max_age: int) -> bool:
+    tenant_name, global_name = parameter_names(tenant_id)
+    provider = clients.parameters()
+    values: dict[str, Any] = provider.get_parameters_by_name(
+        {tenant_name: {}, global_name: {}}, max_age=max_age, raise_on_error=False
+    )
+    for name in (tenant_name, global_name):
+        if name in values:
+            return _parse(name, values[name])
+    # Both reported missing. Powertools reports an SSM InternalServerError on GetParameters
+    # the same way, so one GetParameter tells "not there" (off) from "SSM is failing".
+    try:
+        return _parse(global_name, provider.get(global_name, max_age=0, force_fetch=True))
+    except GetParameterError as exc:
+        if _is_not_found(exc):
+            return False
+        raise FlagReadError(str(exc)) from exc
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    # Powertools raises GetParameterError inside its `except`, so the SDK error is the context.
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") == "ParameterNotFound"
+
+
+def _parse(name: str, value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    logger.warning("UPSELL_ENABLED has an invalid value; treating it as off", parameter=name, value=str(value)[:50])
+    return False
+
+
+def reset() -> None:
+    """Forget the last values read (tests)."""
+    with _lock:
+        _last.clear()
