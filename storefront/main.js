@@ -17,6 +17,7 @@ const dom = {
   productsStatus: $("products-status"),
   productList: $("product-list"),
   cart: $("cart"),
+  cartLink: $("cart-link"),
   cartHeading: $("cart-heading"),
   cartEmpty: $("cart-empty"),
   cartLines: $("cart-lines"),
@@ -153,6 +154,8 @@ function renderCart() {
   const cart = state.cart;
   const items = cart?.items ?? [];
   const currency = cart?.currency ?? state.currency;
+  const count = items.reduce((sum, line) => sum + line.quantity, 0);
+  dom.cartLink.textContent = `Cart (${count})`;
   dom.cartEmpty.hidden = items.length > 0;
   dom.cartDetails.hidden = items.length === 0;
   view.replaceKeepingFocus(

@@ -48,6 +48,7 @@ def test_journey_browse_add_promo_checkout_confirmation_and_stock_drop(page: Pag
     shop_page.step("headlamp", "+", 2)
     expect(shop_page.line("tent-2p").locator(".line-total")).to_have_text("€129.00")
     expect(shop_page.line("headlamp").locator(".line-total")).to_have_text("€49.98")
+    expect(page.locator("#cart-link")).to_have_text("Cart (3)")
     shop_page.apply_promo("summer10")
     expect(page.locator("#promo-applied")).to_contain_text("SUMMER10")
     expect(page.locator("#cart-totals dt")).to_have_text(["Subtotal", "Discount", "Net", "VAT (20%)", "Total"])
@@ -269,6 +270,13 @@ def test_text_from_the_api_is_never_parsed_as_html(page: Page, shop: Shop) -> No
 def test_phone_width_keyboard_and_labels(phone: Page, shop: Shop) -> None:
     shop_page = Storefront(phone, shop)
     shop_page.open("acme")
+
+    # The header's cart link takes a phone user from the product list down to the cart.
+    shop_page.add("camp-chair")
+    phone.get_by_role("link", name="Cart (1)").click()
+    expect(phone.get_by_role("heading", name="Your cart")).to_be_in_viewport()
+    shop_page.line("camp-chair").get_by_role("button", name="Remove").click()
+    expect(phone.locator("#cart-empty")).to_be_visible()
 
     # Keyboard only: add with Enter, step up twice with the focus kept on "+" across re-renders.
     shop_page.add_button("camp-chair").focus()
