@@ -2,21 +2,33 @@
 
 from chalice import Chalice, CORSConfig
 
-from chalicelib.api import carts, catalog, health, orders
+from chalicelib import events, observability
+from chalicelib.api import admin, auth, carts, catalog, health, orders
 from chalicelib.errors import rewrite_chalice_error
 
 app = Chalice(app_name="cartwise")
 app.api.cors = CORSConfig(
     allow_origin="*",
     allow_headers=["Content-Type", "Idempotency-Key", "X-Api-Key"],
-    expose_headers=["Location", "Retry-After"],
+    expose_headers=["Location", "Retry-After", observability.CORRELATION_HEADER],
     max_age=600,
 )
 
-for module in (health, catalog, carts, orders):
+for module in (health, auth, catalog, carts, orders, admin):
     app.register_blueprint(module.blueprint)
+
+
+# Registered first, so it is the outermost middleware: it logs the answer the client gets.
+@app.middleware("http")
+def request_scope(event, get_response):
+    return observability.http_request_scope(event, get_response)
 
 
 @app.middleware("http")
 def envelope_chalice_errors(event, get_response):
     return rewrite_chalice_error(get_response(event))
+
+
+@app.on_dynamodb_record(stream_arn=events.ORDERS_STREAM_ARN, batch_size=25, starting_position="TRIM_HORIZON")
+def order_stream(event):
+    events.process_records(event)

@@ -17,7 +17,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import carts, catalog, clients, upsell
+from chalicelib import carts, catalog, clients, observability, upsell
 from chalicelib.errors import CartClosed, EmptyCart, IdempotencyKeyReused, NotFound, OutOfStock, Unavailable
 from chalicelib.ids import new_ulid
 from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel
@@ -46,6 +46,8 @@ def request_fingerprint(cart_id: str, email: str | None) -> str:
 def checkout(tenant: Tenant, cart_id: str, email: str | None, idempotency_key: str | None) -> CheckoutResult:
     """Place the order for a cart, then ask for up-sell suggestions (which never fail it)."""
     order, created = _place_order(tenant, cart_id, email, idempotency_key)
+    if created:
+        observability.record_order(tenant.tenant_id, order.order_id, order.totals.total, order.currency)
     suggestions = upsell.suggest(tenant, cart_id, [line.product_id for line in order.lines])
     return CheckoutResult(order=order, created=created, upsell=suggestions)
 

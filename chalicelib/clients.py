@@ -29,6 +29,10 @@ BOTO_CONFIG = Config(
 )
 
 
+# Readiness probes must answer fast: one attempt, one-second timeouts.
+PROBE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=1)
+
+
 @cache
 def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=BOTO_CONFIG)
@@ -38,6 +42,12 @@ def client(service: str) -> Any:
 def dynamodb() -> Connection:
     """PynamoDB connection for transactions (models keep their own per table)."""
     return Connection(connect_timeout_seconds=2, read_timeout_seconds=5, max_retry_attempts=3)
+
+
+@cache
+def probe(service: str) -> Any:
+    """A client for health checks (short timeouts, no retries)."""
+    return boto3.session.Session().client(service, config=PROBE_CONFIG)
 
 
 def ssm() -> Any:
@@ -74,6 +84,7 @@ def llm(base_url: str | None, api_key: str, timeout: float) -> Any:
 def reset() -> None:
     """Drop every cached client and setting (tests switch between moto and DynamoDB Local)."""
     client.cache_clear()
+    probe.cache_clear()
     dynamodb.cache_clear()
     parameters.cache_clear()
     llm.cache_clear()

@@ -23,6 +23,7 @@ class Settings:
     openai_api_key: str | None = field(default=None, repr=False)  # a secret: kept out of repr/logs
     llm_json_mode: bool = True
     default_vat_rate: Decimal = Decimal("0.20")
+    event_bus_name: str = "cartwise-dev"
 
     def table_name(self, entity: str) -> str:
         return f"{self.table_prefix}-{self.stage}-{entity}"
@@ -47,6 +48,7 @@ def get_settings() -> Settings:
         llm_timeout_seconds=float(env.get("LLM_TIMEOUT_SECONDS", "3")),
         llm_api_key_parameter=env.get("LLM_API_KEY_PARAMETER") or None,
         storefront_bucket=env.get("STOREFRONT_BUCKET", f"cartwise-{stage}-storefront"),
+        event_bus_name=env.get("EVENT_BUS_NAME", f"cartwise-{stage}"),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         llm_json_mode=env.get("LLM_JSON_MODE", "true").strip().lower() != "false",
     )

@@ -89,6 +89,7 @@ class ProductModel(Model):
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     complements = ListAttribute(of=UnicodeAttribute, default=list)
     co_purchases = MapAttribute(default=dict)
+    co_purchases = MapAttribute(default=dict)
 
 
 class CartLine(MapAttribute):
@@ -147,6 +148,7 @@ class OrderModel(Model):
     idempotency_key = UnicodeAttribute(null=True)
     request_fingerprint = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
+    co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/events.py
 
 
 ALL_MODELS: tuple[type[Model], ...] = (TenantModel, ProductModel, CartModel, OrderModel)

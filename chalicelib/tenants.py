@@ -6,10 +6,12 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib.config import get_settings
 from chalicelib.errors import InvalidPromoCode, TenantNotFound
 from chalicelib.ids import is_tenant_id
-from chalicelib.models import TenantModel
+from chalicelib.models import PromoCode, TenantModel
 
 
 @dataclass(frozen=True)
@@ -25,15 +27,16 @@ class Tenant:
 _cache: dict[str, tuple[float, Tenant]] = {}
 
 
-def get_tenant(tenant_id: str) -> Tenant:
+def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
+    """The tenant, from a short-lived per-process cache unless `fresh` (then a consistent read)."""
     if not is_tenant_id(tenant_id):
         raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.")
     now = time.monotonic()
     cached = _cache.get(tenant_id)
-    if cached and cached[0] > now:
+    if cached and cached[0] > now and not fresh:
         return cached[1]
     try:
-        record = TenantModel.get(tenant_id)
+        record = TenantModel.get(tenant_id, consistent_read=fresh)
     except TenantModel.DoesNotExist:
         raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
     tenant = Tenant(
@@ -53,6 +56,45 @@ def normalise_promo_code(tenant: Tenant, code: str) -> str:
     if normalised not in tenant.promo_codes:
         raise InvalidPromoCode(f"Promo code {code!r} is not valid.", {"code": code})
     return normalised
+
+
+def save_tenant(tenant_id: str, name: str, currency: str, vat_rate: Decimal, promo_codes: dict[str, Decimal]) -> bool:
+    """Create or update a tenant's settings, keeping its key hashes; True when it was created."""
+    if not is_tenant_id(tenant_id):
+        raise ValueError(f"invalid tenant id {tenant_id!r}: lowercase letters, digits and '-', at most 32")
+    promos = [PromoCode(code=code.strip().upper(), rate=rate) for code, rate in sorted(promo_codes.items())]
+    record = TenantModel(tenant_id, name=name, currency=currency, vat_rate=vat_rate, promo_codes=promos)
+    try:
+        record.update(
+            actions=[
+                TenantModel.name.set(name),
+                TenantModel.currency.set(currency),
+                TenantModel.vat_rate.set(vat_rate),
+                TenantModel.promo_codes.set(promos),
+            ],
+            condition=TenantModel.tenant_id.exists(),
+        )
+        created = False
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        record.save(condition=TenantModel.tenant_id.does_not_exist())
+        created = True
+    _cache.pop(tenant_id, None)
+    return created
+
+
+def set_key_hashes(tenant_id: str, add: str, replace: bool) -> None:
+    """Store one more key hash on an existing tenant; `replace` drops every other one (rotation)."""
+    record = TenantModel(tenant_id)
+    action = TenantModel.api_key_hashes.set({add}) if replace else TenantModel.api_key_hashes.add({add})
+    try:
+        record.update(actions=[action], condition=TenantModel.tenant_id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
+        raise
+    _cache.pop(tenant_id, None)
 
 
 def clear_cache() -> None:

@@ -13,9 +13,9 @@ import mimetypes
 from decimal import Decimal
 from pathlib import Path
 
-from chalicelib import clients
+from chalicelib import api_keys, clients
 from chalicelib.config import get_settings
-from chalicelib.models import ALL_MODELS, ProductModel, PromoCode, TenantModel
+from chalicelib.models import ALL_MODELS, CartModel, ProductModel, PromoCode, TenantModel
 
 REPO = Path(__file__).resolve().parent.parent
 TENANT_DATA = REPO / "data" / "tenants"
@@ -26,6 +26,25 @@ def create_tables() -> None:
     for model in ALL_MODELS:
         if not model.exists():
             model.create_table(wait=True)
+    enable_cart_expiry()
+
+
+def enable_cart_expiry() -> None:
+    """Let DynamoDB delete expired carts (TTL on `expires_at`); the API already hides them."""
+    table = CartModel.Meta.table_name
+    dynamodb = clients.client("dynamodb")
+    status = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["TimeToLiveStatus"]
+    if status == "DISABLED":
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+
+
+def ensure_event_bus() -> None:
+    """The EventBridge bus that order_created events go to (`cartwise-{stage}`)."""
+    events = clients.events()
+    with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+        events.create_event_bus(Name=get_settings().event_bus_name)
 
 
 def load_tenant_files(directory: Path = TENANT_DATA) -> list[dict]:
@@ -43,6 +62,10 @@ def seed_tenant(data: dict) -> None:
     )
     with contextlib.suppress(TenantModel.DoesNotExist):
         tenant.api_key_hashes = TenantModel.get(tenant.tenant_id).api_key_hashes
+    if data.get("demo_admin_key"):
+        # Local demo only: a fixed key so `make run` and the tests know it. Real tenants get theirs
+        # from `python -m scripts.tenants`, which stores the hash and prints the key once.
+        tenant.api_key_hashes = set(tenant.api_key_hashes or ()) | {api_keys.digest(data["demo_admin_key"])}
     tenant.save()
     with ProductModel.batch_write() as batch:
         for product in data["products"]:
@@ -96,10 +119,13 @@ def publish_storefront(api_url: str, source: Path = STOREFRONT) -> str:
 def provision(seed: bool, upsell_enabled: str = "true", api_url: str | None = None) -> None:
     create_tables()
     ensure_flag(f"{get_settings().parameter_prefix}/flags/UPSELL_ENABLED", upsell_enabled)
+    ensure_event_bus()
     if seed:
         for data in load_tenant_files():
             seed_tenant(data)
             print(f"seeded tenant {data['tenant_id']}: {len(data['products'])} products")
+            if data.get("demo_admin_key"):
+                print(f"admin key for {data['tenant_id']} (X-Api-Key, local demo only): {data['demo_admin_key']}")
     if api_url and STOREFRONT.is_dir():
         print(f"storefront uploaded: {publish_storefront(api_url)}")
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from chalicelib.carts import MAX_LINES, MAX_QUANTITY
 
 ProductId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+
+
+def integral_float_to_int(value: object) -> object:
+    """JSON has one number type: 2.0 is the integer 2 (as JSON Schema says), 2.5 is not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(integral_float_to_int)]
 
 
 class Strict(BaseModel):
@@ -17,7 +25,7 @@ class Strict(BaseModel):
 
 class CartItemIn(Strict):
     product_id: ProductId
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    quantity: WholeNumber = Field(ge=1, le=MAX_QUANTITY)
 
 
 class CreateCartBody(Strict):
@@ -25,7 +33,7 @@ class CreateCartBody(Strict):
 
 
 class SetQuantityBody(Strict):
-    quantity: int = Field(ge=0, le=MAX_QUANTITY)
+    quantity: WholeNumber = Field(ge=0, le=MAX_QUANTITY)
 
 
 class PromoBody(Strict):
@@ -43,3 +51,38 @@ class ProductListQuery(BaseModel):
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, max_length=512)
     category: str | None = Field(default=None, min_length=1, max_length=40)
+
+
+class OrderListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=512)
+
+
+# Greater than zero, exactly two decimals, at most 8 integer digits; a string, never a float.
+PositiveMoney = Annotated[str, StringConstraints(pattern=r"^(0\.(0[1-9]|[1-9]\d)|[1-9]\d{0,7}\.\d{2})$")]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+MAX_STOCK = 1_000_000
+MAX_STOCK_DELTA = 100_000
+
+
+class ProductUpsertBody(Strict):
+    name: str = Field(min_length=1, max_length=120)
+    description: str = Field(default="", max_length=2000)
+    category: str = Field(min_length=1, max_length=40)
+    price: PositiveMoney
+    stock: int = Field(ge=0, le=MAX_STOCK)
+    tags: list[Tag] = Field(default_factory=list, max_length=10)
+    complements: list[ProductId] = Field(default_factory=list, max_length=10)
+
+
+class StockAdjustBody(Strict):
+    delta: int = Field(ge=-MAX_STOCK_DELTA, le=MAX_STOCK_DELTA)
+
+    @field_validator("delta")
+    @classmethod
+    def not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("must not be 0")
+        return value

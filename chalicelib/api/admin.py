@@ -1,0 +1,48 @@
+"""Operator routes: they need the tenant's X-Api-Key (see chalicelib/api/auth.py)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from chalice import Response
+
+from chalicelib import catalog, orders
+from chalicelib.api import ApiBlueprint, parse_body, parse_query, shapes
+from chalicelib.api.auth import admin_key, admin_tenant
+from chalicelib.api.schemas import OrderListQuery, ProductUpsertBody, StockAdjustBody
+from chalicelib.errors import BadRequest
+from chalicelib.ids import is_product_id
+
+blueprint = ApiBlueprint(__name__)
+
+PRODUCT = "/tenants/{tenant_id}/products/{product_id}"
+
+
+@blueprint.route("/tenants/{tenant_id}/orders", methods=["GET"], authorizer=admin_key)
+def list_orders(tenant_id: str) -> dict:
+    tenant = admin_tenant(blueprint.current_request, tenant_id)
+    query = parse_query(blueprint.current_request.query_params, OrderListQuery)
+    items, next_cursor = orders.list_orders(tenant.tenant_id, query.limit, query.cursor)
+    return {"items": [shapes.order(item) for item in items], "next_cursor": next_cursor}
+
+
+@blueprint.route(PRODUCT, methods=["PUT"], authorizer=admin_key)
+def upsert_product(tenant_id: str, product_id: str) -> Response:
+    tenant = admin_tenant(blueprint.current_request, tenant_id)
+    if not is_product_id(product_id):
+        raise BadRequest(
+            "Invalid product id.",
+            {"fields": [{"field": "product_id", "message": "lowercase letters, digits and '-', at most 64"}]},
+        )
+    body = parse_body(blueprint.current_request.raw_body, ProductUpsertBody)
+    fields = catalog.ProductFields(**{**body.model_dump(), "price": Decimal(body.price)})
+    product, created = catalog.upsert_product(tenant.tenant_id, product_id, fields)
+    headers = {"Location": f"/tenants/{tenant_id}/products/{product_id}"} if created else {}
+    return Response(shapes.product(product, tenant.currency), status_code=201 if created else 200, headers=headers)
+
+
+@blueprint.route(PRODUCT + "/stock", methods=["POST"], authorizer=admin_key)
+def adjust_stock(tenant_id: str, product_id: str) -> dict:
+    tenant = admin_tenant(blueprint.current_request, tenant_id)
+    body = parse_body(blueprint.current_request.raw_body, StockAdjustBody)
+    return shapes.product(catalog.adjust_stock(tenant.tenant_id, product_id, body.delta), tenant.currency)

@@ -1,0 +1,48 @@
+"""Admin authentication: a built-in Chalice authorizer on `X-Api-Key`, and the tenant match.
+
+The authorizer (its own Lambda function behind API Gateway, emulated locally) authenticates:
+a key that is present and known yields the principal = the key's tenant id; otherwise it fails
+with "Unauthorized", which API Gateway answers 401 (no view runs). The view then authorizes:
+the principal must be the tenant in the path, else 403 FORBIDDEN in our envelope. See
+docs/decisions/0006-admin-auth.md.
+"""
+
+from __future__ import annotations
+
+from chalice import AuthResponse
+from chalice.app import AuthRequest, Request
+
+from chalicelib import api_keys, tenants
+from chalicelib.api import ApiBlueprint, local_gateway
+from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.observability import logger
+from chalicelib.tenants import Tenant
+
+API_KEY_HEADER = "X-Api-Key"
+# API Gateway caches the authorizer's answer per key this long; with the tenant cache (60 s)
+# this bounds how long a revoked key keeps working.
+AUTHORIZER_TTL_SECONDS = 60
+
+blueprint = ApiBlueprint(__name__)
+local_gateway.install()
+
+
+@blueprint.authorizer(header=API_KEY_HEADER, ttl_seconds=AUTHORIZER_TTL_SECONDS)
+def admin_key(auth_request: AuthRequest) -> AuthResponse:
+    tenant_id = api_keys.verify(auth_request.token)
+    if tenant_id is None:
+        logger.info("Admin key rejected", api_key=api_keys.redact(auth_request.token))
+        # This exact message makes API Gateway answer 401 (a denying policy would be 403).
+        raise Unauthorized("Unauthorized")
+    return AuthResponse(routes=["*"], principal_id=tenant_id, context={"tenant_id": tenant_id})
+
+
+def admin_tenant(request: Request, tenant_id: str) -> Tenant:
+    """The path's tenant if the key belongs to it: 401 without a principal, 403 for another tenant's key."""
+    principal = ((request.context or {}).get("authorizer") or {}).get("principalId")
+    if not principal:
+        raise Unauthorized(local_gateway.UNAUTHORIZED_MESSAGE)
+    if principal != tenant_id:
+        logger.warning("Admin key used on another tenant", key_tenant_id=principal)
+        raise Forbidden("This key is not valid for this tenant.", {"tenant_id": tenant_id})
+    return tenants.get_tenant(tenant_id)

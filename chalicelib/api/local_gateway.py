@@ -1,0 +1,64 @@
+"""Make Chalice's local API Gateway (`chalice local`, `chalice.test.Client`) treat our authorizer as AWS does.
+
+Chalice's emulation reads the token from the `Authorization` header whatever the authorizer's
+`header` says (aws/chalice#1675, #1976; the fix, PR #1977, is unmerged), and lets an exception
+raised by an authorizer escape as a crash. API Gateway instead takes the token from the configured
+header (`X-Api-Key`) and answers 401 itself when that header is missing or the authorizer fails
+with "Unauthorized"; infra/ templates that 401 (gateway response UNAUTHORIZED) into our error
+envelope. This patch gives the local gateway the same three behaviours, with the same body.
+
+It only exists where `chalice.local` does: a deployed function ships `chalice/app.py` alone, so
+there the import fails and nothing is patched.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from chalicelib.errors import Unauthorized, envelope
+
+UNAUTHORIZED_MESSAGE = "A valid X-Api-Key is required."
+UNAUTHORIZED_BODY = json.dumps(envelope("UNAUTHORIZED", UNAUTHORIZED_MESSAGE)).encode()
+
+
+def install() -> bool:
+    """Patch chalice.local once; False when there is no local gateway to patch."""
+    try:
+        from chalice import local
+    except ImportError:
+        return False
+    original = local.LocalGatewayAuthorizer.authorize
+    if getattr(original, "cartwise_patched", False):
+        return True
+
+    @functools.wraps(original)
+    def authorize(self: Any, raw_path: str, lambda_event: dict, lambda_context: Any) -> tuple[dict, Any]:
+        route = self._route_for_event(lambda_event)
+        config = getattr(getattr(route, "authorizer", None), "config", None)
+        header = (getattr(config, "header", None) or "Authorization").lower()
+        if header == "authorization":
+            return original(self, raw_path, lambda_event, lambda_context)
+        gateway_headers = {
+            "x-amzn-RequestId": lambda_context.aws_request_id,
+            "x-amzn-ErrorType": "UnauthorizedException",
+            "Content-Type": "application/json",
+            "Access-Control-Allow-Origin": "*",  # as infra's gateway response adds, so browsers can read it
+        }
+        headers = lambda_event.get("headers") or {}
+        token = headers.get(header)
+        if not token:
+            raise local.NotAuthorizedError(gateway_headers, UNAUTHORIZED_BODY)
+        # The token goes to the authorizer only; the view's event keeps the original headers.
+        authorizer_view = {**lambda_event, "headers": {**headers, "authorization": token}}
+        try:
+            authorized, context = original(self, raw_path, authorizer_view, lambda_context)
+        except Unauthorized:
+            raise local.NotAuthorizedError(gateway_headers, UNAUTHORIZED_BODY) from None
+        lambda_event["requestContext"] = authorized["requestContext"]
+        return lambda_event, context
+
+    authorize.cartwise_patched = True  # type: ignore[attr-defined]
+    local.LocalGatewayAuthorizer.authorize = authorize
+    return True

@@ -1,0 +1,44 @@
+"""Readiness: can this function reach DynamoDB and Parameter Store right now?
+
+Each check is one cheap call on a short-timeout client, and touches no tenant's data:
+DescribeTable on the tenants table, and GetParameter on the global up-sell flag (a missing
+parameter still proves SSM answers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+from chalicelib import clients
+from chalicelib.config import get_settings
+from chalicelib.errors import Unavailable
+from chalicelib.observability import logger
+
+
+def _dynamodb() -> None:
+    clients.probe("dynamodb").describe_table(TableName=get_settings().table_name("tenants"))
+
+
+def _ssm() -> None:
+    ssm = clients.probe("ssm")
+    with contextlib.suppress(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name=f"{get_settings().parameter_prefix}/flags/UPSELL_ENABLED")
+
+
+CHECKS: dict[str, Callable[[], None]] = {"dynamodb": _dynamodb, "ssm": _ssm}
+
+
+def readiness() -> dict[str, str]:
+    """ "ok" per dependency; raises Unavailable (503) naming the ones that failed."""
+    results = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+            results[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            logger.warning("Readiness check failed", check=name, error=type(exc).__name__)
+            results[name] = "error"
+    if any(value != "ok" for value in results.values()):
+        raise Unavailable("A dependency is not ready.", {"checks": results})
+    return results

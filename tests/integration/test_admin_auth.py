@@ -1,0 +1,149 @@
+"""Admin authentication through the HTTP API: the built-in authorizer on X-Api-Key and the tenant match."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from chalicelib import api_keys
+from chalicelib.models import TenantModel
+from scripts import tenants as tenants_cli
+from tests.admin import ACME_KEY, GLOBEX_KEY, admin
+
+UNAUTHORIZED = {"error": {"code": "UNAUTHORIZED", "message": "A valid X-Api-Key is required.", "details": {}}}
+
+
+def admin_routes():
+    from app import app
+
+    return sorted(
+        (method, path)
+        for path, methods in app.routes.items()
+        for method, entry in methods.items()
+        if entry.authorizer is not None
+    )
+
+
+def concrete(path: str, tenant_id: str = "acme") -> str:
+    return path.replace("{tenant_id}", tenant_id).replace("{product_id}", "tent-2p")
+
+
+BODIES = {"PUT": {"name": "Tent", "category": "camping", "price": "129.00", "stock": 10}, "POST": {"delta": 1}}
+ROUTES = [
+    ("GET", "/tenants/{tenant_id}/orders"),
+    ("POST", "/tenants/{tenant_id}/products/{product_id}/stock"),
+    ("PUT", "/tenants/{tenant_id}/products/{product_id}"),
+]
+
+
+def test_exactly_the_admin_routes_of_the_contract_need_a_key():
+    assert admin_routes() == sorted(ROUTES)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_missing_key_is_401_envelope(api, method, path):
+    response = api.call(method, concrete(path), body=BODIES.get(method))
+    assert (response.status_code, response.data) == (401, UNAUTHORIZED)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "",
+        "not-a-key",
+        "cw_acme_" + "x" * 43,  # well formed, wrong secret
+        "cw_nosuchtenant_" + "x" * 43,
+        ACME_KEY + "x",
+        ACME_KEY.upper(),
+        "Bearer " + ACME_KEY,
+        "cw_acme_" + "x" * 300,
+    ],
+    ids=["empty", "garbage", "wrong-secret", "unknown-tenant", "suffix", "upper", "bearer", "too-long"],
+)
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_unknown_key_is_401_envelope(api, method, path, key):
+    response = api.call(method, concrete(path), body=BODIES.get(method), headers={"X-Api-Key": key})
+    assert (response.status_code, response.data) == (401, UNAUTHORIZED)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_key_of_another_tenant_is_403_and_changes_nothing(api, method, path):
+    before = api.get("/tenants/acme/products/tent-2p").data
+    response = api.call(method, concrete(path), body=BODIES.get(method), headers=admin(GLOBEX_KEY))
+    assert response.status_code == 403
+    assert response.data == {
+        "error": {
+            "code": "FORBIDDEN",
+            "message": "This key is not valid for this tenant.",
+            "details": {"tenant_id": "acme"},
+        }
+    }
+    assert api.get("/tenants/acme/products/tent-2p").data == before
+
+
+def test_key_on_an_unknown_tenant_is_403_not_a_hint_that_it_exists(api):
+    response = api.get("/tenants/nosuchtenant/orders", headers=admin(ACME_KEY))
+    assert (response.status_code, response.data["error"]["code"]) == (403, "FORBIDDEN")
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_own_key_is_accepted(api, method, path):
+    response = api.call(method, concrete(path), body=BODIES.get(method), headers=admin(ACME_KEY))
+    assert response.status_code == 200
+
+
+def test_each_demo_tenant_has_its_own_key(api):
+    assert api.get("/tenants/globex/orders", headers=admin(GLOBEX_KEY)).status_code == 200
+    assert api.get("/tenants/globex/orders", headers=admin(ACME_KEY)).status_code == 403
+
+
+def test_a_key_is_not_needed_by_shopper_routes_and_not_required_in_authorization(api):
+    assert api.get("/tenants/acme/products/tent-2p").status_code == 200
+    response = api.get("/tenants/acme/orders", headers={"Authorization": ACME_KEY})
+    assert (response.status_code, response.data) == (401, UNAUTHORIZED)
+
+
+def test_only_hashes_are_stored(aws):
+    stored = TenantModel.get("acme").api_key_hashes
+    assert stored == {hashlib.sha256(ACME_KEY.encode()).hexdigest()}
+    assert ACME_KEY not in str(TenantModel.get("acme").serialize())
+
+
+def test_keys_are_compared_in_constant_time_against_every_hash(monkeypatch):
+    calls = []
+    original = hmac.compare_digest
+
+    def compare(a, b):
+        calls.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr(api_keys.hmac, "compare_digest", compare)
+    hashes = [api_keys.digest("cw_acme_" + "a" * 43), api_keys.digest(ACME_KEY), api_keys.digest("cw_acme_" + "b" * 43)]
+    assert api_keys.matches(ACME_KEY, hashes) is True
+    assert len(calls) == 3  # no early exit after the match
+    assert api_keys.matches("cw_acme_" + "c" * 43, hashes) is False
+
+
+def test_rotated_key_replaces_the_old_one_at_once(api, capsys):
+    assert api.get("/tenants/acme/orders", headers=admin(ACME_KEY)).status_code == 200
+    assert tenants_cli.main(["rotate-key", "--tenant-id", "acme"]) == 0
+    new_key = capsys.readouterr().out.strip()
+    assert new_key.startswith("cw_acme_")
+    assert new_key != ACME_KEY
+    # Rotation drops this process's cached tenant (other warm functions may accept the old key for
+    # up to TENANT_CACHE_SECONDS, as documented); the new key works at once.
+    assert api.get("/tenants/acme/orders", headers=admin(new_key)).status_code == 200
+    assert api.get("/tenants/acme/orders", headers=admin(ACME_KEY)).status_code == 401
+
+
+def test_generated_keys_are_high_entropy_and_name_their_tenant():
+    keys = {api_keys.generate("acme") for _ in range(50)}
+    assert len(keys) == 50
+    for key in keys:
+        assert api_keys.tenant_of(key) == "acme"
+        assert len(key) == len("cw_acme_") + 43  # token_urlsafe(32): 256 bits
+    assert api_keys.tenant_of("cw_my-shop_" + "A_b-" * 11) == "my-shop"
+    assert api_keys.redact(ACME_KEY) == "cw_acme_***"
+    assert api_keys.redact("garbage") == "***"
