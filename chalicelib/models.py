@@ -89,7 +89,6 @@ class ProductModel(Model):
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     complements = ListAttribute(of=UnicodeAttribute, default=list)
     co_purchases = MapAttribute(default=dict)
-    co_purchases = MapAttribute(default=dict)
 
 
 class CartLine(MapAttribute):
