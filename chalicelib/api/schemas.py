@@ -57,7 +57,7 @@ class OrderListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=512)
+    cursor: str | None = Field(default=None, min_length=1, max_length=512)
 
 
 # Greater than zero, exactly two decimals, at most 8 integer digits; a string, never a float.

@@ -1,0 +1,252 @@
+"""Admin routes through the HTTP API (moto): order list, product upsert, stock adjustments."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.models import ProductModel
+from tests.admin import GLOBEX_KEY, admin
+from tests.conftest import product_record, set_stock
+
+ORDERS = "/tenants/acme/orders"
+PRODUCTS = "/tenants/acme/products"
+MUG = {
+    "name": "Blue mug",
+    "description": "A 350 ml stoneware mug.",
+    "category": "kitchen",
+    "price": "12.50",
+    "stock": 40,
+    "tags": ["mug", "gift"],
+    "complements": ["coffee-beans"],
+}
+MUG_OUT = {k: v for k, v in MUG.items() if k != "complements"} | {"product_id": "mug-blue", "currency": "EUR"}
+
+
+def place_order(api, product_id: str, quantity: int = 1) -> str:
+    cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": product_id, "quantity": quantity}]}).data[
+        "cart_id"
+    ]
+    response = api.post(f"/tenants/acme/carts/{cart_id}/checkout")
+    assert response.status_code == 201
+    return response.data["order"]["order_id"]
+
+
+# --- GET /tenants/{t}/orders -------------------------------------------------------------------
+
+
+def test_orders_are_listed_newest_first_with_a_cursor(api):
+    placed = [place_order(api, product) for product in ("headlamp", "sun-hat", "wool-socks", "tent-2p", "cook-set")]
+    newest_first = placed[::-1]
+
+    first = api.get(f"{ORDERS}?limit=2", headers=admin())
+    assert first.status_code == 200
+    assert [o["order_id"] for o in first.data["items"]] == newest_first[:2]
+    assert first.data["next_cursor"]
+    second = api.get(f"{ORDERS}?limit=2&cursor={first.data['next_cursor']}", headers=admin())
+    assert [o["order_id"] for o in second.data["items"]] == newest_first[2:4]
+    last = api.get(f"{ORDERS}?limit=2&cursor={second.data['next_cursor']}", headers=admin())
+    assert [o["order_id"] for o in last.data["items"]] == newest_first[4:]
+    assert last.data["next_cursor"] is None
+
+
+def test_order_list_items_are_full_orders_and_a_full_page_has_no_cursor(api):
+    order_id = place_order(api, "headlamp", 2)
+    response = api.get(ORDERS, headers=admin())
+    assert response.data["next_cursor"] is None
+    [order] = response.data["items"]
+    assert order == api.get(f"{ORDERS}/{order_id}").data
+    assert order["totals"]["total"] == "59.98"
+    exact = api.get(f"{ORDERS}?limit=1", headers=admin())
+    assert (len(exact.data["items"]), exact.data["next_cursor"]) == (1, None)
+
+
+def test_orders_of_another_tenant_are_never_listed(api):
+    place_order(api, "headlamp")
+    response = api.get("/tenants/globex/orders", headers=admin(GLOBEX_KEY))
+    assert response.data == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=ten", "cursor=bm9wZQ", "cursor=", "sort=asc"])
+def test_bad_list_parameters_are_400(api, query):
+    response = api.get(f"{ORDERS}?{query}", headers=admin())
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+
+
+def test_limits_of_1_and_100_are_accepted(api):
+    for limit in (1, 100):
+        assert api.get(f"{ORDERS}?limit={limit}", headers=admin()).status_code == 200
+
+
+# --- PUT /tenants/{t}/products/{product_id} ----------------------------------------------------
+
+
+def test_upsert_creates_201_then_replaces_200(api):
+    created = api.put(f"{PRODUCTS}/mug-blue", MUG, headers=admin())
+    assert created.status_code == 201
+    assert created.headers["Location"] == "/tenants/acme/products/mug-blue"
+    assert created.data == MUG_OUT
+    assert api.get(f"{PRODUCTS}/mug-blue").data == MUG_OUT
+
+    replaced = api.put(f"{PRODUCTS}/mug-blue", {"name": "Red mug", "category": "kitchen", "price": "9.90", "stock": 0})
+    assert replaced.status_code == 401  # no key, nothing changed
+    replaced = api.put(
+        f"{PRODUCTS}/mug-blue", {"name": "Red mug", "category": "kitchen", "price": "9.90", "stock": 0}, headers=admin()
+    )
+    assert replaced.status_code == 200
+    assert "Location" not in replaced.headers
+    expected = {**MUG_OUT, "name": "Red mug", "price": "9.90", "stock": 0, "description": "", "tags": []}
+    assert replaced.data == expected
+    assert api.get(f"{PRODUCTS}/mug-blue").data == expected
+    record = product_record("acme", "mug-blue")
+    assert (record.price, record.complements, record.reserved) == (Decimal("9.90"), [], 0)
+
+
+def test_upsert_keeps_reserved_and_co_purchase_counts(api, aws):
+    place_order(api, "tent-2p", 2)
+    ProductModel("acme", "tent-2p").update(actions=[ProductModel.co_purchases["headlamp"].set(7)])
+    before = product_record("acme", "tent-2p")
+    assert before.reserved == 2
+
+    body = {"name": "Tent v2", "category": "camping", "price": "139.00", "stock": 5}
+    assert api.put(f"{PRODUCTS}/tent-2p", body, headers=admin()).status_code == 200
+
+    after = product_record("acme", "tent-2p")
+    assert (after.name, after.price, after.stock, after.reserved) == ("Tent v2", Decimal("139.00"), 5, 2)
+    assert after.co_purchases.as_dict() == {"headlamp": 7}
+
+
+def test_a_new_product_starts_with_nothing_reserved_and_no_counts(api):
+    api.put(f"{PRODUCTS}/mug-blue", MUG, headers=admin())
+    record = product_record("acme", "mug-blue")
+    assert (record.reserved, record.co_purchases.as_dict()) == (0, {})
+
+
+def test_upserted_product_can_be_bought(api):
+    api.put(f"{PRODUCTS}/mug-blue", {**MUG, "stock": 1}, headers=admin())
+    place_order(api, "mug-blue")
+    record = product_record("acme", "mug-blue")
+    assert (record.stock, record.reserved) == (0, 1)
+
+
+INVALID_BODIES = {
+    "price-zero": {**MUG, "price": "0.00"},
+    "price-negative": {**MUG, "price": "-1.00"},
+    "price-one-decimal": {**MUG, "price": "12.5"},
+    "price-three-decimals": {**MUG, "price": "12.500"},
+    "price-number": {**MUG, "price": 12.5},
+    "price-too-big": {**MUG, "price": "123456789.00"},
+    "stock-negative": {**MUG, "stock": -1},
+    "stock-string": {**MUG, "stock": "4"},
+    "stock-float": {**MUG, "stock": 4.0},
+    "name-empty": {**MUG, "name": ""},
+    "name-121": {**MUG, "name": "x" * 121},
+    "description-2001": {**MUG, "description": "x" * 2001},
+    "category-empty": {**MUG, "category": ""},
+    "category-41": {**MUG, "category": "x" * 41},
+    "tags-11": {**MUG, "tags": [f"t{i}" for i in range(11)]},
+    "tag-empty": {**MUG, "tags": [""]},
+    "complements-11": {**MUG, "complements": [f"p{i}" for i in range(11)]},
+    "complement-bad-id": {**MUG, "complements": ["Not An Id"]},
+    "unknown-field": {**MUG, "reserved": 0},
+    "missing-name": {k: v for k, v in MUG.items() if k != "name"},
+    "missing-price": {k: v for k, v in MUG.items() if k != "price"},
+}
+
+
+@pytest.mark.parametrize("body", INVALID_BODIES.values(), ids=INVALID_BODIES.keys())
+def test_invalid_products_are_400_and_not_written(api, body):
+    response = api.put(f"{PRODUCTS}/mug-blue", body, headers=admin())
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert response.data["error"]["details"]["fields"]
+    assert api.get(f"{PRODUCTS}/mug-blue").status_code == 404
+
+
+def test_limits_themselves_are_accepted(api):
+    body = {
+        "name": "x" * 120,
+        "description": "y" * 2000,
+        "category": "c" * 40,
+        "price": "0.01",
+        "stock": 0,
+        "tags": [f"t{i}" for i in range(10)],
+        "complements": [f"p{i}" for i in range(10)],
+    }
+    assert api.put(f"{PRODUCTS}/edge", body, headers=admin()).status_code == 201
+    assert api.put(f"{PRODUCTS}/edge", {**body, "price": "99999999.99"}, headers=admin()).status_code == 200
+
+
+def test_invalid_product_id_is_400(api):
+    response = api.put(f"{PRODUCTS}/Bad_Id", MUG, headers=admin())
+    assert response.status_code == 400
+    assert response.data["error"]["details"]["fields"][0]["field"] == "product_id"
+
+
+def test_malformed_and_oversized_bodies(api):
+    malformed = api.put(f"{PRODUCTS}/mug-blue", raw="{", headers=admin())
+    assert (malformed.status_code, malformed.data["error"]["code"]) == (400, "BAD_REQUEST")
+    huge = api.put(f"{PRODUCTS}/mug-blue", {**MUG, "description": "x" * 70_000}, headers=admin())
+    assert (huge.status_code, huge.data["error"]["code"]) == (413, "PAYLOAD_TOO_LARGE")
+
+
+def test_the_key_of_a_deleted_tenant_is_401(api, aws):
+    from chalicelib.models import TenantModel
+
+    TenantModel("globex").delete()
+    response = api.put("/tenants/globex/products/mug-blue", MUG, headers=admin(GLOBEX_KEY))
+    assert response.status_code == 401  # its key went with it
+
+
+# --- POST /tenants/{t}/products/{product_id}/stock ----------------------------------------------
+
+
+def adjust(api, product_id, delta, key=None):
+    return api.post(f"{PRODUCTS}/{product_id}/stock", {"delta": delta}, headers=admin(key) if key else admin())
+
+
+def test_restock_and_remove(api):
+    set_stock("acme", "headlamp", 5)
+    response = adjust(api, "headlamp", 20)
+    assert response.status_code == 200
+    assert (response.data["product_id"], response.data["stock"]) == ("headlamp", 25)
+    assert adjust(api, "headlamp", -25).data["stock"] == 0
+    assert product_record("acme", "headlamp").stock == 0
+
+
+def test_stock_never_goes_below_zero(api):
+    set_stock("acme", "headlamp", 3)
+    response = adjust(api, "headlamp", -4)
+    assert response.status_code == 409
+    assert response.data["error"]["code"] == "OUT_OF_STOCK"
+    assert response.data["error"]["details"] == {"items": [{"product_id": "headlamp", "requested": 4, "available": 3}]}
+    assert product_record("acme", "headlamp").stock == 3
+
+
+def test_adjusting_stock_leaves_reserved_alone(api):
+    place_order(api, "tent-2p", 2)
+    adjust(api, "tent-2p", 5)
+    record = product_record("acme", "tent-2p")
+    assert (record.stock, record.reserved) == (13, 2)
+
+
+@pytest.mark.parametrize("product_id", ["no-such-product", "Bad_Id"])
+def test_adjusting_an_unknown_product_is_404_and_creates_nothing(api, product_id):
+    response = adjust(api, product_id, 5)
+    assert (response.status_code, response.data["error"]["code"]) == (404, "NOT_FOUND")
+    assert api.get(f"{PRODUCTS}/no-such-product").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body", [{"delta": 0}, {"delta": 1.5}, {"delta": "3"}, {"delta": True}, {}, {"delta": 100_001}]
+)
+def test_invalid_deltas_are_400(api, body):
+    response = api.post(f"{PRODUCTS}/headlamp/stock", body, headers=admin())
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+
+
+def test_another_tenants_product_is_not_found_under_its_own_key(api):
+    response = adjust(api, "tent-2p", 5, key=GLOBEX_KEY).status_code
+    assert response == 403
+    response = api.post("/tenants/globex/products/tent-2p/stock", {"delta": 5}, headers=admin(GLOBEX_KEY))
+    assert response.status_code == 404

@@ -1,0 +1,99 @@
+"""Admin routes and the orders stream on DynamoDB Local, through `chalice local` (real HTTP, real authorizer path)."""
+
+from __future__ import annotations
+
+import boto3
+import httpx
+import pytest
+
+from chalicelib.ids import new_ulid
+from chalicelib.models import OrderModel, ProductModel
+from tests.admin import ACME_KEY, GLOBEX_KEY, admin
+from tests.integration.test_concurrency import all_at_once
+from tests.integration.test_order_events import subscribe
+from tests.streams import read_stream, records_of, stream_arn
+
+UNAUTHORIZED = {"error": {"code": "UNAUTHORIZED", "message": "A valid X-Api-Key is required.", "details": {}}}
+
+
+@pytest.fixture
+def shop(local_stack, stack_aws):
+    assert local_stack.dynamodb_fallback_reason is None, "these tests must run on DynamoDB Local, not moto"
+    with httpx.Client(base_url=local_stack.api_url, timeout=60) as http:
+        yield http
+
+
+@pytest.fixture
+def product(shop) -> str:
+    """A fresh product created through the admin API."""
+    product_id = f"stock-{new_ulid().lower()}"
+    body = {"name": "Stock test", "category": "camping", "price": "10.00", "stock": 30}
+    assert shop.put(f"/tenants/acme/products/{product_id}", json=body, headers=admin()).status_code == 201
+    return product_id
+
+
+def test_chalice_local_reads_the_key_from_x_api_key_and_answers_in_the_envelope(shop):
+    assert shop.get("/tenants/acme/orders", headers=admin()).status_code == 200
+    for headers in ({}, {"X-Api-Key": "cw_acme_" + "x" * 43}, {"Authorization": ACME_KEY}):
+        response = shop.get("/tenants/acme/orders", headers=headers)
+        assert (response.status_code, response.json()) == (401, UNAUTHORIZED)
+    response = shop.get("/tenants/acme/orders", headers=admin(GLOBEX_KEY))
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "FORBIDDEN")
+
+
+def test_twenty_concurrent_deltas_are_all_counted(shop, product):
+    deltas = [-3] * 10 + [2] * 10  # whatever the order, stock never drops below 0
+    url = f"/tenants/acme/products/{product}/stock"
+    responses = all_at_once(len(deltas), lambda i: shop.post(url, json={"delta": deltas[i]}, headers=admin()))
+
+    assert [r.status_code for r in responses] == [200] * 20
+    assert ProductModel.get("acme", product, consistent_read=True).stock == 30 - 30 + 20
+    assert shop.get(f"/tenants/acme/products/{product}").json()["stock"] == 20
+
+
+def test_concurrent_removals_never_go_below_zero(shop, product):
+    url = f"/tenants/acme/products/{product}/stock"
+    responses = all_at_once(20, lambda i: shop.post(url, json={"delta": -2}, headers=admin()))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 15 + [409] * 5
+    for rejected in (r for r in responses if r.status_code == 409):
+        [item] = rejected.json()["error"]["details"]["items"]
+        assert (item["product_id"], item["requested"], item["available"]) == (product, 2, 0)
+    assert ProductModel.get("acme", product, consistent_read=True).stock == 0
+
+
+def test_a_real_stream_record_becomes_an_order_created_event(local_stack, shop, product):
+    received = subscribe("cartwise-dev", f"stream-{new_ulid().lower()}")
+    cart = shop.post(
+        "/tenants/acme/carts",
+        json={"items": [{"product_id": product, "quantity": 2}, {"product_id": "headlamp", "quantity": 1}]},
+    ).json()
+    placed = shop.post(f"/tenants/acme/carts/{cart['cart_id']}/checkout").json()["order"]
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=local_stack.dynamodb_url)
+    streams = boto3.client("dynamodbstreams", endpoint_url=local_stack.dynamodb_url)
+    arn = stream_arn(dynamodb)
+    [insert] = records_of(read_stream(streams, arn), placed["order_id"])
+    assert insert["eventName"] == "INSERT"
+
+    from app import order_stream
+
+    order_stream({"Records": [insert]}, None)
+    order_stream({"Records": [insert]}, None)  # redelivered
+
+    events = received()
+    assert [e["detail"]["event_id"] for e in events] == [f"order_created:acme:{placed['order_id']}"] * 2
+    detail = events[0]["detail"]
+    assert (detail["order_id"], detail["total"], detail["currency"]) == (placed["order_id"], "53.99", "EUR")
+    assert [(line["product_id"], line["quantity"], line["line_total"]) for line in detail["lines"]] == [
+        (product, 2, "20.00"),
+        ("headlamp", 1, "24.99"),
+    ]
+    assert ProductModel.get("acme", product, consistent_read=True).co_purchases.as_dict() == {"headlamp": 1}
+    # The mark that makes counting exactly-once is a MODIFY of the order: it reaches the stream and is ignored.
+    kinds = [r["eventName"] for r in records_of(read_stream(streams, arn), placed["order_id"])]
+    assert kinds == ["INSERT", "MODIFY"]
+    order_stream({"Records": records_of(read_stream(streams, arn), placed["order_id"])[1:]}, None)
+    assert received() == []
+    assert OrderModel.get("acme", placed["order_id"], consistent_read=True).co_purchases_counted_at is not None

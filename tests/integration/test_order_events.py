@@ -1,0 +1,197 @@
+"""The orders-stream handler (moto): order_created on EventBridge, co-purchase counts exactly once."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from chalicelib import clients
+from chalicelib.models import OrderModel, ProductModel
+from tests.conftest import product_record
+from tests.streams import synthetic_record
+
+CARTS = "/tenants/acme/carts"
+PATTERN = {"source": ["cartwise.orders"], "detail-type": ["order_created"]}
+
+
+def subscribe(bus: str, name: str = "order-events") -> object:
+    """A queue receiving every order_created event of the bus; returns a function draining it."""
+    sqs = boto3.client("sqs")
+    events = boto3.client("events")
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(PATTERN))
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "queue", "Arn": queue_arn}])
+
+    def drain() -> list[dict]:
+        messages = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                messages.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    return drain
+
+
+@pytest.fixture
+def received(aws):
+    return subscribe("cartwise-dev")
+
+
+@pytest.fixture
+def handler(aws):
+    from app import order_stream
+
+    return lambda *records: order_stream({"Records": list(records)}, None)
+
+
+def order(api, *items) -> dict:
+    cart_id = api.post(CARTS, {"items": [{"product_id": p, "quantity": q} for p, q in items]}).data["cart_id"]
+    response = api.post(f"{CARTS}/{cart_id}/checkout")
+    assert response.status_code == 201
+    return response.data["order"]
+
+
+def order_item(order_id: str) -> dict:
+    """The order exactly as DynamoDB stores it (the NEW_IMAGE of its INSERT record)."""
+    key = {"tenant_id": {"S": "acme"}, "order_id": {"S": order_id}}
+    return clients.client("dynamodb").get_item(TableName=OrderModel.Meta.table_name, Key=key)["Item"]
+
+
+def counts(product_id: str) -> dict:
+    return product_record("acme", product_id).co_purchases.as_dict()
+
+
+def test_insert_publishes_order_created(api, handler, received):
+    placed = order(api, ("tent-2p", 1), ("headlamp", 2))
+    handler(synthetic_record(order_item(placed["order_id"])))
+
+    [event] = received()
+    assert (event["source"], event["detail-type"]) == ("cartwise.orders", "order_created")
+    assert event["detail"] == {
+        "event_id": f"order_created:acme:{placed['order_id']}",
+        "tenant_id": "acme",
+        "order_id": placed["order_id"],
+        "cart_id": placed["cart_id"],
+        "created_at": placed["created_at"],
+        "total": "214.78",
+        "currency": "EUR",
+        "lines": [
+            {"product_id": "tent-2p", "name": "Ridgeline 2-Person Tent", "unit_price": "129.00", "quantity": 1,
+             "line_total": "129.00"},
+            {"product_id": "headlamp", "name": "LED Headlamp 300", "unit_price": "24.99", "quantity": 2,
+             "line_total": "49.98"},
+        ],
+    }  # fmt: skip
+    assert placed["totals"]["total"] == "214.78"
+
+
+def test_co_purchases_count_every_pair_once(api, handler, received):
+    first = order(api, ("tent-2p", 1), ("headlamp", 1), ("sun-hat", 3))
+    second = order(api, ("tent-2p", 2), ("headlamp", 1))
+    handler(synthetic_record(order_item(first["order_id"]), sequence=1))
+    handler(synthetic_record(order_item(second["order_id"]), sequence=2))
+
+    assert counts("tent-2p") == {"headlamp": 2, "sun-hat": 1}
+    assert counts("headlamp") == {"tent-2p": 2, "sun-hat": 1}
+    assert counts("sun-hat") == {"tent-2p": 1, "headlamp": 1}
+    assert counts("cook-set") == {}
+    assert len(received()) == 2
+
+
+def test_redelivered_records_count_once_and_republish_the_same_event_id(api, handler, received):
+    placed = order(api, ("tent-2p", 1), ("headlamp", 1))
+    record = synthetic_record(order_item(placed["order_id"]))
+    handler(record)
+    handler(record)
+    handler(record, record)  # the same record twice in one batch, too
+
+    assert counts("tent-2p") == {"headlamp": 1}
+    assert counts("headlamp") == {"tent-2p": 1}
+    events = received()
+    assert len(events) == 4  # at-least-once: consumers de-duplicate on event_id
+    assert {e["detail"]["event_id"] for e in events} == {f"order_created:acme:{placed['order_id']}"}
+    assert OrderModel.get("acme", placed["order_id"]).co_purchases_counted_at is not None
+
+
+def test_only_inserts_count(api, handler, received):
+    placed = order(api, ("tent-2p", 1), ("headlamp", 1))
+    item = order_item(placed["order_id"])
+    handler(synthetic_record(item, "MODIFY", 1), synthetic_record(item, "REMOVE", 2))
+    assert received() == []
+    assert counts("tent-2p") == {}
+
+
+def test_a_single_product_order_is_published_and_counts_nothing(api, handler, received):
+    placed = order(api, ("tent-2p", 3))
+    handler(synthetic_record(order_item(placed["order_id"])))
+    assert [e["detail"]["order_id"] for e in received()] == [placed["order_id"]]
+    assert counts("tent-2p") == {}
+    assert OrderModel.get("acme", placed["order_id"]).co_purchases_counted_at is None
+
+
+def test_products_stored_before_co_purchases_existed_are_counted(api, handler, received):
+    placed = order(api, ("tent-2p", 1), ("headlamp", 1))
+    ProductModel("acme", "tent-2p").update(actions=[ProductModel.co_purchases.remove()])
+    assert (
+        "co_purchases"
+        not in clients.client("dynamodb").get_item(
+            TableName=ProductModel.Meta.table_name, Key={"tenant_id": {"S": "acme"}, "product_id": {"S": "tent-2p"}}
+        )["Item"]
+    )
+    handler(synthetic_record(order_item(placed["order_id"])))
+    assert counts("tent-2p") == {"headlamp": 1}
+    assert counts("headlamp") == {"tent-2p": 1}
+
+
+def test_a_product_deleted_since_is_skipped_not_recreated(api, handler, received):
+    placed = order(api, ("tent-2p", 1), ("headlamp", 1), ("sun-hat", 1))
+    ProductModel("acme", "sun-hat").delete()
+    handler(synthetic_record(order_item(placed["order_id"])))
+    # The remaining pair is counted; the gone product is neither recreated nor suggested any more.
+    assert counts("tent-2p") == {"headlamp": 1}
+    assert counts("headlamp") == {"tent-2p": 1}
+    with pytest.raises(ProductModel.DoesNotExist):
+        ProductModel.get("acme", "sun-hat")
+    assert len(received()) == 1
+
+
+class FailingEvents:
+    def put_events(self, Entries):
+        return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]}
+
+
+def test_unpublished_events_fail_the_batch_so_it_is_retried(api, handler, received, monkeypatch):
+    placed = order(api, ("tent-2p", 1), ("headlamp", 1))
+    record = synthetic_record(order_item(placed["order_id"]))
+    with monkeypatch.context() as patched:
+        patched.setattr(clients, "events", FailingEvents)
+        with pytest.raises(RuntimeError, match="not published"):
+            handler(record)
+    assert received() == []
+    handler(record)  # Lambda delivers the batch again
+    assert [e["detail"]["event_id"] for e in received()] == [f"order_created:acme:{placed['order_id']}"]
+    assert counts("tent-2p") == {"headlamp": 1}
+
+
+def test_more_than_ten_orders_in_a_batch(api, handler, received):
+    placed = [order(api, ("fuel-canister", 1))["order_id"] for _ in range(12)]
+    handler(*(synthetic_record(order_item(order_id), sequence=i) for i, order_id in enumerate(placed)))
+    assert sorted(e["detail"]["order_id"] for e in received()) == sorted(placed)
+
+
+def test_bus_name_comes_from_settings(api, handler, monkeypatch):
+    boto3.client("events").create_event_bus(Name="cartwise-custom")
+    drain = subscribe("cartwise-custom", "custom")
+    monkeypatch.setenv("EVENT_BUS_NAME", "cartwise-custom")
+    from chalicelib import config
+
+    config.reset()
+    placed = order(api, ("tent-2p", 1))
+    handler(synthetic_record(order_item(placed["order_id"])))
+    assert [e["detail"]["order_id"] for e in drain()] == [placed["order_id"]]
