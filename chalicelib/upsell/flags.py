@@ -10,7 +10,8 @@ long (Powertools caches only parameters that exist, and most tenants have no ove
 so the resolution itself is what has to be cached to save SSM calls).
 
 If SSM fails (throttling, outage), the last value read for the tenant is used, else off,
-and a warning is logged: the flag never fails a request.
+and a warning is logged: the flag never fails a request. For FAILURE_BACKOFF_SECONDS after
+a failure SSM is not asked again, so a throttled account is not hammered by every request.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from chalicelib.config import get_settings
 from chalicelib.observability import logger
 
 FLAG = "UPSELL_ENABLED"
+FAILURE_BACKOFF_SECONDS = 1.0
 
 _clock = time.monotonic
 _lock = threading.Lock()
 _last: dict[str, tuple[bool, float]] = {}  # tenant_id -> (value, monotonic time read)
+_backoff_until = [0.0]  # monotonic time before which SSM is not asked after a failure
 
 
 class FlagReadError(Exception):
@@ -50,16 +53,20 @@ def is_enabled(tenant_id: str) -> bool:
         last = _last.get(tenant_id)
     if last is not None and max_age > 0 and now - last[1] < max_age:
         return last[0]
+    fallback = last[0] if last is not None else False
+    if now < _backoff_until[0]:
+        return fallback  # SSM failed moments ago; the failure was logged then
     try:
         value = _read(tenant_id, max_age)
     except Exception as exc:  # noqa: BLE001 - any SSM failure degrades to the last value, never to an error
-        fallback = last[0] if last is not None else False
+        _backoff_until[0] = _clock() + FAILURE_BACKOFF_SECONDS
         logger.warning(
             "UPSELL_ENABLED could not be read from SSM; using the last value read, else off",
             tenant_id=tenant_id,
             flag_value=fallback,
             last_value_known=last is not None,
             error=f"{type(exc).__name__}: {exc}",
+            retry_after_seconds=FAILURE_BACKOFF_SECONDS,
         )
         return fallback
     with _lock:
@@ -104,3 +111,4 @@ def reset() -> None:
     """Forget the last values read (tests)."""
     with _lock:
         _last.clear()
+        _backoff_until[0] = 0.0

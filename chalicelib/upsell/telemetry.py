@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit
 
-from chalicelib.observability import logger
-
-NAMESPACE = "Cartwise"
+from chalicelib.observability import emit, logger
 
 
 def log_llm_call(**fields: Any) -> None:
@@ -18,11 +16,10 @@ def log_llm_call(**fields: Any) -> None:
 
 
 def record(outcome: str, latency_ms: float, tenant_id: str) -> None:
-    """EMF metrics `UpsellOutcome` (count) and `UpsellLatency` (ms), dimension `outcome`
-    (llm | fallback | disabled). Ephemeral: flushed here, independent of any handler decorator."""
-    metrics = EphemeralMetrics(namespace=NAMESPACE, service="cartwise")
-    metrics.add_dimension(name="outcome", value=outcome)
-    metrics.add_metric(name="UpsellOutcome", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="UpsellLatency", unit=MetricUnit.Milliseconds, value=latency_ms)
-    metrics.add_metadata(key="tenant_id", value=tenant_id)
-    metrics.flush_metrics()
+    """EMF metrics `UpsellOutcome` (count) and `UpsellLatency` (ms) with the dimension `outcome`
+    (llm | fallback | disabled); the tenant goes in as metadata, not as a dimension."""
+    emit(
+        {"UpsellOutcome": (MetricUnit.Count, 1), "UpsellLatency": (MetricUnit.Milliseconds, latency_ms)},
+        dimensions={"outcome": outcome},
+        metadata={"tenant_id": tenant_id},
+    )

@@ -72,6 +72,7 @@ def validate(items: list[Any], ranking: Ranking, limit: int = MAX_SUGGESTIONS) -
     seen: set[str] = set()
     for item in items:
         pid = item.get("product_id") if isinstance(item, dict) else None
+        pid = pid.strip() if isinstance(pid, str) else pid
         if not isinstance(pid, str) or not pid:
             result.dropped.append({"product_id": str(pid)[:100], "why": "malformed"})
             continue

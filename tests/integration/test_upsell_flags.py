@@ -138,11 +138,10 @@ def test_each_request_costs_one_get_parameters_call_by_default(api, carts, ssm_c
     assert ssm_calls == ["GetParameters"] * 3
 
 
-def test_a_configured_max_age_reuses_the_resolved_value(api, carts, monkeypatch, ssm_calls):
+def test_a_configured_max_age_reuses_the_resolved_value(api, carts, monkeypatch, clock, ssm_calls):
     monkeypatch.setenv("UPSELL_FLAG_MAX_AGE_SECONDS", "30")
     assert reload_settings().upsell_flag_max_age_seconds == 30
-    now = [1000.0]
-    monkeypatch.setattr(flags, "_clock", lambda: now[0])
+    now = clock
     put(GLOBAL, "true")
 
     assert upsell_of(api, carts, "acme")["source"] == "fallback"
@@ -157,17 +156,31 @@ def test_a_configured_max_age_reuses_the_resolved_value(api, carts, monkeypatch,
     assert ssm_calls == ["GetParameters", "GetParameters"]
 
 
+@pytest.fixture
+def clock(monkeypatch):
+    """The flag module's monotonic clock, moved by hand."""
+    now = [1000.0]
+    monkeypatch.setattr(flags, "_clock", lambda: now[0])
+    return now
+
+
 @pytest.mark.parametrize(
     "failure", [THROTTLED, EndpointConnectionError(endpoint_url="https://ssm")], ids=["throttled", "outage"]
 )
-def test_ssm_failure_uses_the_last_value_read_else_off(api, carts, warnings, ssm_outage, failure):
+def test_ssm_failure_uses_the_last_value_read_else_off(api, carts, clock, warnings, ssm_calls, ssm_outage, failure):
     put(GLOBAL, "true")
     assert upsell_of(api, carts, "acme")["source"] == "fallback"
 
     ssm_outage.fail(failure)
     assert upsell_of(api, carts, "acme")["source"] == "fallback"  # last value read for acme
-    assert upsell_of(api, carts, "globex")["source"] == "disabled"  # never read: off
+    assert upsell_of(api, carts, "globex")["source"] == "disabled"  # within the back-off: SSM not asked
+    assert ssm_calls == ["GetParameters", "GetParameters"]
+    clock[0] += flags.FAILURE_BACKOFF_SECONDS
+    assert upsell_of(api, carts, "globex")["source"] == "disabled"  # asked, failed, never read: off
+    assert ssm_calls == ["GetParameters"] * 3
+
     ssm_outage.heal()
+    clock[0] += flags.FAILURE_BACKOFF_SECONDS
     assert upsell_of(api, carts, "globex")["source"] == "fallback"
 
     flag_warnings = [r for r in warnings if r.msg.startswith("UPSELL_ENABLED could not be read")]

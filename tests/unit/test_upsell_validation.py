@@ -76,6 +76,13 @@ def test_validate_drops_unknown_duplicate_in_cart_and_out_of_stock_ids(ranking):
     ]
 
 
+def test_validate_trims_ids_and_leaves_empty_reasons_to_the_template(ranking):
+    checked = validate([{"product_id": " c\n", "reason": " \n "}, {"product_id": "a"}], ranking)
+
+    assert [(c.product_id, reason) for c, reason in checked.accepted] == [("c", None), ("a", None)]
+    assert checked.dropped == []
+
+
 def test_validate_keeps_at_most_three(ranking):
     more = [product("cart", complements=list("abcde"))] + [product(p) for p in "abcde"]
     ranking = candidates.rank(more, ["cart"])
