@@ -3,6 +3,7 @@ from pathlib import Path
 
 from chalice import Response
 
+from chalicelib import health as readiness
 from chalicelib.api import ApiBlueprint
 
 blueprint = ApiBlueprint(__name__)
@@ -18,7 +19,14 @@ def openapi_document() -> str:
 
 @blueprint.route("/health", methods=["GET"])
 def health() -> dict:
+    """Liveness: answers without calling any dependency."""
     return {"status": "ok"}
+
+
+@blueprint.route("/health/ready", methods=["GET"])
+def ready() -> dict:
+    """Readiness: DynamoDB and Parameter Store answer (503 UNAVAILABLE naming the failing ones)."""
+    return {"status": "ok", "checks": readiness.readiness()}
 
 
 @blueprint.route("/openapi.yaml", methods=["GET"])
