@@ -147,3 +147,10 @@ def test_generated_keys_are_high_entropy_and_name_their_tenant():
     assert api_keys.tenant_of("cw_my-shop_" + "A_b-" * 11) == "my-shop"
     assert api_keys.redact(ACME_KEY) == "cw_acme_***"
     assert api_keys.redact("garbage") == "***"
+
+
+def test_a_key_issued_by_another_process_works_at_once_despite_the_tenant_cache(api):
+    assert api.get("/tenants/acme/orders", headers=admin(ACME_KEY)).status_code == 200  # tenant now cached
+    new_key = api_keys.generate("acme")
+    TenantModel("acme").update(actions=[TenantModel.api_key_hashes.add({api_keys.digest(new_key)})])
+    assert api.get("/tenants/acme/orders", headers=admin(new_key)).status_code == 200

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.ids import new_ulid
 from chalicelib.models import OrderModel, ProductModel
-from tests.admin import ACME_KEY, GLOBEX_KEY, admin
+from tests.admin import ACME_KEY, GLOBEX_KEY, KEYS, admin
 from tests.integration.test_concurrency import all_at_once
 from tests.integration.test_order_events import subscribe
 from tests.streams import read_stream, records_of, stream_arn
@@ -97,3 +97,8 @@ def test_a_real_stream_record_becomes_an_order_created_event(local_stack, shop, 
     order_stream({"Records": records_of(read_stream(streams, arn), placed["order_id"])[1:]}, None)
     assert received() == []
     assert OrderModel.get("acme", placed["order_id"], consistent_read=True).co_purchases_counted_at is not None
+
+
+def test_make_run_prints_the_demo_admin_keys(local_stack):
+    for tenant_id, key in KEYS.items():
+        assert f"admin key for {tenant_id} (X-Api-Key, local demo only): {key}" in local_stack.provision_output
