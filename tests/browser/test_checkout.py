@@ -151,3 +151,46 @@ def test_upsell_is_hidden_when_the_flag_is_off(page: Page, shop: Shop, upsell_fl
     expect(shop_page.confirmation).to_be_visible()
     expect(shop_page.confirmation.locator(".upsell")).to_have_count(0)
     expect(page.get_by_text("You might also like")).to_be_hidden()
+
+
+def test_upsell_suggestions_with_reasons_when_the_flag_is_on(
+    page: Page, shop: Shop, upsell_flag: Callable[[bool], None]
+) -> None:
+    upsell_flag(True)
+    shop_page = Storefront(page, shop)
+    shop_page.open("acme")
+    with page.expect_response(lambda r: r.url.endswith("/upsell")) as answer:
+        shop_page.add("camp-stove")
+    suggested = answer.value.json()["suggestions"]
+    assert 1 <= len(suggested) <= 3
+
+    # In the cart before checkout: each suggestion with its name, price and reason, and an "Add" button.
+    upsell = shop_page.cart_upsell
+    expect(upsell).to_have_attribute("data-status", "shown")
+    expect(upsell.get_by_role("heading", name="You might also like")).to_be_visible()
+    cards = upsell.locator("li.suggestion")
+    expect(cards).to_have_count(len(suggested))
+    for card, suggestion in zip(cards.all(), suggested, strict=True):
+        assert suggestion["product_id"] != "camp-stove"
+        assert suggestion["reason"].strip()
+        expect(card.locator(".suggestion-name")).to_have_text(suggestion["name"])
+        expect(card.locator(".suggestion-reason")).to_have_text(suggestion["reason"])
+        expect(card.get_by_role("button", name="Add")).to_be_enabled()
+    first = suggested[0]["product_id"]
+    cards.first.get_by_role("button", name="Add").click()
+    expect(shop_page.quantity(first)).to_have_text("1")
+    shop_page.line(first).get_by_role("button", name="Remove").click()
+    expect(shop_page.line(first)).to_have_count(0)
+
+    # On the confirmation: the checkout answer's suggestions; "Add" puts one in the fresh cart.
+    with page.expect_response(lambda r: r.url.endswith("/checkout")) as checkout:
+        shop_page.checkout_button.click()
+    after = checkout.value.json()["upsell"]
+    assert after["enabled"] is True
+    assert after["suggestions"]
+    confirmation_cards = shop_page.confirmation.locator(".upsell li.suggestion")
+    expect(confirmation_cards).to_have_count(len(after["suggestions"]))
+    expect(confirmation_cards.first.locator(".suggestion-reason")).to_have_text(after["suggestions"][0]["reason"])
+    confirmation_cards.first.get_by_role("button", name="Add").click()
+    expect(shop_page.quantity(after["suggestions"][0]["product_id"])).to_have_text("1")
+    expect(page.locator("#cart-lines > li")).to_have_count(1)
