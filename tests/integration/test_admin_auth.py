@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from chalicelib.models import TenantModel
 from scripts import tenants as tenants_cli
 from tests.admin import ACME_KEY, GLOBEX_KEY, admin
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 UNAUTHORIZED = {"error": {"code": "UNAUTHORIZED", "message": "A valid X-Api-Key is required.", "details": {}}}
 
 
@@ -154,3 +156,24 @@ def test_a_key_issued_by_another_process_works_at_once_despite_the_tenant_cache(
     new_key = api_keys.generate("acme")
     TenantModel("acme").update(actions=[TenantModel.api_key_hashes.add({api_keys.digest(new_key)})])
     assert api.get("/tenants/acme/orders", headers=admin(new_key)).status_code == 200
+
+
+def test_the_spec_marks_exactly_the_admin_routes_as_needing_the_key():
+    import yaml
+    from openapi_spec_validator import validate
+
+    spec = yaml.safe_load((DOCS / "openapi.yaml").read_text())
+    validate(spec)
+    secured = sorted(
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if isinstance(operation, dict) and operation.get("security") == [{"ApiKey": []}]
+    )
+    assert secured == admin_routes()
+    assert spec["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+        "description": "The tenant's admin API key (stored hashed server-side).",
+    }
