@@ -177,3 +177,36 @@ def test_the_spec_marks_exactly_the_admin_routes_as_needing_the_key():
         "name": "X-Api-Key",
         "description": "The tenant's admin API key (stored hashed server-side).",
     }
+
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/api/GET/tenants/acme/orders"
+
+
+def test_the_authorizer_as_api_gateway_calls_it(aws):
+    """The Lambda event API Gateway sends a TOKEN authorizer, and the policy it gets back."""
+    from chalicelib.api.auth import admin_key
+    from chalicelib.errors import Unauthorized
+
+    answer = admin_key({"type": "TOKEN", "authorizationToken": ACME_KEY, "methodArn": METHOD_ARN}, None)
+    assert answer["principalId"] == "acme"
+    assert answer["context"] == {"tenant_id": "acme"}
+    every_route = "arn:aws:execute-api:us-east-1:123456789012:abc123/api/*/*"
+    assert answer["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [every_route]}
+    ]
+    with pytest.raises(Unauthorized) as failure:
+        admin_key({"type": "TOKEN", "authorizationToken": "cw_acme_" + "x" * 43, "methodArn": METHOD_ARN}, None)
+    assert str(failure.value) == "Unauthorized"  # the exact message API Gateway turns into a 401
+
+
+def test_the_local_gateway_patch_is_inert_where_chalice_local_is_not_shipped():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['chalice.local'] = None\n"
+        "from chalicelib.api import local_gateway\n"
+        "print(local_gateway.install())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=DOCS.parent)
+    assert result.stdout.strip() == "False"
