@@ -29,3 +29,17 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache .hypothesis
+
+# Cloud, see docs/deploy.md: `make deploy STAGE=prod [SEED=1]`, `make destroy STAGE=prod [YES=1]`.
+DEPLOY_STAGE = $(or $(STAGE),prod)
+
+.PHONY: package deploy destroy
+
+package: install
+	$(PY) -m scripts.deploy package --stage $(DEPLOY_STAGE)
+
+deploy: install
+	$(PY) -m scripts.deploy deploy --stage $(DEPLOY_STAGE) $(if $(SEED),--seed)
+
+destroy: install
+	$(PY) -m scripts.deploy destroy --stage $(DEPLOY_STAGE) $(if $(YES),--yes)

@@ -1,0 +1,16 @@
+# The app's image for docker-compose.yml (services `provision` and `api`): Python 3.11, like the
+# Lambda runtime, with the runtime requirements plus chalice and boto3. The code is not copied in:
+# compose mounts the checkout read-only at /app, so a restart picks up edits.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+
+COPY requirements.txt /tmp/requirements/requirements.txt
+COPY localstack/requirements-compose.txt /tmp/requirements/localstack/requirements-compose.txt
+RUN pip install -r /tmp/requirements/localstack/requirements-compose.txt
+
+WORKDIR /app
+EXPOSE 8000

@@ -1,0 +1,315 @@
+"""docker-compose.yml, checked without Docker (there is no Docker engine here; compose was never run).
+
+Every file, port, command and environment variable the compose file names must exist and match
+what the app reads (chalicelib/config.py), what botocore reads (AWS_ENDPOINT_URL*, credentials,
+region) and the local defaults of `make run`. Then the provisioning and API commands of the compose
+file are run for real, with the compose environment, against a moto server standing in for
+LocalStack: the same provisioning code `make run` uses, and `chalice local` serving from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from scripts import local_stack
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker-compose.yml"
+LOCALSTACK_IMAGE = "localstack/localstack:4.14.0"  # the last release that starts without an account
+STOREFRONT_URL = "http://127.0.0.1:4566/cartwise-dev-storefront/index.html?tenant=acme"
+# LocalStack settings the file uses (docs.localstack.cloud, "Configuration").
+LOCALSTACK_SETTINGS = {"SERVICES", "EAGER_SERVICE_LOADING"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def interpolate(value: str, host_env: dict[str, str]) -> str:
+    """Compose's ${VAR:-default} and ${VAR} interpolation, from `host_env`."""
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: host_env.get(m[1]) or (m[2] or ""), value)
+
+
+def environment(service: dict[str, Any], host_env: dict[str, str] | None = None) -> dict[str, str]:
+    return {name: interpolate(str(value), host_env or {}) for name, value in service.get("environment", {}).items()}
+
+
+def published(service: dict[str, Any]) -> dict[int, tuple[str, int]]:
+    """container port -> (host ip, host port)."""
+    ports = {}
+    for mapping in service.get("ports", []):
+        ip, host, container = str(mapping).split(":")
+        ports[int(container)] = (ip, int(host))
+    return ports
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def app_environment_names(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The environment variables chalicelib/config.py reads, recorded from a real get_settings()."""
+    from chalicelib import config
+
+    read: set[str] = set()
+
+    class Recording(dict):
+        def get(self, key: str, default: Any = None) -> Any:
+            read.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key: str) -> Any:
+            read.add(key)
+            return super().__getitem__(key)
+
+    monkeypatch.setattr(os, "environ", Recording(os.environ))
+    config.reset()
+    config.get_settings()
+    config.reset()
+    return read
+
+
+def botocore_environment_names() -> set[str]:
+    """Names botocore reads: session variables, credentials, AWS_REGION, AWS_ENDPOINT_URL and the
+    service-specific AWS_ENDPOINT_URL_<SERVICE ID> of the four services Cartwise uses."""
+    import inspect
+
+    import botocore.session
+    from botocore import configprovider, credentials
+
+    names = {spec[1] for spec in configprovider.BOTOCORE_DEFAUT_SESSION_VARIABLES.values() if isinstance(spec[1], str)}
+    names |= {credentials.EnvProvider.ACCESS_KEY, credentials.EnvProvider.SECRET_KEY}
+    source = inspect.getsource(configprovider)
+    names |= {name for name in ("AWS_REGION", "AWS_ENDPOINT_URL") if f"'{name}'" in source}
+    session = botocore.session.get_session()
+    for service in ("dynamodb", "ssm", "s3", "events"):
+        service_id = session.get_service_model(service).service_id
+        names.add("AWS_ENDPOINT_URL_" + re.sub(r"[^A-Z0-9]", "_", service_id.upper()))
+    return names
+
+
+def test_three_services_with_a_pinned_localstack(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"localstack", "provision", "api"}
+    localstack = services["localstack"]
+    assert localstack["image"] == LOCALSTACK_IMAGE
+    assert set(localstack["environment"]["SERVICES"].split(",")) == {"dynamodb", "ssm", "s3", "events"}
+    assert set(localstack["environment"]) <= LOCALSTACK_SETTINGS
+    assert services["provision"]["depends_on"] == {"localstack": {"condition": "service_started"}}
+    assert services["api"]["depends_on"] == {"provision": {"condition": "service_completed_successfully"}}
+
+
+def test_environment_names_are_read_by_the_app_or_botocore(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_names = app_environment_names(monkeypatch)
+    assert {"CARTWISE_STAGE", "LLM_BASE_URL", "LLM_MODEL", "OPENAI_API_KEY"} <= app_names  # the recorder works
+    botocore_names = botocore_environment_names()
+    assert {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_DEFAULT_REGION", "AWS_REGION"} <= botocore_names
+    known = app_names | botocore_names
+    for name in ("provision", "api"):
+        unknown = set(compose["services"][name]["environment"]) - known
+        assert not unknown, f"{name}: nobody reads {sorted(unknown)}"
+    assert compose["services"]["provision"]["environment"] == compose["services"]["api"]["environment"]
+
+
+def test_the_aws_endpoint_is_the_localstack_service(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    env = environment(services["api"])
+    assert not [name for name in env if name.startswith("AWS_ENDPOINT_URL_")]  # one endpoint for all four
+    endpoint = urlparse(env["AWS_ENDPOINT_URL"])
+    assert endpoint.hostname == "localstack"
+    assert endpoint.hostname in services
+    assert published(services["localstack"]) == {endpoint.port: ("127.0.0.1", local_stack.DEFAULT_AWS_PORT)}
+    assert (env["AWS_DEFAULT_REGION"], env["AWS_REGION"]) == (local_stack.REGION, local_stack.REGION)
+    assert env["CARTWISE_STAGE"] == local_stack.STAGE
+
+
+def test_ports_and_urls_agree(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    api = services["api"]["command"]
+    assert api[:2] == ["chalice", "local"]
+    assert "--no-autoreload" in api
+    assert option(api, "--host") == "0.0.0.0"  # noqa: S104 - inside its container, reached via the published port
+    port = int(option(api, "--port"))
+    assert published(services["api"]) == {port: ("127.0.0.1", local_stack.DEFAULT_API_PORT)}
+    stage = option(api, "--stage")
+    assert stage == environment(services["api"])["CARTWISE_STAGE"]
+    assert stage in json.loads((REPO / ".chalice" / "config.json").read_text())["stages"]
+    provision = services["provision"]["command"]
+    assert provision[provision.index("--") + 1 :][:5] == ["python", "-m", "scripts.provision", "--seed", "--api-url"]
+    api_url = urlparse(option(provision, "--api-url"))  # what the browser calls, from the host
+    host_ip, host_port = published(services["api"])[port]
+    assert (api_url.hostname, api_url.port) == (host_ip, host_port)
+    storefront = urlparse(STOREFRONT_URL)
+    assert (storefront.hostname, storefront.port) == published(services["localstack"])[4566]
+    healthcheck = services["api"]["healthcheck"]["test"]
+    assert f"http://127.0.0.1:{port}/health" in healthcheck[-1]
+
+
+def test_every_file_it_names_exists(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in ("provision", "api"):
+        service = services[name]
+        build = service["build"]
+        dockerfile = REPO / build["context"] / build["dockerfile"]
+        assert dockerfile.is_file()
+        (volume,) = service["volumes"]
+        source, target, mode = volume.split(":")
+        assert (REPO / source).resolve() == REPO
+        assert (target, mode) == (service["working_dir"], "ro")
+    command = services["provision"]["command"]
+    assert command[:2] == ["python", "localstack/init_hook.py"]
+    assert (REPO / command[1]).is_file()
+    assert (REPO / "scripts" / "provision.py").is_file()
+
+    dockerfile = REPO / "localstack" / "api.Dockerfile"
+    text = dockerfile.read_text()
+    assert re.search(r"^FROM python:3\.11-slim$", text, re.MULTILINE)  # the Lambda runtime's Python
+    copied = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ")]
+    assert copied == ["requirements.txt", "localstack/requirements-compose.txt"]
+    ignore = (REPO / "localstack" / "api.Dockerfile.dockerignore").read_text().splitlines()
+    assert "*" in ignore  # the build context is the repository: send only what the image needs
+    for source in copied:
+        assert (REPO / source).is_file()
+        assert f"!{source}" in ignore
+    assert "WORKDIR /app" in text
+    installed = re.search(r"^RUN pip install -r (\S+)$", text, re.MULTILINE)[1]
+    assert installed == "/tmp/requirements/localstack/requirements-compose.txt"
+
+
+def pins(path: Path) -> dict[str, str]:
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==")
+            found[re.sub(r"\[.*\]", "", name).lower()] = version
+    return found
+
+
+def test_the_image_installs_the_pins_of_requirements_dev() -> None:
+    compose_requirements = REPO / "localstack" / "requirements-compose.txt"
+    assert compose_requirements.read_text().splitlines()[2] == "-r ../requirements.txt"
+    image = pins(compose_requirements)
+    dev = pins(REPO / "requirements-dev.txt")
+    assert set(image) == {"chalice", "boto3"}
+    assert all(dev[name] == version for name, version in image.items())
+
+
+def test_s3_requests_at_the_compose_endpoint_are_path_style(compose: dict[str, Any]) -> None:
+    """Virtual-hosted style would send the storefront upload to cartwise-dev-storefront.localstack."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    env = environment(compose["services"]["provision"])
+    s3 = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    ).client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+    sent: list[str] = []
+
+    def answer(request: Any, **kwargs: Any) -> AWSResponse:
+        sent.append(request.url)
+        return AWSResponse(request.url, 200, {}, _Raw())
+
+    s3.meta.events.register("before-send", answer)
+    s3.put_object(Bucket="cartwise-dev-storefront", Key="index.html", Body=b"<!doctype html>")
+    assert sent == ["http://localstack:4566/cartwise-dev-storefront/index.html"]
+
+
+class _Raw:
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        yield b""
+
+
+@pytest.fixture
+def aws_stand_in(tmp_path: Path) -> Iterator[str]:
+    """A moto server on a free loopback port, standing in for LocalStack."""
+    port = local_stack.free_port()
+    process = local_stack.start_moto_server(port, log_dir=tmp_path)
+    try:
+        yield f"http://{local_stack.HOST}:{port}"
+    finally:
+        process.stop()
+
+
+def run_env(compose: dict[str, Any], endpoint: str) -> dict[str, str]:
+    """The compose environment of the app services, with the AWS endpoint swapped for `endpoint`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "LLM_", "OPENAI_"))}
+    env.update(environment(compose["services"]["provision"]))
+    env["AWS_ENDPOINT_URL"] = endpoint
+    return env
+
+
+def test_the_compose_commands_provision_and_serve(compose: dict[str, Any], aws_stand_in: str, tmp_path: Path) -> None:
+    import boto3
+
+    env = run_env(compose, aws_stand_in)
+    command = list(compose["services"]["provision"]["command"])
+    command = [sys.executable if part == "python" else part for part in command]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "init hook: dynamodb is ready" in result.stdout
+    assert "seeded tenant acme" in result.stdout
+
+    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    tables = session.client("dynamodb", endpoint_url=aws_stand_in).list_tables()["TableNames"]
+    assert set(tables) == {f"cartwise-dev-{entity}" for entity in ("tenants", "products", "carts", "orders")}
+    flag = session.client("ssm", endpoint_url=aws_stand_in).get_parameter(Name="/cartwise/dev/flags/UPSELL_ENABLED")
+    assert flag["Parameter"]["Value"] == "true"
+    s3 = session.client("s3", endpoint_url=aws_stand_in)
+    bucket, key = urlparse(STOREFRONT_URL).path.lstrip("/").split("/", 1)
+    assert s3.get_object(Bucket=bucket, Key=key)["ContentType"] == "text/html"
+    config_js = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
+    assert config_js == f'export const API_BASE_URL = "{option(command, "--api-url")}";\n'
+
+    api = list(compose["services"]["api"]["command"])
+    port = local_stack.free_port()
+    api[0] = str(Path(sys.executable).with_name("chalice"))
+    api[api.index("--host") + 1] = local_stack.HOST  # the test binds loopback only
+    api[api.index("--port") + 1] = str(port)
+    server = local_stack.ChildProcess("chalice", api, tmp_path / "chalice.log", cwd=REPO, env=env)
+    try:
+        local_stack.wait_for_port(local_stack.HOST, port, timeout=60, process=server)
+        check = compose["services"]["api"]["healthcheck"]["test"]
+        probe = [sys.executable, *check[2:-1], check[-1].replace(":8000/", f":{port}/")]
+        assert subprocess.run(probe, env=env, timeout=30).returncode == 0
+        with urllib.request.urlopen(f"http://{local_stack.HOST}:{port}/tenants/acme/products", timeout=30) as answer:
+            products = json.loads(answer.read())
+    finally:
+        server.stop()
+    assert products["items"]
+
+
+def test_the_init_hook_gives_up_with_the_reason(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env |= {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{local_stack.free_port()}", "AWS_DEFAULT_REGION": "us-east-1"}
+    env |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    command = [sys.executable, "localstack/init_hook.py", "--timeout", "0", "--", "false"]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "not ready after 0 s" in result.stderr
+    assert "EndpointConnectionError" in result.stderr
+
+
+def test_docs_say_how_to_use_compose_and_that_it_was_not_run() -> None:
+    docs = (REPO / "docs" / "deploy.md").read_text()
+    assert "docker compose up" in docs
+    assert STOREFRONT_URL in docs
+    assert "was not run" in docs
+    assert "docker compose down" in docs
