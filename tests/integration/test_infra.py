@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import json
+import os
 import re
 import subprocess
 import sys
@@ -636,6 +637,112 @@ def test_package_size_script_reports_the_zip(capsys: pytest.CaptureFixture[str],
 
 
 # --- storefront, wiring, workflow -------------------------------------------------------------------
+
+
+FAKE_AWS_CLI = """#!{python}
+# Stands in for the AWS CLI: logs its arguments; `cloudformation package` uploads the zip and copies
+# the template, `cloudformation deploy` creates a small stack with the outputs the real one has.
+import json, shutil, sys
+import boto3
+
+args = sys.argv[1:]
+with open({log!r}, "a") as log:
+    log.write(json.dumps(args) + "\\n")
+option = lambda name: args[args.index(name) + 1]
+if args[:2] == ["cloudformation", "package"]:
+    shutil.copy(option("--template-file"), option("--output-template-file"))
+    boto3.client("s3").put_object(Bucket=option("--s3-bucket"), Key=option("--s3-prefix") + "/code.zip", Body=b"zip")
+elif args[:2] == ["cloudformation", "deploy"]:
+    outputs = {{
+        "EndpointURL": {{"Value": "https://abc123.execute-api.us-east-1.amazonaws.com/api/"}},
+        "StorefrontBucketName": {{"Value": {{"Ref": "StorefrontBucket"}}}},
+        "StorefrontWebsiteURL": {{"Value": "http://site.s3-website-us-east-1.amazonaws.com"}},
+    }}
+    template = {{"Resources": {{"StorefrontBucket": {{"Type": "AWS::S3::Bucket"}}}}, "Outputs": outputs}}
+    boto3.client("cloudformation").create_stack(StackName=option("--stack-name"), TemplateBody=json.dumps(template))
+"""
+
+
+def test_deploy_and_destroy_against_a_stand_in_aws(
+    packaged: deploy.Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The orchestration of `make deploy` / `make destroy`, with a moto server as AWS and a fake `aws` CLI."""
+    import boto3
+
+    from scripts.local_stack import free_port, start_moto_server
+
+    port = free_port()
+    server = start_moto_server(port, log_dir=tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "aws.log"
+    (bin_dir / "aws").write_text(FAKE_AWS_CLI.format(python=sys.executable, log=str(log)))
+    (bin_dir / "aws").chmod(0o755)
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(deploy, "package", lambda stage: packaged)  # the session's package (tested above)
+    linted: list[tuple[Path, bool]] = []  # (template, had the AWS CLI been called yet)
+    monkeypatch.setattr(deploy, "lint", lambda template: linted.append((template, log.exists())))
+    try:
+        result = deploy.deploy(STAGE, parameters={"ApiRateLimit": "50"})
+        assert linted == [(packaged.template, False)]  # linted before anything is sent to CloudFormation
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        artifacts = f"cartwise-artifacts-{ACCOUNT}-{REGION}"
+        assert [call[:2] for call in calls] == [["cloudformation", "package"], ["cloudformation", "deploy"]]
+        package_call, deploy_call = calls
+        assert package_call[package_call.index("--s3-bucket") + 1] == artifacts
+        assert deploy_call[deploy_call.index("--stack-name") + 1] == "cartwise-prod"
+        assert deploy_call[deploy_call.index("--capabilities") + 1] == "CAPABILITY_IAM"
+        overrides = deploy_call[deploy_call.index("--parameter-overrides") + 1 : deploy_call.index("--tags")]
+        assert overrides == ["Stage=prod", "ApiRateLimit=50"]
+        s3 = boto3.client("s3")
+        assert s3.get_bucket_lifecycle_configuration(Bucket=artifacts)["Rules"][0]["Expiration"] == {"Days": 30}
+        assert s3.get_public_access_block(Bucket=artifacts)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+        bucket = result["StorefrontBucketName"]
+        config = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
+        assert config == 'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
+        printed = capsys.readouterr().out
+        assert "API:         https://abc123.execute-api.us-east-1.amazonaws.com/api/" in printed
+        assert "Storefront:  http://site.s3-website-us-east-1.amazonaws.com/index.html?tenant=acme" in printed
+
+        boto3.client("ssm").put_parameter(Name="/cartwise/prod/llm/api_key", Value="k", Type="SecureString")
+        deploy.destroy(STAGE)
+        printed = capsys.readouterr().out
+        assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert artifacts not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        stacks = boto3.client("cloudformation").list_stacks()["StackSummaries"]
+        assert {s["StackStatus"] for s in stacks if s["StackName"] == "cartwise-prod"} == {"DELETE_COMPLETE"}
+        assert "aws ssm delete-parameter --name /cartwise/prod/llm/api_key" in printed
+    finally:
+        server.stop()
+
+
+def test_cloud_demo_data_never_carries_the_published_admin_key(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    from chalicelib import clients
+    from chalicelib.models import ProductModel, TenantModel
+    from scripts.provision import create_tables, load_tenant_files
+
+    monkeypatch.setenv("CARTWISE_STAGE", STAGE)
+    clients.reset()
+    with mock_aws():
+        create_tables()
+        assert deploy.seed_demo_data(STAGE) == ["acme", "globex"]
+        for data in load_tenant_files():
+            tenant = TenantModel.get(data["tenant_id"])
+            assert tenant.name == data["name"]
+            assert not tenant.api_key_hashes  # `make run` gives acme the published demo key; the cloud never
+            assert ProductModel.count(data["tenant_id"]) == len(data["products"])
+    clients.reset()
 
 
 def test_storefront_upload_matches_the_local_one(aws: None) -> None:
