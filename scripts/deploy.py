@@ -273,21 +273,26 @@ def depend_on_policy(template: dict[str, Any]) -> None:
 def add_log_groups(template: dict[str, Any]) -> list[str]:
     """One log group per function, with the template's retention, deleted with the stack.
 
-    Lambda would otherwise create them on first use, without retention, outside the stack.
+    Lambda would otherwise create them on first use, without retention, outside the stack. The
+    function is pointed at its group (LoggingConfig), so it depends on it: the group exists before
+    the function can run, and Lambda never races CloudFormation to create it.
     """
     resources = template["Resources"]
     added = []
     for name in [n for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"]:
-        resources[f"{name}LogGroup"] = {
+        group = f"{name}LogGroup"
+        resources[group] = {
             "Type": "AWS::Logs::LogGroup",
             "DeletionPolicy": "Delete",
             "UpdateReplacePolicy": "Delete",
             "Properties": {
-                "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{name}}}"},
+                # Within infra/policy-<stage>.json's /aws/lambda/cartwise-<stage>-* (the stack's name).
+                "LogGroupName": {"Fn::Sub": f"/aws/lambda/cartwise-${{Stage}}-{name}"},
                 "RetentionInDays": {"Ref": "LogRetentionDays"},
             },
         }
-        added.append(f"{name}LogGroup")
+        resources[name]["Properties"]["LoggingConfig"] = {"LogGroup": {"Ref": group}, "LogFormat": "Text"}
+        added.append(group)
     return added
 
 

@@ -320,12 +320,15 @@ def test_chalice_stage_is_set_up_for_cloudformation() -> None:
 # --- least privilege ---------------------------------------------------------------------------
 
 
-def test_every_function_has_a_log_group_with_retention(template: dict[str, Any]) -> None:
+def test_every_function_logs_to_its_own_group_with_retention(template: dict[str, Any]) -> None:
     functions = of_type(template, "AWS::Serverless::Function")
     groups = of_type(template, "AWS::Logs::LogGroup")
-    assert {g["Properties"]["LogGroupName"]["Fn::Sub"] for g in groups.values()} == {
-        f"/aws/lambda/${{{name}}}" for name in functions
-    }
+    assert {f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in functions.values()} == set(groups)
+    resolve = Resolve(template, STAGE)
+    names = {resolve(g["Properties"]["LogGroupName"]) for g in groups.values()}
+    assert names == {f"/aws/lambda/cartwise-prod-{name}" for name in functions}
+    logs = json.loads((REPO / "infra" / "policy-prod.json").read_text())["Statement"][0]["Resource"]
+    assert all(fnmatch.fnmatchcase(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{n}:log-stream:x", logs) for n in names)
     assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
     assert {g["DeletionPolicy"] for g in groups.values()} == {"Delete"}
 
