@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.errors import BadRequest, PayloadTooLarge, error_response
 
 MAX_BODY_BYTES = 64 * 1024
+JSON_WHITESPACE = b" \t\r\n"  # RFC 8259; anything else (e.g. a vertical tab) is not JSON
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -48,7 +49,7 @@ def parse_body(raw_body: bytes | None, model: type[Body]) -> Body:
     raw = raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
-    if not raw.strip():
+    if not raw.strip(JSON_WHITESPACE):
         raw = b"{}"
     try:
         json.loads(raw)

@@ -49,7 +49,7 @@ class ProductListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(default=20, ge=1, le=100)
-    cursor: str | None = Field(default=None, max_length=512)
+    cursor: str | None = Field(default=None, min_length=1, max_length=512)
     category: str | None = Field(default=None, min_length=1, max_length=40)
 
 

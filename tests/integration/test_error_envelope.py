@@ -45,3 +45,9 @@ def test_chalice_own_errors_use_the_envelope(api):
     response = api.post("/tenants/acme/carts", raw="{}", headers={"Content-Type": "text/plain"})
     assert response.status_code == 415
     assert response.data["error"]["code"] == "BAD_REQUEST"
+
+
+def test_non_json_whitespace_body_is_400(api):
+    response = api.post("/tenants/acme/carts", raw="\x0b")
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert api.post("/tenants/acme/carts", raw=" \r\n\t").status_code == 201
