@@ -57,6 +57,22 @@ def get_product(tenant_id: str, product_id: str, consistent: bool = False) -> Pr
     raise NotFound(f"Product {product_id!r} not found.", {"product_id": product_id})
 
 
+def product_from_record(tenant_id: str, record: dict) -> ProductModel:
+    """A product from a plain record as in data/tenants/*.json (price as a string), nothing reserved yet."""
+    return ProductModel(
+        tenant_id,
+        record["product_id"],
+        name=record["name"],
+        description=record.get("description", ""),
+        category=record["category"],
+        price=Decimal(record["price"]),
+        stock=record["stock"],
+        reserved=0,
+        tags=record.get("tags", []),
+        complements=record.get("complements", []),
+    )
+
+
 def get_products(tenant_id: str, product_ids: Iterable[str], consistent: bool = False) -> dict[str, ProductModel]:
     """One BatchGetItem for a cart's products; unknown ids are simply absent."""
     keys = [(tenant_id, product_id) for product_id in dict.fromkeys(product_ids)]

@@ -13,7 +13,7 @@ import mimetypes
 from decimal import Decimal
 from pathlib import Path
 
-from chalicelib import api_keys, clients
+from chalicelib import api_keys, catalog, clients
 from chalicelib.config import get_settings
 from chalicelib.models import ALL_MODELS, CartModel, ProductModel, PromoCode, TenantModel
 
@@ -68,21 +68,8 @@ def seed_tenant(data: dict) -> None:
         tenant.api_key_hashes = set(tenant.api_key_hashes or ()) | {api_keys.digest(data["demo_admin_key"])}
     tenant.save()
     with ProductModel.batch_write() as batch:
-        for product in data["products"]:
-            batch.save(
-                ProductModel(
-                    data["tenant_id"],
-                    product["product_id"],
-                    name=product["name"],
-                    description=product.get("description", ""),
-                    category=product["category"],
-                    price=Decimal(product["price"]),
-                    stock=product["stock"],
-                    reserved=0,
-                    tags=product.get("tags", []),
-                    complements=product.get("complements", []),
-                )
-            )
+        for record in data["products"]:
+            batch.save(catalog.product_from_record(data["tenant_id"], record))
 
 
 def ensure_flag(name: str, value: str) -> None:

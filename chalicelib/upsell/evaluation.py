@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
+from chalicelib import catalog
 from chalicelib.models import ProductModel
 from chalicelib.upsell import candidates, fallback
 
@@ -54,21 +54,7 @@ class Report:
 def seeded_catalogue(tenant_id: str, directory: Path = CATALOGUES) -> list[ProductModel]:
     """The seed file's products as in-memory models (no AWS involved)."""
     data = json.loads((directory / f"{tenant_id}.json").read_text())
-    return [
-        ProductModel(
-            tenant_id,
-            item["product_id"],
-            name=item["name"],
-            description=item.get("description", ""),
-            category=item["category"],
-            price=Decimal(item["price"]),
-            stock=item["stock"],
-            reserved=0,
-            tags=item.get("tags", []),
-            complements=item.get("complements", []),
-        )
-        for item in data["products"]
-    ]
+    return [catalog.product_from_record(tenant_id, item) for item in data["products"]]
 
 
 def evaluate_fallback(labels: Path = LABELS, catalogues: Path = CATALOGUES) -> Report:
