@@ -6,6 +6,8 @@ raised by an authorizer escape as a crash. API Gateway instead takes the token f
 header (`X-Api-Key`) and answers 401 itself when that header is missing or the authorizer fails
 with "Unauthorized"; infra/ templates that 401 (gateway response UNAUTHORIZED) into our error
 envelope. This patch gives the local gateway the same three behaviours, with the same body.
+It also gives the local server a listen backlog that survives a burst of simultaneous clients
+(the concurrency tests send 20 to 50 at once).
 
 It only exists where `chalice.local` does: a deployed function ships `chalice/app.py` alone, so
 there the import fails and nothing is patched.
@@ -20,6 +22,7 @@ from typing import Any
 from chalicelib.errors import Unauthorized, envelope
 
 UNAUTHORIZED_MESSAGE = "A valid X-Api-Key is required."
+LISTEN_BACKLOG = 128
 UNAUTHORIZED_BODY = json.dumps(envelope("UNAUTHORIZED", UNAUTHORIZED_MESSAGE)).encode()
 
 
@@ -61,4 +64,8 @@ def install() -> bool:
 
     authorize.cartwise_patched = True  # type: ignore[attr-defined]
     local.LocalGatewayAuthorizer.authorize = authorize
+    # socketserver's default listen backlog is 5: a burst of simultaneous clients (API Gateway
+    # takes thousands) overflows it and the kernel resets connections. The server is created
+    # after the app is imported, so this applies to `chalice local`.
+    local.ThreadedHTTPServer.request_queue_size = LISTEN_BACKLOG
     return True
