@@ -459,6 +459,25 @@ def ensure_artifact_bucket(s3: Any, bucket: str, region: str) -> str:
     return bucket
 
 
+def clear_failed_creation(cloudformation: Any, stack: str) -> bool:
+    """Delete a stack whose first creation rolled back (ROLLBACK_COMPLETE): it holds nothing, and
+    CloudFormation can neither update nor re-create it until it is gone."""
+    from botocore.exceptions import ClientError
+
+    try:
+        status = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return False
+        raise
+    if status != "ROLLBACK_COMPLETE":
+        return False
+    print(f"stack {stack} failed to create before (ROLLBACK_COMPLETE); deleting it first", flush=True)
+    cloudformation.delete_stack(StackName=stack)
+    cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"MaxAttempts": 120})
+    return True
+
+
 def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
     stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
     return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
@@ -494,6 +513,7 @@ def deploy(stage: str, *, seed: bool = False, parameters: Mapping[str, str] | No
     s3 = session.client("s3")
     bucket = ensure_artifact_bucket(s3, artifact_bucket_name(account, region), region)
     stack = stack_name(stage)
+    clear_failed_creation(session.client("cloudformation"), stack)
     packaged = built.template.with_name("packaged.yaml")
     _run(
         [
@@ -571,7 +591,11 @@ def destroy(stage: str) -> None:
     if outputs is not None:
         bucket = outputs.get("StorefrontBucketName")
         if bucket:
-            _delete_keys(s3, bucket, _object_keys(s3, bucket))  # CloudFormation cannot delete a full bucket
+            try:
+                _delete_keys(s3, bucket, _object_keys(s3, bucket))  # CloudFormation cannot delete a full bucket
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "NoSuchBucket":
+                    raise
         print(f"deleting stack {stack} ...", flush=True)
         cloudformation.delete_stack(StackName=stack)
         cloudformation.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"MaxAttempts": 120})

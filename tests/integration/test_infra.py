@@ -728,6 +728,26 @@ def test_deploy_and_destroy_against_a_stand_in_aws(
         server.stop()
 
 
+def test_a_stack_whose_creation_rolled_back_is_deleted_before_deploying() -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    cloudformation = boto3.client(
+        "cloudformation", region_name=REGION, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    stack = {"StackName": "cartwise-prod", "CreationTime": "2026-11-21T00:00:00Z"}
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "UPDATE_COMPLETE"}]})
+        assert deploy.clear_failed_creation(cloudformation, "cartwise-prod") is False  # a live stack is kept
+        stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "ROLLBACK_COMPLETE"}]})
+        stub.add_response("delete_stack", {}, {"StackName": "cartwise-prod"})
+        stub.add_client_error("describe_stacks", "ValidationError", "Stack with id cartwise-prod does not exist")
+        assert deploy.clear_failed_creation(cloudformation, "cartwise-prod") is True
+        stub.add_client_error("describe_stacks", "ValidationError", "Stack with id cartwise-prod does not exist")
+        assert deploy.clear_failed_creation(cloudformation, "cartwise-prod") is False
+        stub.assert_no_pending_responses()
+
+
 def test_cloud_demo_data_never_carries_the_published_admin_key(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from moto import mock_aws
 
