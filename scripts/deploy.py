@@ -18,6 +18,7 @@ See docs/deploy.md and docs/decisions/0007-deploy.md.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import mimetypes
 import os
@@ -310,13 +311,38 @@ def package(
     build_root: Path = BUILD_ROOT,
     cache: Path = WHEEL_CACHE,
     repo: Path = REPO,
+    copy_to: Path | None = None,
     quiet: bool = False,
 ) -> Package:
-    """Build the deployment zip and the CloudFormation (SAM) template for `stage`."""
+    """Build the deployment zip and the CloudFormation (SAM) template for `stage`.
+
+    Builds in `build_root` under a lock, so parallel runs (two test sessions in one checkout) take
+    turns; with `copy_to`, the results are copied there before the lock is released.
+    """
+    build_root.mkdir(parents=True, exist_ok=True)
+    with (build_root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built, roles = _package(stage, build_root / stage, cache, repo)
+        if copy_to is not None:
+            copy_to.mkdir(parents=True, exist_ok=True)
+            built = Package(
+                template=Path(shutil.copy2(built.template, copy_to)),
+                zip_path=Path(shutil.copy2(built.zip_path, copy_to)),
+            )
+    if not quiet:
+        print(
+            f"packaged {stage}: {built.template}"
+            f" + deployment.zip {built.zip_bytes / 1e6:.1f} MB ({built.unpacked_bytes / 1e6:.1f} MB unpacked);"
+            f" {POLICY_ID} attached to {', '.join(roles)}",
+            flush=True,
+        )
+    return built
+
+
+def _package(stage: str, build: Path, cache: Path, repo: Path) -> tuple[Package, list[str]]:
     import yaml
 
     stage_config(stage, repo / ".chalice" / "config.json")
-    build = build_root / stage
     project = stage_project(stage, build / "project", cache, repo)
     output = build / "package"
     if output.exists():
@@ -338,14 +364,7 @@ def package(
     template_path.write_text(yaml.safe_dump(template, sort_keys=False, allow_unicode=True))
     built = Package(template=template_path, zip_path=output / "deployment.zip")
     check_zip(built.zip_path)
-    if not quiet:
-        print(
-            f"packaged {stage}: {built.template}"
-            f" + deployment.zip {built.zip_bytes / 1e6:.1f} MB ({built.unpacked_bytes / 1e6:.1f} MB unpacked);"
-            f" {POLICY_ID} attached to {', '.join(roles)}",
-            flush=True,
-        )
-    return built
+    return built, roles
 
 
 def lint(template: Path) -> None:

@@ -45,9 +45,12 @@ TABLE_RESOURCES = {
 
 
 @pytest.fixture(scope="session")
-def packaged() -> deploy.Package:
-    """The real packaging (scripts/deploy.py), once per session; Chalice's cache lives in .local/test-build."""
-    return deploy.package(STAGE, build_root=REPO / ".local" / "test-build", quiet=True)
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> deploy.Package:
+    """The real packaging (scripts/deploy.py), once per session. It builds in .local/test-build, where
+    Chalice caches the dependencies, and the results are copied out for this session."""
+    return deploy.package(
+        STAGE, build_root=REPO / ".local" / "test-build", copy_to=tmp_path_factory.mktemp("package"), quiet=True
+    )
 
 
 @pytest.fixture(scope="session")
