@@ -596,7 +596,10 @@ event = {"resource": "/health", "path": "/health", "httpMethod": "GET", "headers
          "requestContext": {"resourcePath": "/health", "httpMethod": "GET", "path": "/api/health",
                             "stage": "api", "requestId": "r1", "identity": {"sourceIp": "127.0.0.1"}}}
 response = app.app(event, None)
-print(json.dumps({"status": response["statusCode"], "body": response["body"], "leaked": leaked}))
+spec_event = json.loads(json.dumps(event).replace("/health", "/openapi.yaml"))
+spec = app.app(spec_event, None)  # chalicelib/openapi.yaml is a symlink in git: it must ship as a file
+print(json.dumps({"status": response["statusCode"], "body": response["body"], "leaked": leaked,
+                  "spec": [spec["statusCode"], spec["body"][:8]]}))
 """
     env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": REGION, "CARTWISE_STAGE": STAGE, "PYTHONNOUSERSITE": "1"}
     result = subprocess.run(
@@ -610,6 +613,7 @@ print(json.dumps({"status": response["statusCode"], "body": response["body"], "l
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["leaked"] == []  # -S: nothing came from the venv's site-packages
     assert (answer["status"], json.loads(answer["body"])) == (200, {"status": "ok"})
+    assert answer["spec"] == [200, "openapi:"]
 
 
 def test_requirements_split_keeps_botocore_out() -> None:
