@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import catalog, pricing, tenants
+from chalicelib import catalog, contention, pricing, tenants
 from chalicelib.config import get_settings
 from chalicelib.errors import BadRequest, CartClosed, NotFound, OutOfStock, Unavailable
 from chalicelib.ids import is_ulid, new_ulid
@@ -22,7 +22,7 @@ from chalicelib.tenants import Tenant
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
-EDIT_ATTEMPTS = 5
+EDIT_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def get_cart(tenant: Tenant, cart_id: str) -> PricedCart:
 
 
 def _edit(tenant: Tenant, cart_id: str, change: Callable[[CartModel], None]) -> PricedCart:
-    for _ in range(EDIT_ATTEMPTS):
+    for attempt in range(EDIT_ATTEMPTS):
         cart = load_cart(tenant.tenant_id, cart_id, consistent=True)
         if cart.status != "open":
             raise CartClosed(f"Cart {cart_id!r} is already checked out.", {"order_id": cart.order_id})
@@ -126,9 +126,10 @@ def _edit(tenant: Tenant, cart_id: str, change: Callable[[CartModel], None]) -> 
         try:
             cart.save()
         except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                continue  # edited concurrently: apply the change again on the fresh cart
-            raise
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            contention.pause(attempt)  # edited concurrently: apply the change again on the fresh cart
+            continue
         return price_cart(tenant, cart)
     raise Unavailable("The cart is being edited concurrently, please retry.")
 

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import carts, catalog, clients, observability, upsell
+from chalicelib import carts, catalog, clients, contention, observability, upsell
 from chalicelib.errors import CartClosed, EmptyCart, IdempotencyKeyReused, NotFound, OutOfStock, Unavailable
 from chalicelib.ids import new_ulid
 from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel
@@ -28,7 +26,6 @@ from chalicelib.tenants import Tenant
 # A transaction loses to a concurrent one touching the same items (TransactionConflict)
 # or finds a price changed between read and write; both are retried on fresh reads.
 ATTEMPTS = 6
-BACKOFF_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def _place_order(
         order = _commit(tenant, cart, email, idempotency_key, fingerprint)
         if order is not None:
             return order, True
-        time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
+        contention.pause(attempt)
     raise Unavailable("Checkout is contended, please retry.")
 
 
