@@ -20,17 +20,18 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
-import mimetypes
 import os
 import re
 import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from scripts.provision import delete_keys, object_keys, upload_storefront
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"
@@ -378,53 +379,6 @@ def lint(template: Path) -> None:
 # --- storefront --------------------------------------------------------------------------------
 
 
-def content_type(path: Path) -> str:
-    if path.suffix in (".js", ".mjs"):
-        return "text/javascript"  # ES modules need a JavaScript MIME type
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-
-
-def config_js(api_url: str) -> str:
-    """The storefront's config.js; the same text scripts/provision.py writes locally."""
-    return f"export const API_BASE_URL = {json.dumps(api_url.rstrip('/'))};\n"
-
-
-def upload_storefront(s3: Any, bucket: str, api_url: str, source: Path = STOREFRONT) -> list[str]:
-    """Upload the storefront and a config.js for `api_url`; delete objects that are no longer in it."""
-    keys = []
-    for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name != "config.js"):
-        key = path.relative_to(source).as_posix()
-        s3.put_object(
-            Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type(path), CacheControl="no-cache"
-        )
-        keys.append(key)
-    s3.put_object(
-        Bucket=bucket,
-        Key="config.js",
-        Body=config_js(api_url).encode(),
-        ContentType="text/javascript",
-        CacheControl="no-cache",
-    )
-    keys.append("config.js")
-    stale = [key for key in _object_keys(s3, bucket) if key not in keys]
-    _delete_keys(s3, bucket, stale)
-    return keys
-
-
-def _object_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [item["Key"] for item in page.get("Contents", [])]
-    return keys
-
-
-def _delete_keys(s3: Any, bucket: str, keys: Iterable[str]) -> None:
-    keys = list(keys)
-    for start in range(0, len(keys), 1000):
-        batch = [{"Key": key} for key in keys[start : start + 1000]]
-        s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-
-
 # --- AWS ---------------------------------------------------------------------------------------
 
 
@@ -611,7 +565,7 @@ def destroy(stage: str) -> None:
         bucket = outputs.get("StorefrontBucketName")
         if bucket:
             try:
-                _delete_keys(s3, bucket, _object_keys(s3, bucket))  # CloudFormation cannot delete a full bucket
+                delete_keys(s3, bucket, object_keys(s3, bucket))  # CloudFormation cannot delete a full bucket
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "NoSuchBucket":
                     raise
@@ -621,8 +575,8 @@ def destroy(stage: str) -> None:
     account = session.client("sts").get_caller_identity()["Account"]
     artifacts = artifact_bucket_name(account, session.region_name)
     try:
-        _delete_keys(s3, artifacts, _object_keys(s3, artifacts, prefix=f"{stack}/"))
-        if not _object_keys(s3, artifacts):
+        delete_keys(s3, artifacts, object_keys(s3, artifacts, prefix=f"{stack}/"))
+        if not object_keys(s3, artifacts):
             s3.delete_bucket(Bucket=artifacts)
     except ClientError as exc:
         if exc.response["Error"]["Code"] != "NoSuchBucket":

@@ -10,8 +10,10 @@ import argparse
 import contextlib
 import json
 import mimetypes
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from chalicelib import api_keys, catalog, clients
 from chalicelib.config import get_settings
@@ -79,6 +81,53 @@ def ensure_flag(name: str, value: str) -> None:
         ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=False)
 
 
+def content_type(path: Path) -> str:
+    if path.suffix in (".js", ".mjs"):
+        return "text/javascript"  # ES modules need a JavaScript MIME type
+    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+def config_js(api_url: str) -> str:
+    """The storefront's config.js: where its ES modules find the API."""
+    return f"export const API_BASE_URL = {json.dumps(api_url.rstrip('/'))};\n"
+
+
+def upload_storefront(s3: Any, bucket: str, api_url: str, source: Path = STOREFRONT) -> list[str]:
+    """Upload the storefront and a config.js for `api_url`; delete objects that are no longer in it."""
+    keys = []
+    for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name != "config.js"):
+        key = path.relative_to(source).as_posix()
+        s3.put_object(
+            Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type(path), CacheControl="no-cache"
+        )
+        keys.append(key)
+    s3.put_object(
+        Bucket=bucket,
+        Key="config.js",
+        Body=config_js(api_url).encode(),
+        ContentType="text/javascript",
+        CacheControl="no-cache",
+    )
+    keys.append("config.js")
+    stale = [key for key in object_keys(s3, bucket) if key not in keys]
+    delete_keys(s3, bucket, stale)
+    return keys
+
+
+def object_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    return keys
+
+
+def delete_keys(s3: Any, bucket: str, keys: Iterable[str]) -> None:
+    keys = list(keys)
+    for start in range(0, len(keys), 1000):
+        batch = [{"Key": key} for key in keys[start : start + 1000]]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+
+
 def publish_storefront(api_url: str, source: Path = STOREFRONT) -> str:
     """Upload the storefront with a config.js pointing at the API; returns the page URL path."""
     bucket = get_settings().storefront_bucket
@@ -91,15 +140,7 @@ def publish_storefront(api_url: str, source: Path = STOREFRONT) -> str:
         ],
     }
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read))
-    for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name != "config.js"):
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        if path.suffix == ".js":
-            content_type = "text/javascript"
-        s3.put_object(
-            Bucket=bucket, Key=str(path.relative_to(source)), Body=path.read_bytes(), ContentType=content_type
-        )
-    config_js = f"export const API_BASE_URL = {json.dumps(api_url.rstrip('/'))};\n"
-    s3.put_object(Bucket=bucket, Key="config.js", Body=config_js.encode(), ContentType="text/javascript")
+    upload_storefront(s3, bucket, api_url, source)
     return f"/{bucket}/index.html"
 
 

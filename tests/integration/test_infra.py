@@ -775,27 +775,21 @@ def test_cloud_demo_data_never_carries_the_published_admin_key(aws_env: None, mo
     clients.reset()
 
 
-def test_storefront_upload_matches_the_local_one(aws: None) -> None:
-    """deploy's upload writes the files with the same types and the same config.js as provisioning."""
+def test_storefront_upload_replaces_stale_objects_and_points_at_the_api(aws: None) -> None:
+    """deploy uploads with provisioning's code: every file, its type, a config.js for the API, nothing stale."""
     from chalicelib import clients
-    from scripts.provision import publish_storefront
 
     s3 = clients.s3()
-    s3.create_bucket(Bucket="cartwise-prod-storefrontbucket-abc")
-    s3.put_object(Bucket="cartwise-prod-storefrontbucket-abc", Key="old.js", Body=b"gone")
-    api_url = "https://abc123.execute-api.us-east-1.amazonaws.com/api/"
-    keys = deploy.upload_storefront(s3, "cartwise-prod-storefrontbucket-abc", api_url)
-    publish_storefront(api_url)
-    local = {o["Key"] for o in s3.list_objects_v2(Bucket="cartwise-dev-storefront")["Contents"]}
-    cloud = {o["Key"] for o in s3.list_objects_v2(Bucket="cartwise-prod-storefrontbucket-abc")["Contents"]}
-    assert set(keys) == local == cloud  # old.js, no longer in storefront/, was deleted
-    assert {"index.html", "config.js"} <= set(keys)
-    for key in keys:
-        cloud = s3.get_object(Bucket="cartwise-prod-storefrontbucket-abc", Key=key)
-        there = s3.get_object(Bucket="cartwise-dev-storefront", Key=key)
-        assert cloud["ContentType"] == there["ContentType"], key
-        assert cloud["Body"].read() == there["Body"].read(), key
-    config = s3.get_object(Bucket="cartwise-prod-storefrontbucket-abc", Key="config.js")["Body"].read().decode()
+    bucket = "cartwise-prod-storefrontbucket-abc"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="old.js", Body=b"gone")
+    keys = deploy.upload_storefront(s3, bucket, "https://abc123.execute-api.us-east-1.amazonaws.com/api/")
+    stored = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert set(keys) == stored  # old.js, no longer in storefront/, was deleted
+    assert {"index.html", "config.js", "main.js"} <= stored
+    assert s3.get_object(Bucket=bucket, Key="main.js")["ContentType"] == "text/javascript"
+    assert s3.get_object(Bucket=bucket, Key="index.html")["ContentType"] == "text/html"
+    config = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
     assert config == 'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
 
 
