@@ -488,6 +488,7 @@ def test_the_policy_allows_every_aws_call_of_a_full_journey(template: dict[str, 
     with Client(app_module.app) as client, prod_like.on():
         api = Api(client)
         assert api.get("/health").status_code == 200
+        assert api.get("/health/ready").status_code == 200
         assert api.get("/tenants/acme/products").status_code == 200
         assert api.get("/tenants/acme/products/tent-2p").status_code == 200
         assert api.get("/tenants/nobody/products").status_code == 404
@@ -543,7 +544,7 @@ def test_the_policy_allows_every_aws_call_of_a_full_journey(template: dict[str, 
     assert not denied, "AppPolicy in infra/template.yml does not allow:\n" + "\n".join(denied)
     made = {(service, operation) for service, operation, _ in prod_like.calls}
     assert {("dynamodb", "TransactWriteItems"), ("dynamodb", "BatchGetItem"), ("dynamodb", "Query")} <= made
-    assert {("ssm", "GetParameters"), ("ssm", "GetParameter")} <= made
+    assert {("ssm", "GetParameters"), ("ssm", "GetParameter"), ("dynamodb", "DescribeTable")} <= made
     decrypted = [p["Name"] for s, o, p in prod_like.calls if o == "GetParameter" and p.get("WithDecryption")]
     assert decrypted == ["/cartwise/prod/llm/api_key"]
     # ... and grants no table action the app does not use (ConditionCheckItem is the contract's).
