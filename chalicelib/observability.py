@@ -9,13 +9,12 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from chalicelib.ids import is_tenant_id
 
 logger = Logger(service="cartwise")
-metrics = Metrics(namespace="Cartwise", service="cartwise")
 
 NAMESPACE = "Cartwise"
 CORRELATION_HEADER = "X-Correlation-Id"
