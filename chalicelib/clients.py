@@ -1,11 +1,20 @@
-"""AWS clients created on first use, so tests can patch AWS before anything connects."""
+"""AWS clients created on first use, so tests can patch AWS before anything connects.
+
+Every client, boto3's and PynamoDB's, is built from ONE botocore session per process: a
+session loads and parses botocore's endpoint and service JSON once (0.15-0.25 s), and before
+this each model table, the transaction connection and every boto3 client made its own, so
+the first request of a cold Lambda paid that five times. DynamoDB goes through one PynamoDB
+connection (one botocore client, one HTTP pool) for every table and every transaction.
+"""
 
 from __future__ import annotations
 
+import threading
 from functools import cache, lru_cache
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from pynamodb.connection import Connection
 
@@ -14,8 +23,9 @@ from chalicelib.models import ALL_MODELS
 
 # Parameter Store reads sit on the request path of the up-sell step: short timeouts and
 # one retry, so an SSM outage costs two to three seconds at worst, never a failed request.
+# (botocore's `max_attempts` counts retries only; `total_max_attempts` counts every attempt.)
 PARAMETERS_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 2},
+    retries={"mode": "standard", "total_max_attempts": 2},
     connect_timeout=1,
     read_timeout=1,
 )
@@ -23,31 +33,83 @@ PARAMETERS_CONFIG = Config(
 # Standard mode retries throttling and 5xx with jittered backoff; three attempts keep
 # a request within API Gateway's time limit.
 BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=5,
 )
 
 
 # Readiness probes must answer fast: one attempt, one-second timeouts.
-PROBE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=1, read_timeout=1)
+PROBE_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=1, read_timeout=1)
+
+
+# DynamoDB: the same three attempts (PynamoDB's LEGACY default is 1 + max_retry_attempts).
+DYNAMODB_RETRIES = {"mode": "standard", "total_max_attempts": 3}
+# One pool serves every table; `chalice local` runs requests on threads, Lambda one at a time.
+DYNAMODB_POOL_CONNECTIONS = 50
+
+# botocore sessions are not thread-safe while they build clients (chalice local serves on threads).
+_building = threading.RLock()
+
+
+@cache
+def _botocore_session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+def botocore_session() -> botocore.session.Session:
+    """The process's one botocore session (handlers registered on it reach every client built later)."""
+    with _building:
+        return _botocore_session()
+
+
+@cache
+def _boto3_session() -> boto3.session.Session:
+    return boto3.session.Session(botocore_session=_botocore_session())
+
+
+def _build(service: str, client_config: Config) -> Any:
+    with _building:
+        return _boto3_session().client(service, config=client_config)
+
+
+class SharedSessionConnection(Connection):
+    """A PynamoDB Connection whose botocore client comes from the process's one session.
+
+    PynamoDB makes a botocore session per Connection and per thread (`Connection.session`); this
+    subclass only replaces where the session comes from, and builds the client under the lock.
+    """
+
+    @property
+    def session(self) -> botocore.session.Session:
+        return botocore_session()
+
+    @property
+    def client(self) -> Any:
+        with _building:
+            return super().client
 
 
 @cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=BOTO_CONFIG)
+    return _build(service, BOTO_CONFIG)
 
 
 @lru_cache(maxsize=1)
 def dynamodb() -> Connection:
-    """PynamoDB connection for transactions (models keep their own per table)."""
-    return Connection(connect_timeout_seconds=2, read_timeout_seconds=5, max_retry_attempts=3)
+    """The PynamoDB connection of every model (see models.CartwiseModel) and every transaction."""
+    return SharedSessionConnection(
+        connect_timeout_seconds=2,
+        read_timeout_seconds=5,
+        retry_configuration=DYNAMODB_RETRIES,
+        max_pool_connections=DYNAMODB_POOL_CONNECTIONS,
+    )
 
 
 @cache
 def probe(service: str) -> Any:
     """A client for health checks (short timeouts, no retries)."""
-    return boto3.session.Session().client(service, config=PROBE_CONFIG)
+    return _build(service, PROBE_CONFIG)
 
 
 def ssm() -> Any:
@@ -67,7 +129,7 @@ def parameters() -> Any:
     """Powertools SSMProvider (flags, the LLM key); one per process so its max_age cache works."""
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-    return SSMProvider(boto3_client=boto3.session.Session().client("ssm", config=PARAMETERS_CONFIG))
+    return SSMProvider(boto3_client=_build("ssm", PARAMETERS_CONFIG))
 
 
 @lru_cache(maxsize=4)
@@ -88,6 +150,8 @@ def reset() -> None:
     dynamodb.cache_clear()
     parameters.cache_clear()
     llm.cache_clear()
+    _boto3_session.cache_clear()
+    _botocore_session.cache_clear()
     config.reset()
     for model in ALL_MODELS:
         model._connection = None

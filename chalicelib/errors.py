@@ -100,7 +100,8 @@ def is_transient(exc: BaseException) -> bool:
             return exc.response.get("Error", {}).get("Code") in TRANSIENT_CODES
         if isinstance(exc, BotoCoreError):
             return True
-        exc = exc.__cause__ if isinstance(exc, PynamoDBException) else None
+        # PynamoDB keeps the botocore error in `.cause` (it raises `Error(msg, e)`, not `from e`).
+        exc = (exc.cause or exc.__cause__) if isinstance(exc, PynamoDBException) else None
     return False
 
 

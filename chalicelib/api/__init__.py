@@ -5,17 +5,22 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.errors import BadRequest, PayloadTooLarge, error_response
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
+# pydantic (and chalicelib.api.schemas) load on the first request that validates something, not at
+# import: the authorizer and the order-stream functions import this package and never validate.
 
 MAX_BODY_BYTES = 64 * 1024
 JSON_WHITESPACE = b" \t\r\n"  # RFC 8259; anything else (e.g. a vertical tab) is not JSON
 
-Body = TypeVar("Body", bound=BaseModel)
+Body = TypeVar("Body", bound="BaseModel")
 
 
 class ApiBlueprint(Blueprint):
@@ -51,6 +56,8 @@ def parse_body(raw_body: bytes | None, model: type[Body]) -> Body:
         raise PayloadTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
     if not raw.strip(JSON_WHITESPACE):
         raw = b"{}"
+    from pydantic import ValidationError
+
     try:
         json.loads(raw)
     except (ValueError, UnicodeDecodeError):
@@ -62,6 +69,8 @@ def parse_body(raw_body: bytes | None, model: type[Body]) -> Body:
 
 
 def parse_query(params: dict[str, str] | None, model: type[Body]) -> Body:
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(params or {})
     except ValidationError as exc:

@@ -9,7 +9,6 @@ from chalice import Response
 from chalicelib import catalog, orders
 from chalicelib.api import ApiBlueprint, parse_body, parse_query, shapes
 from chalicelib.api.auth import admin_key, admin_tenant
-from chalicelib.api.schemas import OrderListQuery, ProductUpsertBody, StockAdjustBody
 from chalicelib.errors import BadRequest
 from chalicelib.ids import is_product_id
 
@@ -20,6 +19,8 @@ PRODUCT = "/tenants/{tenant_id}/products/{product_id}"
 
 @blueprint.route("/tenants/{tenant_id}/orders", methods=["GET"], authorizer=admin_key)
 def list_orders(tenant_id: str) -> dict:
+    from chalicelib.api.schemas import OrderListQuery
+
     tenant = admin_tenant(blueprint.current_request, tenant_id)
     query = parse_query(blueprint.current_request.query_params, OrderListQuery)
     items, next_cursor = orders.list_orders(tenant.tenant_id, query.limit, query.cursor)
@@ -28,6 +29,8 @@ def list_orders(tenant_id: str) -> dict:
 
 @blueprint.route(PRODUCT, methods=["PUT"], authorizer=admin_key)
 def upsert_product(tenant_id: str, product_id: str) -> Response:
+    from chalicelib.api.schemas import ProductUpsertBody
+
     tenant = admin_tenant(blueprint.current_request, tenant_id)
     if not is_product_id(product_id):
         raise BadRequest(
@@ -43,6 +46,8 @@ def upsert_product(tenant_id: str, product_id: str) -> Response:
 
 @blueprint.route(PRODUCT + "/stock", methods=["POST"], authorizer=admin_key)
 def adjust_stock(tenant_id: str, product_id: str) -> dict:
+    from chalicelib.api.schemas import StockAdjustBody
+
     tenant = admin_tenant(blueprint.current_request, tenant_id)
     body = parse_body(blueprint.current_request.raw_body, StockAdjustBody)
     return shapes.product(catalog.adjust_stock(tenant.tenant_id, product_id, body.delta), tenant.currency)

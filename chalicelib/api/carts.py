@@ -2,7 +2,6 @@ from chalice import Response
 
 from chalicelib import carts, checkout, tenants, upsell
 from chalicelib.api import ApiBlueprint, parse_body, shapes
-from chalicelib.api.schemas import CheckoutBody, CreateCartBody, PromoBody, SetQuantityBody
 from chalicelib.errors import BadRequest
 
 blueprint = ApiBlueprint(__name__)
@@ -12,6 +11,8 @@ CART = "/tenants/{tenant_id}/carts/{cart_id}"
 
 @blueprint.route("/tenants/{tenant_id}/carts", methods=["POST"])
 def create_cart(tenant_id: str) -> Response:
+    from chalicelib.api.schemas import CreateCartBody
+
     tenant = tenants.get_tenant(tenant_id)
     body = parse_body(blueprint.current_request.raw_body, CreateCartBody)
     priced = carts.create_cart(tenant, [(item.product_id, item.quantity) for item in body.items])
@@ -26,6 +27,8 @@ def get_cart(tenant_id: str, cart_id: str) -> dict:
 
 @blueprint.route(CART + "/items/{product_id}", methods=["PUT"])
 def set_item(tenant_id: str, cart_id: str, product_id: str) -> dict:
+    from chalicelib.api.schemas import SetQuantityBody
+
     tenant = tenants.get_tenant(tenant_id)
     body = parse_body(blueprint.current_request.raw_body, SetQuantityBody)
     return shapes.cart(carts.set_quantity(tenant, cart_id, product_id, body.quantity))
@@ -38,6 +41,8 @@ def remove_item(tenant_id: str, cart_id: str, product_id: str) -> dict:
 
 @blueprint.route(CART + "/promo", methods=["PUT"])
 def apply_promo(tenant_id: str, cart_id: str) -> dict:
+    from chalicelib.api.schemas import PromoBody
+
     tenant = tenants.get_tenant(tenant_id)
     body = parse_body(blueprint.current_request.raw_body, PromoBody)
     return shapes.cart(carts.apply_promo(tenant, cart_id, body.code))
@@ -57,6 +62,8 @@ def cart_upsell(tenant_id: str, cart_id: str) -> dict:
 
 @blueprint.route(CART + "/checkout", methods=["POST"])
 def checkout_cart(tenant_id: str, cart_id: str) -> Response:
+    from chalicelib.api.schemas import CheckoutBody
+
     tenant = tenants.get_tenant(tenant_id)
     request = blueprint.current_request
     body = parse_body(request.raw_body, CheckoutBody)

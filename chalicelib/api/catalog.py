@@ -1,12 +1,13 @@
 from chalicelib import catalog, tenants
 from chalicelib.api import ApiBlueprint, parse_query, shapes
-from chalicelib.api.schemas import ProductListQuery
 
 blueprint = ApiBlueprint(__name__)
 
 
 @blueprint.route("/tenants/{tenant_id}/products", methods=["GET"])
 def list_products(tenant_id: str) -> dict:
+    from chalicelib.api.schemas import ProductListQuery
+
     tenant = tenants.get_tenant(tenant_id)
     query = parse_query(blueprint.current_request.query_params, ProductListQuery)
     items, next_cursor = catalog.list_products(tenant.tenant_id, query.limit, query.cursor, query.category)

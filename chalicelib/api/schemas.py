@@ -20,7 +20,7 @@ WholeNumber = Annotated[int, BeforeValidator(integral_float_to_int)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid", defer_build=True)
 
 
 class CartItemIn(Strict):
@@ -46,7 +46,7 @@ class CheckoutBody(Strict):
 
 class ProductListQuery(BaseModel):
     # Query strings are text, so numbers are parsed from it (lax), but unknown keys are refused.
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, min_length=1, max_length=512)
@@ -54,7 +54,7 @@ class ProductListQuery(BaseModel):
 
 
 class OrderListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, min_length=1, max_length=512)

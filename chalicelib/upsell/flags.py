@@ -20,7 +20,6 @@ import threading
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
 from chalicelib import clients
@@ -75,6 +74,10 @@ def is_enabled(tenant_id: str) -> bool:
 
 
 def _read(tenant_id: str, max_age: int) -> bool:
+    # Imported here: Powertools Parameters (with its AppConfig, DynamoDB and Secrets providers)
+    # is not needed at cold start; clients.parameters() has just imported it anyway.
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
     tenant_name, global_name = parameter_names(tenant_id)
     provider = clients.parameters()
     values: dict[str, Any] = provider.get_parameters_by_name(

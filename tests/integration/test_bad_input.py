@@ -1,0 +1,356 @@
+"""Hostile and broken input: always a 4xx in the error envelope, and nothing written anywhere.
+
+Most cases go through Chalice's test client on moto; the path cases also go through the real
+HTTP stack (`chalice local` on DynamoDB Local) with raw request lines, since an HTTP client
+would normalise them. "Nothing written" is checked on every table, not on one item.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from chalicelib import clients
+from chalicelib.models import ALL_MODELS
+from tests.admin import admin
+
+MB = 1024 * 1024
+
+
+def snapshot() -> dict[str, list[dict[str, Any]]]:
+    """Every item of every table (a test-only full read; the app itself never scans)."""
+    dynamodb = clients.client("dynamodb")
+    tables = {}
+    for model in ALL_MODELS:
+        name = model.Meta.table_name
+        items = []
+        for page in dynamodb.get_paginator("scan").paginate(TableName=name, ConsistentRead=True):
+            items.extend(page["Items"])
+        tables[name] = sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    return tables
+
+
+def assert_envelope(status: int, body: Any, expected_status: int, code: str) -> None:
+    assert (status, body["error"]["code"]) == (expected_status, code), body
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+
+
+@pytest.fixture
+def shop(api):
+    """A cart holding one tent, and the state of every table after creating it."""
+    cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": "tent-2p", "quantity": 1}]}).data["cart_id"]
+    return api, cart_id, snapshot()
+
+
+def send(api, method: str, path: str, raw: bytes | str, key: bool = False):
+    return api.call(method, path, raw=raw, headers=admin() if key else None)
+
+
+# Every route that reads a body, as (method, path template); {cart} is the shop's cart.
+BODY_ROUTES = [
+    ("POST", "/tenants/acme/carts"),
+    ("PUT", "/tenants/acme/carts/{cart}/items/headlamp"),
+    ("PUT", "/tenants/acme/carts/{cart}/promo"),
+    ("POST", "/tenants/acme/carts/{cart}/checkout"),
+    ("PUT", "/tenants/acme/products/new-lamp"),
+    ("POST", "/tenants/acme/products/headlamp/stock"),
+]
+
+
+def admin_route(path: str) -> bool:
+    return path.startswith("/tenants/acme/products")
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"items": [',
+        "{quantity: 1}",
+        "{'code': 'SUMMER10'}",
+        '{"a": 1}{"b": 2}',
+        "nul",
+        '{"quantity": NaN}',
+        "\ufeff{}",
+    ],
+)
+def test_malformed_json_is_400(shop, method, path, raw):
+    api, cart_id, before = shop
+    path = path.format(cart=cart_id)
+    response = send(api, method, path, raw, key=admin_route(path))
+    assert_envelope(response.status_code, response.data, 400, "BAD_REQUEST")
+    assert snapshot() == before
+
+
+WRONG = {
+    ("POST", "/tenants/acme/carts"): [
+        [],
+        {"items": "tent-2p"},
+        {"items": {"product_id": "tent-2p", "quantity": 1}},
+        {"items": [{"product_id": 7, "quantity": 1}]},
+        {"items": [{"product_id": "tent-2p", "quantity": "1"}]},
+        {"items": [{"product_id": "tent-2p", "quantity": True}]},
+        {"items": [{"product_id": "tent-2p", "quantity": 1.5}]},
+        {"items": [{"product_id": "tent-2p", "quantity": None}]},
+        {"items": [{"product_id": "tent-2p"}]},
+    ],
+    ("PUT", "/tenants/acme/carts/{cart}/items/headlamp"): [
+        {},
+        {"quantity": "2"},
+        {"quantity": True},
+        {"quantity": 2.5},
+        {"quantity": None},
+        {"quantity": [2]},
+    ],
+    ("PUT", "/tenants/acme/carts/{cart}/promo"): [{}, {"code": 10}, {"code": ["SUMMER10"]}, {"code": ""}],
+    ("POST", "/tenants/acme/carts/{cart}/checkout"): [
+        {"email": 42},
+        {"email": "not-an-email"},
+        {"email": None, "x": 1},
+    ],
+    ("PUT", "/tenants/acme/products/new-lamp"): [
+        {"name": "Lamp", "category": "camping", "price": 9.99, "stock": 1},
+        {"name": "Lamp", "category": "camping", "price": "9.99", "stock": "1"},
+        {"name": ["Lamp"], "category": "camping", "price": "9.99", "stock": 1},
+    ],
+    ("POST", "/tenants/acme/products/headlamp/stock"): [{"delta": "5"}, {"delta": 1.5}, {"delta": True}, {}],
+}
+
+
+@pytest.mark.parametrize(("route", "body"), [(route, body) for route, bodies in WRONG.items() for body in bodies])
+def test_wrong_types_are_400_with_the_field(shop, route, body):
+    api, cart_id, before = shop
+    method, path = route[0], route[1].format(cart=cart_id)
+    response = send(api, method, path, json.dumps(body), key=admin_route(path))
+    assert_envelope(response.status_code, response.data, 400, "BAD_REQUEST")
+    assert response.data["error"]["details"]["fields"]
+    assert snapshot() == before
+
+
+HUGE_OR_NEGATIVE = [
+    ("POST", "/tenants/acme/carts", '{"items": [{"product_id": "tent-2p", "quantity": 1e400}]}'),
+    ("POST", "/tenants/acme/carts", '{"items": [{"product_id": "tent-2p", "quantity": 1e2}]}'),
+    ("POST", "/tenants/acme/carts", '{"items": [{"product_id": "tent-2p", "quantity": 100000000000000000000000000}]}'),
+    ("POST", "/tenants/acme/carts", '{"items": [{"product_id": "tent-2p", "quantity": 9223372036854775808}]}'),
+    ("POST", "/tenants/acme/carts", '{"items": [{"product_id": "tent-2p", "quantity": -5}]}'),
+    ("POST", "/tenants/acme/carts", '{"items": [{"product_id": "tent-2p", "quantity": 0}]}'),
+    (
+        "POST",
+        "/tenants/acme/carts",
+        '{"items": [{"product_id": "tent-2p", "quantity": 60}, {"product_id": "tent-2p", "quantity": 60}]}',
+    ),
+    ("PUT", "/tenants/acme/carts/{cart}/items/headlamp", '{"quantity": -1}'),
+    ("PUT", "/tenants/acme/carts/{cart}/items/headlamp", '{"quantity": 100}'),
+    ("PUT", "/tenants/acme/carts/{cart}/items/headlamp", '{"quantity": 1e308}'),
+    ("PUT", "/tenants/acme/carts/{cart}/items/headlamp", '{"quantity": -1e400}'),
+    ("PUT", "/tenants/acme/products/new-lamp", '{"name": "L", "category": "c", "price": "99999999999.99", "stock": 1}'),
+    ("PUT", "/tenants/acme/products/new-lamp", '{"name": "L", "category": "c", "price": "-1.00", "stock": 1}'),
+    ("PUT", "/tenants/acme/products/new-lamp", '{"name": "L", "category": "c", "price": "1.00", "stock": -1}'),
+    ("PUT", "/tenants/acme/products/new-lamp", '{"name": "L", "category": "c", "price": "1.00", "stock": 1e30}'),
+    ("POST", "/tenants/acme/products/headlamp/stock", '{"delta": 100000000000000000000}'),
+    ("POST", "/tenants/acme/products/headlamp/stock", '{"delta": -100000000000000000000}'),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "raw"), HUGE_OR_NEGATIVE)
+def test_huge_and_negative_numbers_are_400(shop, method, path, raw):
+    api, cart_id, before = shop
+    path = path.format(cart=cart_id)
+    response = send(api, method, path, raw, key=admin_route(path))
+    assert_envelope(response.status_code, response.data, 400, "BAD_REQUEST")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("query", ["limit=100000000000000000000", "limit=-1", "limit=1e2", "limit=0", "sort=price"])
+def test_bad_query_strings_are_400(shop, query):
+    api, _, before = shop
+    response = api.get(f"/tenants/acme/products?{query}")
+    assert_envelope(response.status_code, response.data, 400, "BAD_REQUEST")
+    assert snapshot() == before
+
+
+UNKNOWN_FIELDS = [
+    ("POST", "/tenants/acme/carts", {"items": [], "total": "0.00"}),
+    ("POST", "/tenants/acme/carts", {"items": [{"product_id": "tent-2p", "quantity": 1, "price": "0.01"}]}),
+    ("PUT", "/tenants/acme/carts/{cart}/items/headlamp", {"quantity": 1, "unit_price": "0.01"}),
+    ("PUT", "/tenants/acme/carts/{cart}/promo", {"code": "SUMMER10", "rate": "0.90"}),
+    ("POST", "/tenants/acme/carts/{cart}/checkout", {"email": "ann@example.com", "discount": "100.00"}),
+    ("POST", "/tenants/acme/carts/{cart}/checkout", {"status": "confirmed"}),
+    (
+        "PUT",
+        "/tenants/acme/products/new-lamp",
+        {"name": "L", "category": "c", "price": "1.00", "stock": 1, "reserved": 0},
+    ),
+    ("POST", "/tenants/acme/products/headlamp/stock", {"delta": 1, "stock": 1000}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), UNKNOWN_FIELDS)
+def test_unknown_fields_are_400_naming_the_field(shop, method, path, body):
+    api, cart_id, before = shop
+    path = path.format(cart=cart_id)
+    response = send(api, method, path, json.dumps(body), key=admin_route(path))
+    assert_envelope(response.status_code, response.data, 400, "BAD_REQUEST")
+    assert any("Extra inputs" in field["message"] for field in response.data["error"]["details"]["fields"])
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+def test_one_megabyte_bodies_are_413(shop, method, path):
+    api, cart_id, before = shop
+    path = path.format(cart=cart_id)
+    raw = '{"items": [], "padding": "' + "x" * MB + '"}'
+    response = send(api, method, path, raw, key=admin_route(path))
+    assert_envelope(response.status_code, response.data, 413, "PAYLOAD_TOO_LARGE")
+    assert snapshot() == before
+
+
+# Ids a client could put in one path segment and in a JSON body. Not in paths: a literal "/" (that
+# is another route, which chalice local and API Gateway answer with their own 403), and ";" (chalice
+# local's emulation cuts a segment at ";" as urlparse does; API Gateway does not).
+HOSTILE_IDS = [
+    "café",
+    "\uff34\uff25\uff2e\uff34-2P",  # fullwidth letters
+    "tent-2p\u202e",  # right-to-left override
+    "tent\u00002p",
+    "\U0001f3d5\ufe0f",  # camping emoji
+    "..",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e%2f",
+    "..\\..\\windows",
+    "a" * 2000,
+]
+
+
+@pytest.mark.parametrize("hostile", [*HOSTILE_IDS, "../../etc/passwd", "....//....//etc", "tent-2p;drop"])
+def test_hostile_ids_in_bodies_are_400(shop, hostile):
+    api, _, before = shop
+    for path, body in (
+        ("/tenants/acme/carts", {"items": [{"product_id": hostile, "quantity": 1}]}),
+        (
+            "/tenants/acme/products/new-lamp",
+            {"name": "L", "category": "c", "price": "1.00", "stock": 1, "complements": [hostile]},
+        ),
+    ):
+        response = send(
+            api, "POST" if path.endswith("carts") else "PUT", path, json.dumps(body), key="products" in path
+        )
+        assert_envelope(response.status_code, response.data, 400, "BAD_REQUEST")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+def test_hostile_ids_in_paths_are_404(shop, hostile):
+    api, cart_id, before = shop
+    cases = [
+        ("GET", f"/tenants/{hostile}/products", None, "TENANT_NOT_FOUND"),
+        ("GET", f"/tenants/acme/products/{hostile}", None, "NOT_FOUND"),
+        ("GET", f"/tenants/acme/carts/{hostile}", None, "NOT_FOUND"),
+        ("PUT", f"/tenants/acme/carts/{cart_id}/items/{hostile}", '{"quantity": 1}', "NOT_FOUND"),
+        ("PUT", f"/tenants/acme/carts/{hostile}/items/headlamp", '{"quantity": 1}', "NOT_FOUND"),
+        ("DELETE", f"/tenants/acme/carts/{hostile}/items/headlamp", None, "NOT_FOUND"),
+        ("POST", f"/tenants/acme/carts/{hostile}/checkout", None, "NOT_FOUND"),
+        ("GET", f"/tenants/acme/orders/{hostile}", None, "NOT_FOUND"),
+        ("POST", f"/tenants/acme/products/{hostile}/stock", '{"delta": 1}', "NOT_FOUND"),
+    ]
+    for method, path, raw, code in cases:
+        response = send(api, method, path, raw or "", key="/stock" in path)
+        assert_envelope(response.status_code, response.data, 404, code)
+    response = send(
+        api,
+        "PUT",
+        f"/tenants/acme/products/{hostile}",
+        '{"name": "L", "category": "c", "price": "1.00", "stock": 1}',
+        key=True,
+    )
+    assert_envelope(response.status_code, response.data, 400, "BAD_REQUEST")
+    assert snapshot() == before
+
+
+# --- through the real HTTP stack: chalice local on DynamoDB Local, raw request lines ----------------
+
+
+def raw_request(base_url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
+    """Send exactly this request line (no client-side normalisation or quoting)."""
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(len(body or b"")))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def live_shop(local_stack, stack_aws):
+    import httpx
+
+    with httpx.Client(base_url=local_stack.api_url, timeout=30) as http:
+        response = http.post("/tenants/acme/carts", json={"items": [{"product_id": "gift-card", "quantity": 1}]})
+        assert response.status_code == 201
+    return local_stack.api_url, response.json()["cart_id"], snapshot()
+
+
+ENCODED_IDS = [
+    "..%2F..%2Fetc%2Fpasswd",
+    "%2e%2e",
+    "%2E%2E%2F%2E%2E%2F",
+    "caf%C3%A9",
+    "%E2%80%AEtent",
+    "tent%002p",
+    "%FF%FE",
+    "%",
+    "%F0%9F%8F%95",
+    "a" * 3000,
+]
+
+
+@pytest.mark.parametrize("hostile", ENCODED_IDS)
+def test_hostile_paths_through_chalice_local_are_404(live_shop, hostile):
+    base_url, cart_id, before = live_shop
+    cases = [
+        ("GET", f"/tenants/{hostile}/products", None, "TENANT_NOT_FOUND"),
+        ("GET", f"/tenants/acme/products/{hostile}", None, "NOT_FOUND"),
+        ("GET", f"/tenants/acme/carts/{hostile}", None, "NOT_FOUND"),
+        ("PUT", f"/tenants/acme/carts/{cart_id}/items/{hostile}", b'{"quantity": 1}', "NOT_FOUND"),
+        ("POST", f"/tenants/acme/carts/{hostile}/checkout", None, "NOT_FOUND"),
+        ("GET", f"/tenants/acme/orders/{hostile}", None, "NOT_FOUND"),
+    ]
+    for method, path, body, code in cases:
+        status, answer = raw_request(base_url, method, path, body)
+        assert_envelope(status, answer, 404, code)
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code"),
+    [
+        ("/tenants/acme/carts", b'{"items": []' + b" " * MB + b"}", 413, "PAYLOAD_TOO_LARGE"),
+        (
+            "/tenants/acme/carts/{cart}/checkout",
+            b'{"email": "' + b"a" * MB + b'@example.com"}',
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        ("/tenants/acme/carts", b'{"items": [{"product_id": "gift-card", "quantity": 1}]}\xff', 400, "BAD_REQUEST"),
+        ("/tenants/acme/carts/{cart}/checkout", b'{"email": "\xc3\x28@example.com"}', 400, "BAD_REQUEST"),
+        ("/tenants/acme/carts/{cart}/checkout", b'{"email": "ann@example.com", "total": "0.00"}', 400, "BAD_REQUEST"),
+    ],
+)
+def test_bad_bodies_through_chalice_local(live_shop, path, body, status, code):
+    base_url, cart_id, before = live_shop
+    answer_status, answer = raw_request(base_url, "POST", path.format(cart=cart_id), body)
+    assert_envelope(answer_status, answer, status, code)
+    assert snapshot() == before
