@@ -27,6 +27,10 @@ format: install
 test: lint
 	$(PY) -m pytest
 
+# The figures of docs/performance.md, measured on this machine (loopback only, about 2 minutes).
+bench: install
+	$(PY) -m bench.run
+
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache .hypothesis
 

@@ -1,0 +1,439 @@
+"""`make bench`: the figures that prove the design, measured in one run on this machine.
+
+    python -m bench.run [--shoppers 20] [--seconds 30]
+
+1. DynamoDB round trips per checkout on the happy path (botocore hooks in the server), and what
+   the up-sell adds when it is on
+2. cold start: `import app` against `import chalice, boto3` in fresh interpreters, the modules it
+   loads, the first requests after it, and the import from the deployment zip as Lambda runs it
+3. deployment package size
+4. throughput and latency: N shoppers browse and check out for S seconds on hot products against
+   DynamoDB Local + chalice local; oversold units; the app's own time per checkout apart from the
+   time it waits on DynamoDB
+5. up-sell: checkout latency with the LLM answering in 0.2 s and with it hanging; fallback hit rate
+
+Everything runs on loopback (DynamoDB Local, a moto server for SSM, `chalice local` through
+bench/server.py, an OpenAI-compatible stub) and is bounded in count and time (about 2-3 minutes).
+The table is printed and the figures are written to bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from bench import coldstart, load
+from bench.llm_stub import BenchLLM
+from scripts.local_stack import HOST, REGION, ChildProcess, LocalStack, free_port, wait_for_port
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results.json"
+WORK_DIR = REPO / ".local" / "bench"
+CHECKOUT_ROUTE = "/tenants/{tenant_id}/carts/{cart_id}/checkout"
+FLAG = "/cartwise/dev/flags/UPSELL_ENABLED"
+HOT = ["bench-hot-1", "bench-hot-2", "bench-hot-3"]
+LIMITED = "bench-limited"
+HOT_STOCK = 100_000
+LIMITED_STOCK = 40
+ADMIN_KEY = json.loads((REPO / "data" / "tenants" / "acme.json").read_text())["demo_admin_key"]
+
+
+def step(title: str) -> None:
+    print(f"... {title}", flush=True)
+
+
+class Bench:
+    def __init__(self, stack: LocalStack, llm: BenchLLM) -> None:
+        self.stack = stack
+        self.llm = llm
+        self.api_port, self.stats_port = free_port(), free_port()
+        self.api_url = f"http://{HOST}:{self.api_port}"
+        env = {**stack.env, "LLM_BASE_URL": llm.base_url, "LLM_MODEL": "bench-model", "OPENAI_API_KEY": "sk-bench"}
+        args = [sys.executable, "-m", "bench.server", "--port", str(self.api_port)]
+        args += ["--stats-port", str(self.stats_port)]
+        self.server = ChildProcess("bench-server", args, stack.log_dir / "bench-server.log", cwd=REPO, env=env)
+        wait_for_port(HOST, self.api_port, 60, self.server)
+        aws = {"region_name": REGION, "aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        self.ssm = boto3.client("ssm", endpoint_url=stack.aws_url, **aws)
+        self.dynamodb = boto3.client("dynamodb", endpoint_url=stack.dynamodb_url, **aws)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def flag(self, on: bool) -> None:
+        self.ssm.put_parameter(Name=FLAG, Value="true" if on else "false", Type="String", Overwrite=True)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The server's per-request records since the last call."""
+        return httpx.get(f"http://{HOST}:{self.stats_port}/requests", timeout=30).json()
+
+    def add_products(self) -> dict[str, int]:
+        stock = {**dict.fromkeys(HOT, HOT_STOCK), LIMITED: LIMITED_STOCK}
+        with httpx.Client(base_url=self.api_url, headers={"X-Api-Key": ADMIN_KEY}, timeout=30) as http:
+            for product_id, units in stock.items():
+                body = {"name": f"Bench {product_id}", "category": "bench", "price": "12.50", "stock": units}
+                response = http.put(f"/tenants/acme/products/{product_id}", json=body)
+                assert response.status_code == 201, response.text
+        return stock
+
+    def stored_stock(self, product_id: str) -> tuple[int, int]:
+        item = self.dynamodb.get_item(
+            TableName="cartwise-dev-products",
+            Key={"tenant_id": {"S": "acme"}, "product_id": {"S": product_id}},
+            ConsistentRead=True,
+        )["Item"]
+        return int(item["stock"]["N"]), int(item["reserved"]["N"])
+
+
+# --- figures from the server's records --------------------------------------------------------------
+
+
+def checkout_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r["route"] == CHECKOUT_ROUTE and r["method"] == "POST" and r["status"] == 201]
+
+
+def calls_of(record: dict[str, Any], service: str) -> dict[str, int]:
+    return {k.split(".", 1)[1]: v for k, v in record["calls"].items() if k.startswith(service + ".")}
+
+
+def round_trips(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What every happy-path checkout called, and whether they all called the same."""
+    checkouts = checkout_records(records)
+    shapes = Counter(json.dumps(calls_of(r, "dynamodb"), sort_keys=True) for r in checkouts)
+    typical = json.loads(shapes.most_common(1)[0][0])
+    attempts = [sum(v for k, v in r["attempts"].items() if k.startswith("dynamodb.")) for r in checkouts]
+    ssm = Counter(json.dumps(calls_of(r, "ssm"), sort_keys=True) for r in checkouts)
+    return {
+        "checkouts": len(checkouts),
+        "dynamodb_calls": typical,
+        "dynamodb_round_trips": sum(typical.values()),
+        "write_transactions": typical.get("TransactWriteItems", 0),
+        "all_checkouts_identical": len(shapes) == 1,
+        "max_attempts_seen": max(attempts),
+        "ssm_calls": json.loads(ssm.most_common(1)[0][0]),
+    }
+
+
+def time_split(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean per successful checkout: the app's own time apart from the time it waits on AWS."""
+    checkouts = checkout_records(records)
+    if not checkouts:
+        return {}
+
+    def mean(values: list[float]) -> float:
+        return round(statistics.fmean(values) * 1000, 2)
+
+    total = [r["total_s"] for r in checkouts]
+    dynamodb = [r["wait_s"].get("dynamodb", 0.0) for r in checkouts]
+    other = [sum(v for k, v in r["wait_s"].items() if k != "dynamodb") for r in checkouts]
+    sdk = [r["sdk_s"].get("dynamodb", 0.0) - r["wait_s"].get("dynamodb", 0.0) for r in checkouts]
+    own = [t - d - o for t, d, o in zip(total, dynamodb, other, strict=True)]
+    transactions = Counter(r["calls"].get("dynamodb.TransactWriteItems", 0) for r in checkouts)
+    return {
+        "checkouts": len(checkouts),
+        "total_ms": mean(total),
+        "dynamodb_wait_ms": mean(dynamodb),
+        "other_aws_wait_ms": mean(other),
+        "app_own_ms": mean(own),
+        "of_which_botocore_ms": mean(sdk),
+        "app_cpu_ms": mean([r["cpu_s"] for r in checkouts]),
+        "app_to_dynamodb_ratio": round(sum(own) / sum(dynamodb), 2),
+        "transactions_per_checkout": dict(sorted((str(k), v) for k, v in transactions.items())),
+    }
+
+
+def dynamodb_per_route(records: list[dict[str, Any]]) -> dict[str, Any]:
+    routes: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        if record["status"] and record["status"] < 300:
+            routes.setdefault(f"{record['method']} {record['route']}", []).append(record)
+    table = {}
+    for route, items in sorted(routes.items()):
+        calls: Counter[str] = Counter()
+        for record in items:
+            calls.update(calls_of(record, "dynamodb"))
+        table[route] = {op: round(n / len(items), 2) for op, n in sorted(calls.items())}
+    return table
+
+
+# --- the phases ----------------------------------------------------------------------------------------
+
+
+def phase_round_trips(bench: Bench) -> dict[str, Any]:
+    bench.flag(False)
+    load.checkouts(bench.api_url, 3, 1, HOT)  # warm: tenant settings cached, clients built
+    bench.records()
+    load.checkouts(bench.api_url, 10, 1, HOT)
+    records = bench.records()
+    return {"upsell_off": round_trips(records), "serial_time_split": time_split(records)}
+
+
+def phase_load(bench: Bench, shoppers: int, seconds: float, stock: dict[str, int]) -> dict[str, Any]:
+    """Stock before and after, against the units in the orders the shoppers were confirmed."""
+    bench.flag(False)
+    before = {product_id: bench.stored_stock(product_id) for product_id in stock}
+    bench.records()
+    run = load.shop(bench.api_url, shoppers, seconds, HOT, LIMITED)
+    records = bench.records()
+    routes = load.summarise(run.samples, run.seconds)
+    products = {}
+    for product_id, (initial, reserved_before) in before.items():
+        available, reserved = bench.stored_stock(product_id)
+        ordered = run.ordered[product_id]
+        products[product_id] = {
+            "initial": initial,
+            "ordered": ordered,
+            "stock": available,
+            "reserved": reserved - reserved_before,
+            "consistent": available == initial - ordered and reserved - reserved_before == ordered and available >= 0,
+        }
+    checkout = routes.get("POST /carts/{id}/checkout", {})
+    return {
+        "shoppers": shoppers,
+        "seconds": round(run.seconds, 1),
+        "requests": len(run.samples),
+        "requests_per_s": round(len(run.samples) / run.seconds, 1),
+        "checkouts_per_s": round(run.orders / run.seconds, 2),
+        "orders": run.orders,
+        "checkout_statuses": checkout.get("statuses", {}),
+        "transport_errors": dict(run.errors),
+        "routes": routes,
+        "oversold_units": sum(max(0, p["ordered"] - p["initial"]) for p in products.values()),
+        "stock_consistent": all(p["consistent"] for p in products.values()),
+        "products": products,
+        "time_split": time_split(records),
+        "dynamodb_calls_per_route": dynamodb_per_route(records),
+    }
+
+
+def phase_upsell(bench: Bench) -> dict[str, Any]:
+    from chalicelib.upsell.evaluation import evaluate_fallback
+
+    def latency(run: load.Run) -> dict[str, Any]:
+        samples = [s.seconds * 1000 for s in run.samples if s.route == "POST /carts/{id}/checkout"]
+        return {
+            "checkouts": len(samples),
+            "p50_ms": round(load.percentile(samples, 50), 1),
+            "p95_ms": round(load.percentile(samples, 95), 1),
+            "max_ms": round(max(samples), 1),
+            "upsell_sources": dict(run.upsell_sources),
+        }
+
+    bench.flag(False)
+    off = load.checkouts(bench.api_url, 20, 5, HOT)
+    bench.flag(True)
+    bench.llm.mode, bench.llm.delay = "answer", 0.2
+    load.checkouts(bench.api_url, 2, 1, HOT)  # the first LLM call imports `openai`
+    bench.records()
+    calls_before = bench.llm.calls
+    answering = load.checkouts(bench.api_url, 20, 5, HOT)
+    records = bench.records()
+    llm_calls = bench.llm.calls - calls_before
+    bench.llm.mode = "hang"
+    hanging = load.checkouts(bench.api_url, 10, 5, HOT)
+    bench.llm.mode = "answer"
+    bench.flag(False)
+    report = evaluate_fallback()
+    return {
+        "llm_time_budget_s": 3.0,
+        "flag_off": latency(off),
+        "llm_answers_in_0_2_s": latency(answering),
+        "llm_hangs": latency(hanging),
+        "round_trips_upsell_on": {**round_trips(records), "llm_calls_per_checkout": round(llm_calls / 20, 2)},
+        "fallback_hit_rate": round(report.hit_rate, 2),
+        "fallback_precision": round(report.precision, 2),
+        "labelled_carts": len(report.carts),
+    }
+
+
+def phase_package() -> dict[str, Any]:
+    from scripts import deploy, package_size
+
+    built = deploy.package("prod", build_root=WORK_DIR / "build", quiet=True)
+    data = package_size.report(built)
+    return {
+        "zip_mb": round(data["zip_bytes"] / 1e6, 2),
+        "unpacked_mb": round(data["unpacked_bytes"] / 1e6, 2),
+        "largest": data["largest"][:5],
+        "zip_path": data["zip_path"],
+    }
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+
+def mark(ok: bool) -> str:
+    return "ok  " if ok else "MISS"
+
+
+def row(label: str, value: Any, target: str = "") -> str:
+    return f"{label:<60} {value!s:>24}  {target}".rstrip()
+
+
+def ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def print_table(r: dict[str, Any]) -> None:
+    trips, upsell_trips = r["round_trips"]["upsell_off"], r["upsell"]["round_trips_upsell_on"]
+    cold, first, packaged = r["cold_start"], r["first_requests"], r["packaged_import"]
+    pkg, ld, up = r["package"], r["load"], r["upsell"]
+    split, serial = ld["time_split"], r["round_trips"]["serial_time_split"]
+    machine = r["machine"]
+    watched = cold["watched_modules_loaded"]
+    lines = [
+        "",
+        f"Cartwise bench: {machine['cpus']} CPUs, Python {machine['python']}, load average "
+        f"{machine['load_before']} -> {machine['load_after']}, {r['elapsed_s']} s",
+        "",
+        row("figure", "value", "target"),
+        row("-" * 60, "-" * 24, "------"),
+        row(
+            "1 DynamoDB round trips per checkout (up-sell off)",
+            trips["dynamodb_round_trips"],
+            f"{mark(trips['dynamodb_round_trips'] == 3 and trips['all_checkouts_identical'])} 3",
+        ),
+        row("  " + ", ".join(f"{k} {v}" for k, v in trips["dynamodb_calls"].items()), ""),
+        row(
+            "  write transactions per checkout",
+            trips["write_transactions"],
+            f"{mark(trips['write_transactions'] == 1)} 1",
+        ),
+        row("  SSM calls per checkout (reading the flag)", sum(trips["ssm_calls"].values())),
+        row(
+            "  up-sell on: DynamoDB calls per checkout",
+            ", ".join(f"{k} {v}" for k, v in upsell_trips["dynamodb_calls"].items()),
+        ),
+        row(
+            "  up-sell on: SSM, LLM calls per checkout",
+            f"{sum(upsell_trips['ssm_calls'].values())}, {upsell_trips['llm_calls_per_checkout']}",
+        ),
+        row(
+            "2 import app : import chalice, boto3 (CPU, median)",
+            f"{cold['ratio_cpu']}x",
+            f"{mark(cold['ratio_cpu'] <= 1.5)} <= 1.5x",
+        ),
+        row("  same, wall clock", f"{cold['ratio_wall']}x"),
+        row("  import app, import chalice + boto3 (CPU ms)", f"{ms(cold['app_cpu_s'])}, {ms(cold['base_cpu_s'])}"),
+        row(
+            "  openai or Powertools Parameters loaded at import",
+            ", ".join(watched) or "none",
+            f"{mark(not watched)} none",
+        ),
+        row("  pydantic loaded at import", cold["pydantic_loaded"]),
+        row(
+            "  first requests after import: products, cart, checkout (ms)",
+            f"{ms(first['first_product_list_s'])}, {ms(first['first_cart_s'])}, {ms(first['first_checkout_s'])}",
+        ),
+        row(
+            "  warm checkout (ms); botocore sessions created",
+            f"{ms(first['warm_checkout_s'])}; {first['botocore_sessions']}",
+        ),
+        row(
+            "  import from the zip as Lambda runs it: no .pyc, .pyc (CPU ms)",
+            f"{ms(packaged['as_shipped_cpu_s'])}, {ms(packaged['with_pyc_cpu_s'])}",
+        ),
+        row("3 deployment package (zip)", f"{pkg['zip_mb']} MB", f"{mark(pkg['zip_mb'] < 10)} < 10 MB"),
+        row(f"4 load: {ld['shoppers']} shoppers for {ld['seconds']} s, requests/s", ld["requests_per_s"]),
+        row("  checkouts/s (orders)", f"{ld['checkouts_per_s']} ({ld['orders']})"),
+        row(
+            "  oversold units; stock + reserved consistent",
+            f"{ld['oversold_units']}; {ld['stock_consistent']}",
+            f"{mark(ld['oversold_units'] == 0 and ld['stock_consistent'])} 0",
+        ),
+        row(
+            "  checkout: total, DynamoDB wait, app own (ms, mean)",
+            f"{split['total_ms']}, {split['dynamodb_wait_ms']}, {split['app_own_ms']}",
+        ),
+        row("  app own time : DynamoDB wait, under load", f"{split['app_to_dynamodb_ratio']}x"),
+        row("  app own time : DynamoDB wait, one checkout at a time", f"{serial['app_to_dynamodb_ratio']}x"),
+        row("  50 simultaneous new connections: slowest connect (ms)", r["burst"]["slowest_ms"]),
+        "",
+        f"    {'route':<30} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses",
+    ]
+    for route, stats in ld["routes"].items():
+        figures = f"{stats['per_s']:>7} {stats['p50_ms']:>8} {stats['p95_ms']:>8} {stats['p99_ms']:>8}"
+        lines.append(f"    {route:<30} {figures}  {stats['statuses']}")
+    answering, hanging = up["llm_answers_in_0_2_s"], up["llm_hangs"]
+    lines += [
+        "",
+        row("5 checkout p95, up-sell off (5 at a time)", f"{up['flag_off']['p95_ms']} ms"),
+        row("  up-sell on, LLM answers in 0.2 s", f"{answering['p95_ms']} ms", str(answering["upsell_sources"])),
+        row(
+            f"  up-sell on, LLM hangs (budget {up['llm_time_budget_s']} s): p95, max",
+            f"{hanging['p95_ms']}, {hanging['max_ms']} ms",
+            f"{mark(hanging['max_ms'] < (up['llm_time_budget_s'] + 1) * 1000)} < budget + 1 s",
+        ),
+        row("  fallback hit rate on the labelled carts", f"{up['fallback_hit_rate']} ({up['labelled_carts']} carts)"),
+        "",
+        f"figures written to {RESULTS.relative_to(REPO)}",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shoppers", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_before": round(os.getloadavg()[0], 2),
+        }
+    }
+    step("cold start: import app vs import chalice, boto3 in fresh interpreters")
+    results["cold_start"] = coldstart.import_ratio()
+    step("deployment package (chalice package, prod)")
+    results["package"] = phase_package()
+    step("import from the deployment zip as Lambda runs it")
+    results["packaged_import"] = coldstart.packaged_import(Path(results["package"]["zip_path"]))
+    step("local stack: DynamoDB Local, moto (SSM), provisioning")
+    llm = BenchLLM().start()
+    with LocalStack(dynamodb_port=free_port(), aws_port=free_port(), api=False, log_dir=WORK_DIR / "logs") as stack:
+        if stack.dynamodb_fallback_reason:
+            print(f"warning: DynamoDB is moto, not DynamoDB Local ({stack.dynamodb_fallback_reason})", flush=True)
+        bench = Bench(stack, llm)
+        try:
+            bench.flag(False)
+            stock = bench.add_products()
+            step("first requests after a fresh import")
+            results["first_requests"] = coldstart.first_requests(stack.env, HOT[0])
+            step("round trips per checkout")
+            results["round_trips"] = phase_round_trips(bench)
+            step("burst of 50 simultaneous connections")
+            times = load.burst_connect(HOST, bench.api_port, 50)
+            results["burst"] = {
+                "connections": len(times),
+                "slowest_ms": round(max(times) * 1000, 1),
+                "at_least_1_s": sum(1 for t in times if t >= 0.9),
+            }
+            step(f"load: {args.shoppers} shoppers for {args.seconds:.0f} s")
+            results["load"] = phase_load(bench, args.shoppers, args.seconds, stock)
+            step("up-sell: LLM answering in 0.2 s, then hanging")
+            results["upsell"] = phase_upsell(bench)
+        finally:
+            bench.stop()
+            llm.stop()
+    results["machine"]["load_after"] = round(os.getloadavg()[0], 2)
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

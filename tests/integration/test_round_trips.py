@@ -1,0 +1,65 @@
+"""The happy-path checkout's AWS calls, counted by the hooks `make bench` uses (bench/instrument.py).
+
+Tenant settings are cached after the cart is created, so the checkout is the floor of three
+DynamoDB round trips: the cart (GetItem), its products (BatchGetItem) and the one
+TransactWriteItems; plus the up-sell flag (one SSM GetParameters) and, with the flag on, the
+tenant's catalogue (one Query).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from app import app
+from bench.instrument import Recorder
+from chalicelib import clients
+from tests.conftest import reset_process_state
+
+CHECKOUT = "/tenants/{tenant_id}/carts/{cart_id}/checkout"
+
+
+@pytest.fixture
+def recorder(api) -> Iterator[Recorder]:
+    reset_process_state()  # fresh clients, built after the hooks are registered on the session
+    recorder = Recorder()
+    recorder.install(clients.botocore_session())
+    app.middleware_handlers.insert(0, (recorder.middleware, "http"))
+    yield recorder
+    app.middleware_handlers.remove((recorder.middleware, "http"))
+    reset_process_state()
+
+
+def checkout_calls(api, recorder: Recorder) -> dict[str, int]:
+    cart = api.post(
+        "/tenants/acme/carts",
+        {"items": [{"product_id": "tent-2p", "quantity": 1}, {"product_id": "headlamp", "quantity": 2}]},
+    )
+    recorder.take()
+    response = api.post(f"/tenants/acme/carts/{cart.data['cart_id']}/checkout", headers={"Idempotency-Key": "rt-1"})
+    assert response.status_code == 201
+    (record,) = recorder.take()
+    assert (record["method"], record["route"], record["status"]) == ("POST", CHECKOUT, 201)
+    assert record["attempts"] == record["calls"]  # no retries
+    return record["calls"]
+
+
+def test_checkout_makes_three_dynamodb_round_trips_and_one_write(api, recorder):
+    assert checkout_calls(api, recorder) == {
+        "dynamodb.GetItem": 1,
+        "dynamodb.BatchGetItem": 1,
+        "dynamodb.TransactWriteItems": 1,
+        "ssm.GetParameters": 1,
+    }
+
+
+def test_the_upsell_adds_one_catalogue_query(api, recorder):
+    clients.ssm().put_parameter(Name="/cartwise/dev/flags/UPSELL_ENABLED", Value="true", Overwrite=True)
+    assert checkout_calls(api, recorder) == {
+        "dynamodb.GetItem": 1,
+        "dynamodb.BatchGetItem": 1,
+        "dynamodb.TransactWriteItems": 1,
+        "dynamodb.Query": 1,
+        "ssm.GetParameters": 1,
+    }
