@@ -47,6 +47,10 @@ LIMITED = "bench-limited"
 HOT_STOCK = 100_000
 LIMITED_STOCK = 40
 ADMIN_KEY = json.loads((REPO / "data" / "tenants" / "acme.json").read_text())["demo_admin_key"]
+# chalice local applies .chalice/config.json's environment, so this is the up-sell's budget there.
+LLM_BUDGET_S = float(
+    json.loads((REPO / ".chalice" / "config.json").read_text())["environment_variables"]["LLM_TIMEOUT_SECONDS"]
+)
 
 
 def step(title: str) -> None:
@@ -63,7 +67,11 @@ class Bench:
         args = [sys.executable, "-m", "bench.server", "--port", str(self.api_port)]
         args += ["--stats-port", str(self.stats_port)]
         self.server = ChildProcess("bench-server", args, stack.log_dir / "bench-server.log", cwd=REPO, env=env)
-        wait_for_port(HOST, self.api_port, 60, self.server)
+        try:
+            wait_for_port(HOST, self.api_port, 60, self.server)
+        except BaseException:
+            self.server.stop()
+            raise
         aws = {"region_name": REGION, "aws_access_key_id": "test", "aws_secret_access_key": "test"}
         self.ssm = boto3.client("ssm", endpoint_url=stack.aws_url, **aws)
         self.dynamodb = boto3.client("dynamodb", endpoint_url=stack.dynamodb_url, **aws)
@@ -246,7 +254,7 @@ def phase_upsell(bench: Bench) -> dict[str, Any]:
     bench.flag(False)
     report = evaluate_fallback()
     return {
-        "llm_time_budget_s": 3.0,
+        "llm_time_budget_s": LLM_BUDGET_S,
         "flag_off": latency(off),
         "llm_answers_in_0_2_s": latency(answering),
         "llm_hangs": latency(hanging),
