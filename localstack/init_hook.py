@@ -32,7 +32,7 @@ PROBES: dict[str, Callable[[Any], Any]] = {
     "s3": lambda client: client.list_buckets(),
     "events": lambda client: client.list_event_buses(Limit=1),
 }
-PROBE_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
+PROBE_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 1})
 
 
 def wait_for_services(timeout: float, interval: float = 1.0) -> None:
