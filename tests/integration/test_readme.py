@@ -494,6 +494,8 @@ def broken_links(markdown: Path) -> list[str]:
             continue
         path, _, anchor = target.partition("#")
         file = (markdown.parent / path).resolve() if path else markdown
+        if not file.is_relative_to(REPO):
+            continue  # ../shared/ (the contract) sits beside a checkout, not inside a clone of it
         if not file.exists():
             broken.append(target)
         elif anchor and file.suffix == ".md":
