@@ -375,8 +375,8 @@ def main() -> int:
         stack.start()
         toggle = (
             f"AWS_ENDPOINT_URL={stack.aws_url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
-            f"AWS_DEFAULT_REGION={REGION} aws ssm put-parameter --name /cartwise/{STAGE}/flags/UPSELL_ENABLED "
-            "--type String --value true --overwrite"
+            f"AWS_DEFAULT_REGION={REGION} .venv/bin/aws ssm put-parameter "
+            f"--name /cartwise/{STAGE}/flags/UPSELL_ENABLED --type String --value true --overwrite"
         )
         dynamodb_kind = (
             "moto with a lock, see the warning above" if stack.dynamodb_fallback_reason else "DynamoDB Local"
