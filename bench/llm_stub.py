@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from chalicelib.upsell.prompt import DATA_CLOSE, DATA_OPEN
+from tests.loopback import LoopbackServer, QuietHandler
+from tests.upsell_stub import completion
 
 HANG_LIMIT_SECONDS = 15
 
@@ -34,11 +34,9 @@ class BenchLLM:
         self._lock = threading.Lock()
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                body = json.loads(self.read_body())
                 with stub._lock:
                     stub.calls += 1
                 if stub.mode == "hang":
@@ -46,44 +44,18 @@ class BenchLLM:
                     self.close_connection = True
                     return
                 time.sleep(stub.delay)
-                completion = {
-                    "id": "chatcmpl-bench",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body.get("model", "bench"),
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": choose(body["messages"])},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                }
-                payload = json.dumps(completion).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send(200, json.dumps(completion(choose(body["messages"]), body.get("model", "bench"))).encode())
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="bench-llm", daemon=True)
+        self.http = LoopbackServer(Handler, "bench-llm")
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"{self.http.origin}/v1"
 
     def start(self) -> BenchLLM:
-        self.thread.start()
+        self.http.start()
         return self
 
     def stop(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()

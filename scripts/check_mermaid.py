@@ -25,19 +25,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from scripts.chromium import CHROMIUM_ARGS, ensure_chromium
+
 REPO = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO / ".local" / "mermaid"
 MERMAID_CLI_VERSION = "11.17.0"
 MERMAID_CLI_PACKAGE = f"@mermaid-js/mermaid-cli@{MERMAID_CLI_VERSION}"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RENDER_TIMEOUT_SECONDS = 180
 
 # A fenced block whose info string starts with `mermaid`; the fence may be ``` or longer.
@@ -88,12 +81,6 @@ def ensure_mermaid_cli(cache_dir: Path = CACHE_DIR) -> Path:
             output = (result.stdout + result.stderr).strip()
             raise RuntimeError(f"npm install of {MERMAID_CLI_PACKAGE} failed (exit {result.returncode}):\n{output}")
         return found
-
-
-def ensure_chromium() -> str:
-    if not os.access(CHROMIUM, os.X_OK):
-        subprocess.run(["bash", str(REPO / "scripts" / "ensure_chromium.sh")], check=True)
-    return CHROMIUM
 
 
 def render(diagrams: Sequence[str], out_dir: Path) -> list[Path]:

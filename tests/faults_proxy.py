@@ -16,9 +16,10 @@ import http.client
 import json
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 THROTTLE = "throttle"
 SERVER_ERROR = "server_error"
@@ -55,11 +56,9 @@ class FaultProxy:
         self.lock = threading.Lock()
         proxy = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 target = self.headers.get("X-Amz-Target", "")
                 kind = proxy._decide(target.rsplit(".", 1)[-1])
                 if kind == THROTTLE:
@@ -74,34 +73,20 @@ class FaultProxy:
                         self._answer(status, payload, headers)
 
             def _answer(self, status: int, payload: bytes, headers: dict[str, str]) -> None:
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                if "content-type" not in {name.lower() for name in headers}:
-                    self.send_header("Content-Type", "application/x-amz-json-1.0")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send(status, payload, headers, content_type="application/x-amz-json-1.0")
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="fault-proxy", daemon=True)
+        self.http = LoopbackServer(Handler, "fault-proxy")
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.http.origin
 
     def start(self) -> FaultProxy:
-        self.thread.start()
+        self.http.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
     def fail(self, operation: str, kind: str, times: int | None = None) -> None:
         with self.lock:

@@ -11,8 +11,9 @@ import json
 import threading
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.loopback import LoopbackServer, QuietHandler
 
 HANG_LIMIT_SECONDS = 30  # a hanging reply is released at stop() at the latest, or after this
 
@@ -64,49 +65,33 @@ class StubLLM:
         self.release = threading.Event()
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"null")
+                body = json.loads(self.read_body() or b"null")
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 stub.requests.append({"path": self.path, "headers": headers, "body": body})
                 reply = stub.replies.popleft() if stub.replies else error(500, "no reply scripted")
                 if reply.hang:
                     stub.release.wait(HANG_LIMIT_SECONDS)
                     return  # close without answering
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply.body)))
-                if reply.status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
-                self.wfile.write(reply.body)
+                self.send(reply.status, reply.body, {"Retry-After": "0"} if reply.status == 429 else {})
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="stub-llm", daemon=True)
+        self.http = LoopbackServer(Handler, "stub-llm")
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"{self.http.origin}/v1"
 
     def script(self, *replies: Reply) -> None:
         self.replies.extend(replies)
 
     def start(self) -> StubLLM:
-        self.thread.start()
+        self.http.start()
         return self
 
     def stop(self) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
     @property
     def prompts(self) -> list[list[dict[str, str]]]:

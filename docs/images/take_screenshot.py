@@ -20,7 +20,7 @@ sys.path.insert(0, str(REPO))
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from scripts.check_mermaid import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from scripts.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from scripts.local_stack import LocalStack, free_port  # noqa: E402
 from tests.browser.harness import Shop, Storefront  # noqa: E402
 

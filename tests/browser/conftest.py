@@ -9,7 +9,6 @@ every failing test's page.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,20 +16,12 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from scripts.chromium import CHROMIUM_ARGS, ensure_chromium
 from scripts.local_stack import LocalStack, free_port
 from tests.browser.harness import TIMEOUT_MS, Shop
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 expect.set_options(timeout=TIMEOUT_MS)
 
 
@@ -55,9 +46,8 @@ def shop(stack: LocalStack) -> Iterator[Shop]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     # Installs Debian's chromium with apt when it is missing; never `playwright install`.
-    subprocess.run(["bash", str(REPO / "scripts" / "ensure_chromium.sh")], check=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=ensure_chromium(), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
