@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,23 +136,30 @@ class Shopper:
         await self.http.aclose()
 
 
-async def _shop(base_url: str, shoppers: int, seconds: float, hot: list[str], limited: str, seed: int) -> Run:
+async def _crowd(base_url: str, size: int, seed: int, work: Callable[[Shopper], Awaitable[None]]) -> Run:
+    """Run `work` for `size` shoppers at once; connections are opened (one at a time) before the clock starts."""
     run = Run()
-    crowd = [Shopper(base_url, run, random.Random(seed + i)) for i in range(shoppers)]
-    for shopper in crowd:  # one connection each, opened one at a time
+    crowd = [Shopper(base_url, run, random.Random(seed + i)) for i in range(size)]
+    for shopper in crowd:
         await shopper.http.get("/health")
-    deadline = time.monotonic() + seconds
     started = time.perf_counter()
-
-    async def visit(shopper: Shopper) -> None:
-        while time.monotonic() < deadline:
-            await shopper.browse_and_buy(hot, limited)
-
-    await asyncio.gather(*(visit(shopper) for shopper in crowd))
+    await asyncio.gather(*(work(shopper) for shopper in crowd))
     run.seconds = time.perf_counter() - started
     for shopper in crowd:
         await shopper.close()
     return run
+
+
+async def _shop(base_url: str, shoppers: int, seconds: float, hot: list[str], limited: str, seed: int) -> Run:
+    deadline: list[float] = []  # set by the first visit, once every connection is open
+
+    async def visit(shopper: Shopper) -> None:
+        if not deadline:
+            deadline.append(time.monotonic() + seconds)
+        while time.monotonic() < deadline[0]:
+            await shopper.browse_and_buy(hot, limited)
+
+    return await _crowd(base_url, shoppers, seed, visit)
 
 
 def shop(base_url: str, shoppers: int, seconds: float, hot: list[str], limited: str, seed: int = 7) -> Run:
@@ -160,12 +168,7 @@ def shop(base_url: str, shoppers: int, seconds: float, hot: list[str], limited: 
 
 
 async def _checkouts(base_url: str, count: int, concurrency: int, products: list[str], seed: int) -> Run:
-    run = Run()
-    crowd = [Shopper(base_url, run, random.Random(seed + i)) for i in range(concurrency)]
-    for shopper in crowd:
-        await shopper.http.get("/health")
     remaining = [count]
-    started = time.perf_counter()
 
     async def work(shopper: Shopper) -> None:
         while remaining[0] > 0:
@@ -173,11 +176,7 @@ async def _checkouts(base_url: str, count: int, concurrency: int, products: list
             first, second = shopper.rng.sample(products, 2)
             await shopper.checkout_once(first, second)
 
-    await asyncio.gather(*(work(shopper) for shopper in crowd))
-    run.seconds = time.perf_counter() - started
-    for shopper in crowd:
-        await shopper.close()
-    return run
+    return await _crowd(base_url, concurrency, seed, work)
 
 
 def checkouts(base_url: str, count: int, concurrency: int, products: list[str], seed: int = 11) -> Run:

@@ -20,6 +20,17 @@ AWS_ENV = {
 }
 
 
+# acme: tent-2p 129.00 + 2 x headlamp 24.99 with SUMMER10, computed by hand with the contract's rule:
+# subtotal 178.98; discount 17.898 -> 17.90; net 161.08; VAT 32.216 -> 32.22; total 193.30.
+TENT_AND_TWO_HEADLAMPS_SUMMER10 = {
+    "subtotal": "178.98",
+    "discount": "17.90",
+    "net": "161.08",
+    "vat_rate": "0.20",
+    "vat": "32.22",
+    "total": "193.30",
+}
+
 _current_backend: list[str] = [""]
 
 

@@ -35,6 +35,7 @@ from botocore.session import Session
 
 from chalicelib import config
 from scripts.local_stack import free_port, start_chalice_local
+from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10
 from tests.upsell_stub import StubLLM, suggestions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -226,14 +227,7 @@ def test_checkout_walkthrough(local_stack, demo_catalogue):
         "vat": "35.80",
         "total": "214.78",
     }
-    totals = {
-        "subtotal": "178.98",
-        "discount": "17.90",
-        "net": "161.08",
-        "vat_rate": "0.20",
-        "vat": "32.22",
-        "total": "193.30",
-    }
+    totals = TENT_AND_TWO_HEADLAMPS_SUMMER10
     assert promo_cart["promo_code"] == "SUMMER10"
     assert promo_cart["totals"] == totals
 
