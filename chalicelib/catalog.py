@@ -1,18 +1,24 @@
-"""Catalogue reads: every read stays inside one tenant's partition."""
+"""The catalogue: every read stays inside one tenant's partition and reads a bounded number of items."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from pynamodb.constants import ALL_OLD
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
-from chalicelib import cursors
-from chalicelib.errors import NotFound, OutOfStock
+from chalicelib import clients, cursors, idempotency
+from chalicelib.errors import BadRequest, NotFound, OutOfStock
 from chalicelib.ids import is_product_id
-from chalicelib.models import ProductModel
+from chalicelib.models import ProductModel, category_key
+
+MAX_STOCK = 1_000_000
+ADJUST_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -23,7 +29,7 @@ class ProductFields:
     description: str
     category: str
     price: Decimal
-    stock: int
+    stock: int | None  # None: leave the stock as it is (0 for a new product)
     tags: list[str]
     complements: list[str]
 
@@ -31,18 +37,16 @@ class ProductFields:
 def list_products(
     tenant_id: str, limit: int, cursor: str | None = None, category: str | None = None
 ) -> tuple[list[ProductModel], str | None]:
-    """One page of the tenant's products in id order.
-
-    PynamoDB keeps querying until `limit` items passed the category filter, and its
-    last_evaluated_key then names the last item returned, which becomes the cursor.
-    """
+    """One page of the tenant's products (or of one category, through its index) in id order: one Query."""
     start_after = cursors.decode(cursor, is_product_id) if cursor else None
-    results = ProductModel.query(
-        tenant_id,
-        filter_condition=(ProductModel.category == category) if category else None,
-        limit=limit,
-        last_evaluated_key={"tenant_id": {"S": tenant_id}, "product_id": {"S": start_after}} if start_after else None,
-    )
+    start_key = {"tenant_id": {"S": tenant_id}, "product_id": {"S": start_after}} if start_after else None
+    if category:
+        partition = category_key(tenant_id, category)
+        if start_key:
+            start_key["category_key"] = {"S": partition}
+        results = ProductModel.by_category.query(partition, limit=limit, last_evaluated_key=start_key)
+    else:
+        results = ProductModel.query(tenant_id, limit=limit, last_evaluated_key=start_key)
     items = list(results)
     last_key = results.last_evaluated_key
     return items, cursors.encode(last_key["product_id"]["S"]) if last_key else None
@@ -65,6 +69,7 @@ def product_from_record(tenant_id: str, record: dict) -> ProductModel:
         name=record["name"],
         description=record.get("description", ""),
         category=record["category"],
+        category_key=category_key(tenant_id, record["category"]),
         price=Decimal(record["price"]),
         stock=record["stock"],
         reserved=0,
@@ -85,38 +90,88 @@ def upsert_product(tenant_id: str, product_id: str, fields: ProductFields) -> tu
     """Create or replace a product in ONE UpdateItem; True when it was created.
 
     Only the operator's fields are set: `reserved` and `co_purchases` of an existing product are
-    kept (and start at 0 and {} for a new one), so a replace racing a checkout loses nothing.
+    kept (and start at 0 and {} for a new one), so a replace racing a checkout loses nothing. So is
+    `stock` when the operator leaves it out: fixing a typo during a sale must not reset it.
     """
+    stock = ProductModel.stock | 0 if fields.stock is None else fields.stock
     actions = [
         ProductModel.name.set(fields.name),
         ProductModel.description.set(fields.description),
         ProductModel.category.set(fields.category),
+        ProductModel.category_key.set(category_key(tenant_id, fields.category)),
         ProductModel.price.set(fields.price),
-        ProductModel.stock.set(fields.stock),
+        ProductModel.stock.set(stock),
         ProductModel.tags.set(fields.tags),
         ProductModel.complements.set(fields.complements),
         ProductModel.reserved.set(ProductModel.reserved | 0),
         ProductModel.co_purchases.set(ProductModel.co_purchases | {}),
     ]
     old = ProductModel._get_connection().update_item(tenant_id, product_id, actions=actions, return_values=ALL_OLD)
+    old_item = old.get("Attributes") or {}
+    if fields.stock is None:
+        fields = ProductFields(**{**vars(fields), "stock": int(old_item.get("stock", {}).get("N", 0))})
     product = ProductModel(tenant_id, product_id, **vars(fields))
-    return product, not old.get("Attributes")
+    return product, not old_item
 
 
-def adjust_stock(tenant_id: str, product_id: str, delta: int) -> ProductModel:
-    """Add `delta` to the available stock atomically (one conditional UpdateItem); never below 0."""
-    if not is_product_id(product_id):
-        raise NotFound(f"Product {product_id!r} not found.", {"product_id": product_id})
-    condition = ProductModel.product_id.exists()
-    if delta < 0:
-        condition &= ProductModel.stock >= -delta
-    product = ProductModel(tenant_id, product_id)
+def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: str | None = None) -> ProductModel:
+    """Add `delta` to the sellable stock, keeping it within 0..MAX_STOCK; applied once per Idempotency-Key.
+
+    The new figure is written on the condition that the stock is still the one read (so the answer
+    is exact), in one transaction with the key's record, which keeps the answer for a replay.
+    A refusal (stock too low or too high, product gone) is answered only after checking that the
+    key did not already apply this very adjustment.
+    """
+    request_fingerprint = idempotency.fingerprint("adjust_stock", product_id=product_id, delta=delta)
+
+    def replay() -> ProductModel | None:
+        if not idempotency_key:
+            return None
+        record = idempotency.recorded(tenant_id, idempotency_key, request_fingerprint, datetime.now(UTC))
+        return ProductModel.from_raw_data(json.loads(record.result)) if record and record.result else None
+
+    product, _ = idempotency.perform(
+        attempt=lambda: _adjust_once(tenant_id, product_id, delta, idempotency_key, request_fingerprint),
+        replay=replay,
+        refusals=(NotFound, OutOfStock, BadRequest),
+        attempts=ADJUST_ATTEMPTS,
+    )
+    return product
+
+
+def _adjust_once(
+    tenant_id: str, product_id: str, delta: int, idempotency_key: str | None, request_fingerprint: str
+) -> ProductModel | None:
+    """One read and one conditional write; None when the stock changed in between (read again)."""
+    product = get_product(tenant_id, product_id, consistent=True)
+    current = int(product.stock)
+    if current + delta < 0:
+        raise OutOfStock([{"product_id": product_id, "requested": -delta, "available": current}])
+    if current + delta > MAX_STOCK:
+        raise BadRequest(
+            f"The stock would exceed the maximum of {MAX_STOCK}.",
+            {"fields": [{"field": "delta", "message": f"at most {MAX_STOCK - current} more for this product"}]},
+        )
+    product.stock = current + delta
     try:
-        product.update(actions=[ProductModel.stock.add(delta)], condition=condition)
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
+        with TransactWrite(connection=clients.dynamodb()) as transaction:
+            transaction.update(
+                ProductModel(tenant_id, product_id),
+                actions=[ProductModel.stock.set(product.stock)],
+                condition=ProductModel.stock == current,
+            )
+            if idempotency_key:
+                idempotency.claim(
+                    transaction,
+                    tenant_id,
+                    idempotency_key,
+                    request_fingerprint,
+                    datetime.now(UTC),
+                    result=json.dumps(product.serialize()),
+                )
+    except TransactWriteError as exc:
+        if exc.cause_response_code != "TransactionCanceledException":
             raise
-        # Why it failed, for the answer only: the write itself was all or nothing.
-        current = get_product(tenant_id, product_id, consistent=True)
-        raise OutOfStock([{"product_id": product_id, "requested": -delta, "available": int(current.stock)}]) from None
+        idempotency.raise_if_key_taken(exc)
+        return None
     return product

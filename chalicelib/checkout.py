@@ -1,31 +1,49 @@
-"""Checkout: one DynamoDB transaction reserves stock, writes the order and closes the cart.
+"""Checkout: one DynamoDB transaction reserves stock, writes the order, closes the cart and claims the key.
 
-Idempotency costs no extra round trip on the happy path: the key is written onto the
-cart in the same transaction, so a retry finds the cart closed under its own key and
-is answered with the order that key created.
+Idempotency costs no extra round trip on the happy path: the Idempotency-Key's record is written
+in that same transaction (chalicelib/idempotency.py). Whenever a checkout is refused (cart closed
+or gone, stock short, price changed) or its transaction fails on the key, the key is looked up:
+a same-key request that won the race is answered with its order, never with the refusal it caused.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import carts, catalog, clients, contention, observability, upsell
-from chalicelib.errors import CartClosed, EmptyCart, IdempotencyKeyReused, NotFound, OutOfStock, Unavailable
+from chalicelib import carts, catalog, clients, idempotency, observability, upsell
+from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, PriceChanged
 from chalicelib.ids import new_ulid
 from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel
 from chalicelib.observability import logger
 from chalicelib.orders import get_order
+from chalicelib.pricing import format_money
 from chalicelib.tenants import Tenant
 
 # A transaction loses to a concurrent one touching the same items (TransactionConflict)
-# or finds a price changed between read and write; both are retried on fresh reads.
+# or finds a price or the cart changed between read and write; both are retried on fresh reads.
 ATTEMPTS = 6
+
+# Refusals a same-key request that won the race can cause: the key is looked up before answering them.
+REFUSALS = (NotFound, CartClosed, EmptyCart, OutOfStock, PriceChanged)
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    cart_id: str
+    email: str | None = None
+    expected_total: Decimal | None = None  # the total the shopper was quoted
+    idempotency_key: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return idempotency.fingerprint(
+            "checkout", cart_id=self.cart_id, email=self.email, expected_total=self.expected_total
+        )
 
 
 @dataclass(frozen=True)
@@ -35,50 +53,39 @@ class CheckoutResult:
     upsell: upsell.Upsell
 
 
-def request_fingerprint(cart_id: str, email: str | None) -> str:
-    body = json.dumps({"cart_id": cart_id, "email": email}, sort_keys=True)
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-def checkout(tenant: Tenant, cart_id: str, email: str | None, idempotency_key: str | None) -> CheckoutResult:
+def checkout(tenant: Tenant, request: CheckoutRequest) -> CheckoutResult:
     """Place the order for a cart, then ask for up-sell suggestions (which never fail it)."""
-    order, created = _place_order(tenant, cart_id, email, idempotency_key)
+    order, created = _place_order(tenant, request)
     if created:
         observability.record_order(tenant.tenant_id, order.order_id, order.totals.total, order.currency)
-    suggestions = upsell.suggest(tenant, cart_id, [line.product_id for line in order.lines])
+    suggestions = upsell.suggest(tenant, request.cart_id, [line.product_id for line in order.lines])
     return CheckoutResult(order=order, created=created, upsell=suggestions)
 
 
-def _place_order(
-    tenant: Tenant, cart_id: str, email: str | None, idempotency_key: str | None
-) -> tuple[OrderModel, bool]:
-    fingerprint = request_fingerprint(cart_id, email)
-    for attempt in range(ATTEMPTS):
-        cart = carts.load_cart(tenant.tenant_id, cart_id, consistent=True)
-        if cart.status != "open":
-            return _replay(tenant, cart, idempotency_key, fingerprint), False
-        if not cart.lines:
-            raise EmptyCart("The cart is empty.", {"cart_id": cart_id})
-        order = _commit(tenant, cart, email, idempotency_key, fingerprint)
-        if order is not None:
-            return order, True
-        contention.pause(attempt)
-    raise Unavailable("Checkout is contended, please retry.")
+def _place_order(tenant: Tenant, request: CheckoutRequest) -> tuple[OrderModel, bool]:
+    return idempotency.perform(
+        attempt=lambda: _attempt(tenant, request),
+        replay=lambda: _replay(tenant, request),
+        refusals=REFUSALS,
+        attempts=ATTEMPTS,
+    )
 
 
-def _replay(tenant: Tenant, cart: CartModel, idempotency_key: str | None, fingerprint: str) -> OrderModel:
-    if idempotency_key is None or cart.idempotency_key != idempotency_key:
+def _replay(tenant: Tenant, request: CheckoutRequest) -> OrderModel | None:
+    """The order this same request placed before under its key; 422 if the key did something else."""
+    if request.idempotency_key is None:
+        return None
+    record = idempotency.recorded(tenant.tenant_id, request.idempotency_key, request.fingerprint, carts.now())
+    return get_order(tenant.tenant_id, record.order_id, consistent=True) if record and record.order_id else None
+
+
+def _attempt(tenant: Tenant, request: CheckoutRequest) -> OrderModel | None:
+    """Read, check and commit once; None means "read again and retry", a raised refusal is final."""
+    cart = carts.load_cart(tenant.tenant_id, request.cart_id, consistent=True)
+    if cart.status != "open":
         raise CartClosed(f"Cart {cart.cart_id!r} is already checked out.", {"order_id": cart.order_id})
-    order = get_order(tenant.tenant_id, cart.order_id, consistent=True)
-    if order.request_fingerprint != fingerprint:
-        raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
-    return order
-
-
-def _commit(
-    tenant: Tenant, cart: CartModel, email: str | None, idempotency_key: str | None, fingerprint: str
-) -> OrderModel | None:
-    """Run the transaction; None means "read again and retry", OutOfStock is final."""
+    if not cart.lines:
+        raise EmptyCart("The cart is empty.", {"cart_id": cart.cart_id})
     products = catalog.get_products(tenant.tenant_id, (line.product_id for line in cart.lines), consistent=True)
     missing = [line.product_id for line in cart.lines if line.product_id not in products]
     if missing:
@@ -88,7 +95,12 @@ def _commit(
     if short:
         raise OutOfStock(short)
     priced = carts.price_cart(tenant, cart, products)
-    order = _new_order(tenant, priced, email, idempotency_key, fingerprint)
+    if request.expected_total is not None and priced.totals.total != request.expected_total:
+        raise PriceChanged(
+            f"The total is now {format_money(priced.totals.total)}, not {format_money(request.expected_total)}.",
+            {"expected_total": format_money(request.expected_total), "totals": priced.totals.as_strings()},
+        )
+    order = _new_order(tenant, priced, request)
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             for line in priced.lines:
@@ -99,22 +111,35 @@ def _commit(
                     return_values="ALL_OLD",
                 )
             transaction.save(order, condition=OrderModel.order_id.does_not_exist())
+            # PynamoDB adds the cart's version to this condition: an edit since the read fails it.
             transaction.update(
                 cart,
                 actions=[
                     CartModel.status.set("checked_out"),
                     CartModel.order_id.set(order.order_id),
                     CartModel.updated_at.set(order.created_at),
-                    *([CartModel.idempotency_key.set(idempotency_key)] if idempotency_key else []),
                 ],
                 condition=CartModel.status == "open",
+                return_values="ALL_OLD",
             )
+            if request.idempotency_key:
+                idempotency.claim(
+                    transaction,
+                    tenant.tenant_id,
+                    request.idempotency_key,
+                    request.fingerprint,
+                    order.created_at,
+                    order_id=order.order_id,
+                )
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise
-        short = _shortages_from(exc, requested)
-        if short:
-            raise OutOfStock(short) from None
+        idempotency.raise_if_key_taken(exc)
+        failed = [r.raw_item for r in exc.cancellation_reasons if r and r.code == "ConditionalCheckFailed"]
+        if not any(item and "version" in item for item in failed):  # the cart changed: read it again
+            short = _shortages_from(failed, requested)
+            if short:
+                raise OutOfStock(short) from None
         logger.info(
             "Checkout transaction cancelled, retrying", reasons=[r and r.code for r in exc.cancellation_reasons]
         )
@@ -122,15 +147,14 @@ def _commit(
     return order
 
 
-def _shortages_from(exc: TransactWriteError, requested: dict[str, int]) -> list[dict[str, Any]]:
-    """Short lines named by the cancelled transaction.
+def _shortages_from(failed_items: list[dict[str, Any] | None], requested: dict[str, int]) -> list[dict[str, Any]]:
+    """Short lines named by a cancelled transaction's failed conditions.
 
-    The failed product updates return their old item (ALL_OLD), so each reason is
-    matched to its product by key, not by position (PynamoDB reorders actions).
+    The failed product updates return their old item (ALL_OLD), so each is matched to its
+    product by key, not by position (PynamoDB reorders actions).
     """
     short = []
-    for reason in exc.cancellation_reasons:
-        item = reason.raw_item if reason and reason.code == "ConditionalCheckFailed" else None
+    for item in failed_items:
         if not item or "stock" not in item or "product_id" not in item:
             continue
         product_id = item["product_id"]["S"]
@@ -140,9 +164,7 @@ def _shortages_from(exc: TransactWriteError, requested: dict[str, int]) -> list[
     return short
 
 
-def _new_order(
-    tenant: Tenant, priced: carts.PricedCart, email: str | None, idempotency_key: str | None, fingerprint: str
-) -> OrderModel:
+def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutRequest) -> OrderModel:
     totals = priced.totals
     return OrderModel(
         tenant.tenant_id,
@@ -169,8 +191,7 @@ def _new_order(
         ),
         promo_code=priced.promo_code,
         currency=tenant.currency,
-        email=email,
-        idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint,
+        email=request.email,
+        idempotency_key=request.idempotency_key,
         created_at=carts.now(),
     )

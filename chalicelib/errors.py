@@ -69,6 +69,10 @@ class CartClosed(CartwiseError):
     status, code = 409, "CART_CLOSED"
 
 
+class PriceChanged(CartwiseError):
+    status, code = 409, "PRICE_CHANGED"
+
+
 class PayloadTooLarge(CartwiseError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
 

@@ -23,6 +23,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import TableConnection
 from pynamodb.constants import NUMBER
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.config import get_settings
@@ -97,6 +98,22 @@ class TenantModel(CartwiseModel):
     api_key_hashes = UnicodeSetAttribute(default=set)
 
 
+def category_key(tenant_id: str, category: str) -> str:
+    """The category index's partition: one per tenant and category (tenant ids cannot hold a '/')."""
+    return f"{tenant_id}/{category}"
+
+
+class ProductsByCategory(GlobalSecondaryIndex["ProductModel"]):
+    """A category's products in id order, so a filtered page reads only that category's items."""
+
+    class Meta:
+        index_name = "by-category"
+        projection = AllProjection()
+
+    category_key = UnicodeAttribute(hash_key=True)
+    product_id = UnicodeAttribute(range_key=True)
+
+
 class ProductModel(CartwiseModel):
     class Meta(TableMeta):
         table_name = TableName("products")
@@ -106,6 +123,8 @@ class ProductModel(CartwiseModel):
     name = UnicodeAttribute()
     description = UnicodeAttribute(default="")
     category = UnicodeAttribute()
+    category_key = UnicodeAttribute(null=True)  # category_key(tenant_id, category), set by every writer
+    by_category = ProductsByCategory()
     price = DecimalAttribute()
     stock = NumberAttribute(default=0)
     reserved = NumberAttribute(default=0)
@@ -129,7 +148,6 @@ class CartModel(CartwiseModel):
     promo_code = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="open")
     order_id = UnicodeAttribute(null=True)
-    idempotency_key = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
@@ -168,9 +186,28 @@ class OrderModel(CartwiseModel):
     currency = UnicodeAttribute()
     email = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
-    request_fingerprint = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/events.py
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TenantModel, ProductModel, CartModel, OrderModel)
+class IdempotencyKeyModel(CartwiseModel):
+    """An Idempotency-Key a tenant's client used, and what it did, kept apart from carts and products.
+
+    Written in the same transaction as the effect it records, so a key exists exactly when its
+    effect does. `fingerprint` names the operation and its request; `order_id` (checkout) or
+    `result` (a JSON snapshot, stock adjustment) is what a replay answers with.
+    """
+
+    class Meta(TableMeta):
+        table_name = TableName("idempotency")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    idempotency_key = UnicodeAttribute(range_key=True)
+    fingerprint = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    result = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (TenantModel, ProductModel, CartModel, OrderModel, IdempotencyKeyModel)

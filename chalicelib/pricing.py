@@ -42,6 +42,17 @@ class Totals:
     vat: Decimal
     total: Decimal
 
+    def as_strings(self) -> dict[str, str]:
+        """The totals as the API shows them: money with two decimals, the rate as given."""
+        return {
+            "subtotal": format_money(self.subtotal),
+            "discount": format_money(self.discount),
+            "net": format_money(self.net),
+            "vat_rate": format_rate(self.vat_rate),
+            "vat": format_money(self.vat),
+            "total": format_money(self.total),
+        }
+
 
 def price(lines: Iterable[PricedLine], vat_rate: Decimal, promo_rate: Decimal = ZERO) -> Totals:
     subtotal = round_money(sum((line.line_total for line in lines), ZERO))

@@ -15,9 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pynamodb.attributes import TTLAttribute
+from pynamodb.models import Model
+
 from chalicelib import api_keys, catalog, clients
 from chalicelib.config import get_settings
-from chalicelib.models import ALL_MODELS, CartModel, ProductModel, PromoCode, TenantModel
+from chalicelib.models import ALL_MODELS, ProductModel, PromoCode, TenantModel
 
 REPO = Path(__file__).resolve().parent.parent
 TENANT_DATA = REPO / "data" / "tenants"
@@ -28,17 +31,20 @@ def create_tables() -> None:
     for model in ALL_MODELS:
         if not model.exists():
             model.create_table(wait=True)
-    enable_cart_expiry()
+        enable_expiry(model)
 
 
-def enable_cart_expiry() -> None:
-    """Let DynamoDB delete expired carts (TTL on `expires_at`); the API already hides them."""
-    table = CartModel.Meta.table_name
+def enable_expiry(model: type[Model]) -> None:
+    """Let DynamoDB delete what has lapsed (expired carts, old idempotency keys); the API already ignores it."""
+    ttl = [name for name, attribute in model.get_attributes().items() if isinstance(attribute, TTLAttribute)]
+    if not ttl:
+        return
     dynamodb = clients.client("dynamodb")
+    table = model.Meta.table_name
     status = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["TimeToLiveStatus"]
     if status == "DISABLED":
         dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl[0]}
         )
 
 

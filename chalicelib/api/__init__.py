@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint
@@ -75,3 +75,16 @@ def parse_query(params: dict[str, str] | None, model: type[Body]) -> Body:
         return model.model_validate(params or {})
     except ValidationError as exc:
         raise BadRequest("The query string is invalid.", {"fields": field_errors(exc)}) from None
+
+
+def idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The request's Idempotency-Key header, if any: 1 to 255 printable ASCII characters."""
+    value = headers.get("idempotency-key")
+    if value is None:
+        return None
+    if not (1 <= len(value) <= 255 and value.isascii() and value.isprintable()):
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters.",
+            {"fields": [{"field": "Idempotency-Key", "message": "invalid header value"}]},
+        )
+    return value

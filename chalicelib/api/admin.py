@@ -7,7 +7,7 @@ from decimal import Decimal
 from chalice import Response
 
 from chalicelib import catalog, orders
-from chalicelib.api import ApiBlueprint, parse_body, parse_query, shapes
+from chalicelib.api import ApiBlueprint, idempotency_key, parse_body, parse_query, shapes
 from chalicelib.api.auth import admin_key, admin_tenant
 from chalicelib.errors import BadRequest
 from chalicelib.ids import is_product_id
@@ -24,7 +24,7 @@ def list_orders(tenant_id: str) -> dict:
     tenant = admin_tenant(blueprint.current_request, tenant_id)
     query = parse_query(blueprint.current_request.query_params, OrderListQuery)
     items, next_cursor = orders.list_orders(tenant.tenant_id, query.limit, query.cursor)
-    return {"items": [shapes.order(item) for item in items], "next_cursor": next_cursor}
+    return {"items": [shapes.order(item, with_email=True) for item in items], "next_cursor": next_cursor}
 
 
 @blueprint.route(PRODUCT, methods=["PUT"], authorizer=admin_key)
@@ -49,5 +49,7 @@ def adjust_stock(tenant_id: str, product_id: str) -> dict:
     from chalicelib.api.schemas import StockAdjustBody
 
     tenant = admin_tenant(blueprint.current_request, tenant_id)
-    body = parse_body(blueprint.current_request.raw_body, StockAdjustBody)
-    return shapes.product(catalog.adjust_stock(tenant.tenant_id, product_id, body.delta), tenant.currency)
+    request = blueprint.current_request
+    body = parse_body(request.raw_body, StockAdjustBody)
+    product = catalog.adjust_stock(tenant.tenant_id, product_id, body.delta, idempotency_key(request.headers))
+    return shapes.product(product, tenant.currency)

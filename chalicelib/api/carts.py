@@ -1,8 +1,9 @@
+from decimal import Decimal
+
 from chalice import Response
 
 from chalicelib import carts, checkout, tenants, upsell
-from chalicelib.api import ApiBlueprint, parse_body, shapes
-from chalicelib.errors import BadRequest
+from chalicelib.api import ApiBlueprint, idempotency_key, parse_body, shapes
 
 blueprint = ApiBlueprint(__name__)
 
@@ -67,18 +68,15 @@ def checkout_cart(tenant_id: str, cart_id: str) -> Response:
     tenant = tenants.get_tenant(tenant_id)
     request = blueprint.current_request
     body = parse_body(request.raw_body, CheckoutBody)
-    result = checkout.checkout(tenant, cart_id, body.email, idempotency_key(request.headers.get("idempotency-key")))
+    result = checkout.checkout(
+        tenant,
+        checkout.CheckoutRequest(
+            cart_id=cart_id,
+            email=body.email,
+            expected_total=Decimal(body.expected_total) if body.expected_total else None,
+            idempotency_key=idempotency_key(request.headers),
+        ),
+    )
     answer = {"order": shapes.order(result.order), "upsell": shapes.upsell(result.upsell)}
     location = f"/tenants/{tenant_id}/orders/{result.order.order_id}"
     return Response(answer, status_code=201 if result.created else 200, headers={"Location": location})
-
-
-def idempotency_key(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if not (1 <= len(value) <= 255 and value.isascii() and value.isprintable()):
-        raise BadRequest(
-            "Idempotency-Key must be 1 to 255 printable ASCII characters.",
-            {"fields": [{"field": "Idempotency-Key", "message": "invalid header value"}]},
-        )
-    return value

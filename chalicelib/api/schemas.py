@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from chalicelib.carts import MAX_LINES, MAX_QUANTITY
+from chalicelib.catalog import MAX_STOCK
 
 ProductId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 
@@ -17,6 +18,12 @@ def integral_float_to_int(value: object) -> object:
 
 
 WholeNumber = Annotated[int, BeforeValidator(integral_float_to_int)]
+
+
+# Exactly two decimals, a string, never a float: an amount (a cart's total may exceed any one price)...
+Money = Annotated[str, StringConstraints(pattern=r"^(0|[1-9]\d{0,11})\.\d{2}$")]
+# ... and a price: greater than zero, at most 8 integer digits.
+PositiveMoney = Annotated[str, StringConstraints(pattern=r"^(0\.(0[1-9]|[1-9]\d)|[1-9]\d{0,7}\.\d{2})$")]
 
 
 class Strict(BaseModel):
@@ -41,7 +48,8 @@ class PromoBody(Strict):
 
 
 class CheckoutBody(Strict):
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: EmailStr | None = None
+    expected_total: Money | None = None  # the total the shopper was shown; another current total is 409
 
 
 class ProductListQuery(BaseModel):
@@ -60,10 +68,7 @@ class OrderListQuery(BaseModel):
     cursor: str | None = Field(default=None, min_length=1, max_length=512)
 
 
-# Greater than zero, exactly two decimals, at most 8 integer digits; a string, never a float.
-PositiveMoney = Annotated[str, StringConstraints(pattern=r"^(0\.(0[1-9]|[1-9]\d)|[1-9]\d{0,7}\.\d{2})$")]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=40)]
-MAX_STOCK = 1_000_000
 MAX_STOCK_DELTA = 100_000
 
 
@@ -72,7 +77,7 @@ class ProductUpsertBody(Strict):
     description: str = Field(default="", max_length=2000)
     category: str = Field(min_length=1, max_length=40)
     price: PositiveMoney
-    stock: int = Field(ge=0, le=MAX_STOCK)
+    stock: int | None = Field(default=None, ge=0, le=MAX_STOCK)  # omitted: the stock is left as it is
     tags: list[Tag] = Field(default_factory=list, max_length=10)
     complements: list[ProductId] = Field(default_factory=list, max_length=10)
 

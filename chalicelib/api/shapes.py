@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.carts import PricedCart
 from chalicelib.models import OrderModel, ProductModel
-from chalicelib.pricing import Totals, format_money, format_rate
+from chalicelib.pricing import Totals, format_money
 from chalicelib.upsell import Upsell
 
 
@@ -29,14 +29,7 @@ def product(item: ProductModel, currency: str) -> dict[str, Any]:
 
 
 def totals(value: Totals) -> dict[str, str]:
-    return {
-        "subtotal": format_money(value.subtotal),
-        "discount": format_money(value.discount),
-        "net": format_money(value.net),
-        "vat_rate": format_rate(value.vat_rate),
-        "vat": format_money(value.vat),
-        "total": format_money(value.total),
-    }
+    return value.as_strings()
 
 
 def line(product_id: str, name: str, unit_price: Any, quantity: int, line_total: Any) -> dict[str, Any]:
@@ -64,9 +57,10 @@ def cart(priced: PricedCart) -> dict[str, Any]:
     }
 
 
-def order(record: OrderModel) -> dict[str, Any]:
+def order(record: OrderModel, *, with_email: bool = False) -> dict[str, Any]:
+    """The order; the shopper's e-mail only for the tenant's operators (admin routes)."""
     saved = record.totals
-    return {
+    shape = {
         "order_id": record.order_id,
         "cart_id": record.cart_id,
         "status": record.status,
@@ -74,9 +68,11 @@ def order(record: OrderModel) -> dict[str, Any]:
         "promo_code": record.promo_code,
         "totals": totals(Totals(saved.subtotal, saved.discount, saved.net, saved.vat_rate, saved.vat, saved.total)),
         "currency": record.currency,
-        "email": record.email,
         "created_at": timestamp(record.created_at),
     }
+    if with_email:
+        shape["email"] = record.email
+    return shape
 
 
 def upsell(value: Upsell) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def test_order_list_items_are_full_orders_and_a_full_page_has_no_cursor(api):
     response = api.get(ORDERS, headers=admin())
     assert response.data["next_cursor"] is None
     [order] = response.data["items"]
-    assert order == api.get(f"{ORDERS}/{order_id}").data
+    assert order == {**api.get(f"{ORDERS}/{order_id}").data, "email": None}  # the public shape has no e-mail
     assert order["totals"]["total"] == "59.98"
     exact = api.get(f"{ORDERS}?limit=1", headers=admin())
     assert (len(exact.data["items"]), exact.data["next_cursor"]) == (1, None)
@@ -115,6 +115,19 @@ def test_upsert_keeps_reserved_and_co_purchase_counts(api, aws):
     after = product_record("acme", "tent-2p")
     assert (after.name, after.price, after.stock, after.reserved) == ("Tent v2", Decimal("139.00"), 5, 2)
     assert after.co_purchases.as_dict() == {"headlamp": 7}
+
+
+def test_an_upsert_without_stock_leaves_the_stock_alone(api):
+    place_order(api, "tent-2p", 3)  # a sale is on: 7 left to sell, 3 held
+    body = {"name": "Tent 2P (typo fixed)", "category": "camping", "price": "129.00"}
+
+    response = api.put(f"{PRODUCTS}/tent-2p", body, headers=admin())
+
+    assert (response.status_code, response.data["stock"], response.data["name"]) == (200, 7, "Tent 2P (typo fixed)")
+    record = product_record("acme", "tent-2p")
+    assert (record.stock, record.reserved) == (7, 3)
+    created = api.put(f"{PRODUCTS}/mug-blue", {k: v for k, v in MUG.items() if k != "stock"}, headers=admin())
+    assert (created.status_code, created.data["stock"], product_record("acme", "mug-blue").stock) == (201, 0, 0)
 
 
 def test_a_new_product_starts_with_nothing_reserved_and_no_counts(api):
@@ -245,7 +258,58 @@ def test_invalid_deltas_are_400(api, body):
     assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
 
 
-def test_another_tenants_product_is_not_found_under_its_own_key(api):
+def test_an_adjustment_retried_with_its_key_is_applied_once_and_answered_the_same(api):
+    set_stock("acme", "headlamp", 5)
+    first = adjust_with_key(api, "headlamp", 20, "restock-1")
+    set_stock("acme", "headlamp", 24)  # a sale since: the replay still answers what the adjustment did
+    again = adjust_with_key(api, "headlamp", 20, "restock-1")
+
+    assert (first.status_code, first.data["stock"]) == (200, 25)
+    assert (again.status_code, again.data) == (200, first.data)
+    assert product_record("acme", "headlamp").stock == 24
+
+
+def test_an_adjustment_key_reused_for_another_body_is_422_and_writes_nothing(api):
+    set_stock("acme", "headlamp", 5)
+    assert adjust_with_key(api, "headlamp", 20, "restock-2").status_code == 200
+    for product_id, delta in (("headlamp", 21), ("sun-hat", 20)):
+        response = adjust_with_key(api, product_id, delta, "restock-2")
+        assert (response.status_code, response.data["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert (product_record("acme", "headlamp").stock, product_record("acme", "sun-hat").stock) == (25, 22)
+
+
+def test_a_replay_is_answered_even_when_applying_again_would_be_refused(api):
+    set_stock("acme", "headlamp", 4)
+    assert adjust_with_key(api, "headlamp", -4, "clear-out").data["stock"] == 0
+    again = adjust_with_key(api, "headlamp", -4, "clear-out")  # applying -4 to 0 would be OUT_OF_STOCK
+    assert (again.status_code, again.data["stock"]) == (200, 0)
+    assert product_record("acme", "headlamp").stock == 0
+
+
+def test_a_checkout_key_is_not_a_stock_key(api):
+    cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": "sun-hat", "quantity": 1}]}).data["cart_id"]
+    assert api.post(f"/tenants/acme/carts/{cart_id}/checkout", headers={"Idempotency-Key": "k-any"}).status_code == 201
+    response = adjust_with_key(api, "sun-hat", 1, "k-any")
+    assert (response.status_code, response.data["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert product_record("acme", "sun-hat").stock == 21
+
+
+def test_stock_never_exceeds_the_maximum_through_adjustments(api):
+    set_stock("acme", "headlamp", 999_990)
+    response = adjust(api, "headlamp", 11)
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert response.data["error"]["details"]["fields"] == [
+        {"field": "delta", "message": "at most 10 more for this product"}
+    ]
+    assert product_record("acme", "headlamp").stock == 999_990
+    assert adjust(api, "headlamp", 10).data["stock"] == 1_000_000
+
+
+def adjust_with_key(api, product_id, delta, key):
+    return api.post(f"{PRODUCTS}/{product_id}/stock", {"delta": delta}, headers={**admin(), "Idempotency-Key": key})
+
+
+def test_another_tenants_key_is_forbidden_and_its_own_tenant_has_no_such_product(api):
     response = adjust(api, "tent-2p", 5, key=GLOBEX_KEY).status_code
     assert response == 403
     response = api.post("/tenants/globex/products/tent-2p/stock", {"delta": 5}, headers=admin(GLOBEX_KEY))

@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib import catalog
+from tests.admin import admin
 from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10, orders_of, product_record, set_stock
 
 CARTS = "/tenants/acme/carts"
@@ -29,7 +30,7 @@ def test_checkout_prices_reserves_stock_and_persists_the_order(api):
     assert response.headers["Location"] == f"/tenants/acme/orders/{order['order_id']}"
     assert order["status"] == "confirmed"
     assert order["cart_id"] == cart_id
-    assert order["email"] == "ada@example.com"
+    assert "email" not in order  # personal data: only the admin routes show it
     assert order["promo_code"] == "SUMMER10"
     assert order["currency"] == "EUR"
     assert [(i["product_id"], i["unit_price"], i["quantity"], i["line_total"]) for i in order["items"]] == [
@@ -45,6 +46,8 @@ def test_checkout_prices_reserves_stock_and_persists_the_order(api):
     cart = api.get(f"{CARTS}/{cart_id}").data
     assert (cart["status"], cart["order_id"]) == ("checked_out", order["order_id"])
     assert api.get(f"/tenants/acme/orders/{order['order_id']}").data == order
+    (listed,) = api.get("/tenants/acme/orders", headers=admin()).data["items"]
+    assert listed == {**order, "email": "ada@example.com"}
 
 
 def test_order_keeps_its_price_snapshot(api, aws):
@@ -82,11 +85,123 @@ def test_retry_with_the_same_key_returns_the_same_order_and_reserves_once(api):
     assert len(orders_of("acme")) == 1
 
 
-def test_same_key_with_a_different_body_is_422(api):
+@pytest.mark.parametrize(
+    "second_body", [{"email": "b@example.com"}, {"email": "a@example.com", "expected_total": "23.99"}, None]
+)
+def test_same_key_with_a_different_body_is_422(api, second_body):
     cart_id = cart_with(api, ("camp-stove", 1))
     assert checkout(api, cart_id, key="k", body={"email": "a@example.com"}).status_code == 201
-    response = checkout(api, cart_id, key="k", body={"email": "b@example.com"})
+    response = checkout(api, cart_id, key="k", body=second_body)
     assert (response.status_code, response.data["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+def test_the_key_belongs_to_the_tenant_another_cart_with_it_is_422_and_nothing_is_written(api):
+    first_cart = cart_with(api, ("camp-stove", 1))
+    order = checkout(api, first_cart, key="shared-key").data["order"]
+    second_cart = cart_with(api, ("tent-2p", 1))
+
+    response = checkout(api, second_cart, key="shared-key")
+
+    assert (response.status_code, response.data["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert [o.order_id for o in orders_of("acme")] == [order["order_id"]]
+    assert (product_record("acme", "tent-2p").stock, product_record("acme", "tent-2p").reserved) == (10, 0)
+    assert api.get(f"{CARTS}/{second_cart}").data["status"] == "open"
+    # Another tenant's identical key is another key.
+    globex_cart = api.post("/tenants/globex/carts", {"items": [{"product_id": "usb-c-dock", "quantity": 1}]})
+    other = api.post(
+        f"/tenants/globex/carts/{globex_cart.data['cart_id']}/checkout", headers={"Idempotency-Key": "shared-key"}
+    )
+    assert other.status_code == 201
+
+
+def test_a_replay_outlives_its_cart(api, aws):
+    from chalicelib.models import CartModel
+
+    cart_id = cart_with(api, ("sun-hat", 2))
+    first = checkout(api, cart_id, key="after-ttl", body={"email": "a@example.com"})
+    CartModel.get("acme", cart_id).delete()  # what DynamoDB's TTL does to a checked-out cart
+
+    again = checkout(api, cart_id, key="after-ttl", body={"email": "a@example.com"})
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.data["order"] == first.data["order"]
+    assert product_record("acme", "sun-hat").stock == 20
+    without_key = checkout(api, cart_id)
+    assert (without_key.status_code, without_key.data["error"]["code"]) == (404, "NOT_FOUND")
+
+
+def test_a_key_is_kept_24_hours_and_free_again_after(api, aws):
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.models import IdempotencyKeyModel
+
+    cart_id = cart_with(api, ("sun-hat", 1))
+    checkout(api, cart_id, key="day-old")
+    record = IdempotencyKeyModel.get("acme", "day-old")
+    assert timedelta(hours=24) <= record.expires_at - record.created_at < timedelta(hours=24, seconds=1)
+
+    record.update(actions=[IdempotencyKeyModel.expires_at.set(datetime.now(UTC) - timedelta(seconds=1))])
+    later_cart = cart_with(api, ("headlamp", 1))
+    assert checkout(api, later_cart, key="day-old").status_code == 201
+    assert len(orders_of("acme")) == 2
+
+
+def test_a_quoted_total_that_still_holds_places_the_order(api):
+    cart_id = cart_with(api, ("tent-2p", 1), ("headlamp", 2), promo="SUMMER10")
+    response = checkout(api, cart_id, body={"expected_total": "193.30"})
+    assert (response.status_code, response.data["order"]["totals"]["total"]) == (201, "193.30")
+
+
+def test_a_price_changed_since_the_quote_is_409_with_the_new_totals_and_nothing_written(api, aws):
+    from chalicelib.models import ProductModel
+
+    cart_id = cart_with(api, ("tent-2p", 1), ("headlamp", 2), promo="SUMMER10")
+    ProductModel("acme", "headlamp").update(actions=[ProductModel.price.set(Decimal("25.99"))])
+
+    response = checkout(api, cart_id, key="quoted", body={"expected_total": "193.30"})
+
+    # 129.00 + 2 x 25.99 = 180.98; discount 18.098 -> 18.10; net 162.88; VAT 32.576 -> 32.58; total 195.46.
+    assert (response.status_code, response.data["error"]["code"]) == (409, "PRICE_CHANGED")
+    assert response.data["error"]["details"] == {
+        "expected_total": "193.30",
+        "totals": {
+            "subtotal": "180.98",
+            "discount": "18.10",
+            "net": "162.88",
+            "vat_rate": "0.20",
+            "vat": "32.58",
+            "total": "195.46",
+        },
+    }
+    assert_nothing_written(api, cart_id)
+    # The shopper accepts the new total: the same key may be used, since nothing was recorded.
+    accepted = checkout(api, cart_id, key="quoted", body={"expected_total": "195.46"})
+    assert (accepted.status_code, accepted.data["order"]["totals"]["total"]) == (201, "195.46")
+
+
+def test_a_promo_withdrawn_since_the_quote_is_price_changed(api, aws):
+    from chalicelib import tenants
+    from chalicelib.models import TenantModel
+
+    cart_id = cart_with(api, ("tent-2p", 1), ("headlamp", 2), promo="SUMMER10")
+    TenantModel("acme").update(actions=[TenantModel.promo_codes.set([])])
+    tenants.clear_cache()
+
+    response = checkout(api, cart_id, body={"expected_total": "193.30"})
+
+    assert (response.status_code, response.data["error"]["code"]) == (409, "PRICE_CHANGED")
+    assert response.data["error"]["details"]["totals"]["total"] == "214.78"  # 178.98 + 35.80 VAT, no discount
+    assert_nothing_written(api, cart_id)
+
+
+def test_a_price_changed_between_read_and_commit_is_price_changed_for_a_quoted_checkout(api, monkeypatch):
+    cart_id = cart_with(api, ("sun-hat", 1))
+    stale_reads(monkeypatch, sun_hat={"price": Decimal("15.00")})  # the shopper was quoted 15.00 + VAT = 18.00
+    response = checkout(api, cart_id, body={"expected_total": "18.00"})
+    assert (response.status_code, response.data["error"]["code"]) == (409, "PRICE_CHANGED")
+    assert response.data["error"]["details"]["totals"]["total"] == "23.99"  # 19.99 + 4.00 VAT
+    assert product_record("acme", "sun-hat").stock == 22
+    assert orders_of("acme") == []
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
@@ -173,7 +288,24 @@ def test_edits_after_checkout_are_cart_closed(api):
         assert (response.status_code, response.data["error"]["code"]) == (409, "CART_CLOSED")
 
 
-@pytest.mark.parametrize("body", ['{"email": 5}', '{"email": "not-an-email"}', '{"mail": "a@b.co"}', "[1,2]", "{oops"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"email": 5}',
+        '{"email": "not-an-email"}',
+        '{"email": "<img/src=x/onerror=alert(1)>@x.io"}',
+        '{"email": "a\\u0000b@example.com"}',
+        '{"email": "a\\u001bb@example.com"}',
+        '{"email": "ada@example.com\\n"}',
+        '{"mail": "a@b.co"}',
+        '{"expected_total": 193.3}',
+        '{"expected_total": "193.3"}',
+        '{"expected_total": "-1.00"}',
+        '{"expected_total": "1e3"}',
+        "[1,2]",
+        "{oops",
+    ],
+)
 def test_bad_checkout_body_is_400_and_writes_nothing(api, body):
     cart_id = cart_with(api, ("tent-2p", 1))
     response = api.post(f"{CARTS}/{cart_id}/checkout", raw=body)

@@ -41,6 +41,7 @@ TABLE_RESOURCES = {
     "products": "ProductsTable",
     "carts": "CartsTable",
     "orders": "OrdersTable",
+    "idempotency": "IdempotencyTable",
 }
 
 
@@ -185,7 +186,13 @@ def model_tables(monkeypatch: pytest.MonkeyPatch, stage: str) -> dict[str, dict[
         tables[model.Meta.table_name] = {
             "keys": {k["KeyType"]: k["AttributeName"] for k in schema["key_schema"]},
             "attributes": sorted((a["AttributeName"], a["AttributeType"]) for a in schema["attribute_definitions"]),
-            "indexes": schema.get("global_secondary_indexes", []) + schema.get("local_secondary_indexes", []),
+            "indexes": {
+                index["index_name"]: {
+                    "keys": {k["KeyType"]: k["AttributeName"] for k in index["key_schema"]},
+                    "projection": index["projection"]["ProjectionType"],
+                }
+                for index in schema.get("global_secondary_indexes", [])
+            },
             "billing_mode": model.Meta.billing_mode,
             "stream": getattr(model.Meta, "stream_view_type", None),
             "ttl": ttl[0] if ttl else None,
@@ -203,7 +210,13 @@ def template_tables(template: dict[str, Any], stage: str) -> dict[str, dict[str,
         tables[properties["TableName"]] = {
             "keys": {k["KeyType"]: k["AttributeName"] for k in properties["KeySchema"]},
             "attributes": sorted((a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]),
-            "indexes": properties.get("GlobalSecondaryIndexes", []) + properties.get("LocalSecondaryIndexes", []),
+            "indexes": {
+                index["IndexName"]: {
+                    "keys": {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]},
+                    "projection": index["Projection"]["ProjectionType"],
+                }
+                for index in properties.get("GlobalSecondaryIndexes", [])
+            },
             "billing_mode": properties["BillingMode"],
             "stream": properties.get("StreamSpecification", {}).get("StreamViewType"),
             "ttl": ttl["AttributeName"] if ttl.get("Enabled") else None,
@@ -217,6 +230,10 @@ def test_tables_equal_the_pynamodb_models(template: dict[str, Any], monkeypatch:
     # The contract's specifics, so a change to both sides still has to be deliberate.
     assert models["cartwise-prod-orders"]["stream"] == "NEW_IMAGE"
     assert models["cartwise-prod-carts"]["ttl"] == "expires_at"
+    assert models["cartwise-prod-idempotency"]["ttl"] == "expires_at"
+    assert models["cartwise-prod-products"]["indexes"] == {
+        "by-category": {"keys": {"HASH": "category_key", "RANGE": "product_id"}, "projection": "ALL"}
+    }
     assert {table["billing_mode"] for table in models.values()} == {"PAY_PER_REQUEST"}
     assert {table["keys"]["HASH"] for table in models.values()} == {"tenant_id"}
 

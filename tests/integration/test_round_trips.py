@@ -63,3 +63,35 @@ def test_the_upsell_adds_one_catalogue_query(api, recorder):
         "dynamodb.Query": 1,
         "ssm.GetParameters": 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_ids"),
+    [
+        ("category=rare&limit=1", ["rare-0"]),
+        ("category=bulk&limit=5", [f"bulk-{n:03}" for n in range(5)]),
+        ("limit=3", ["bulk-000", "bulk-001", "bulk-002"]),  # ids sort before the demo catalogue's
+    ],
+)
+def test_a_product_page_is_one_query_whatever_the_catalogue_size(api, recorder, query, expected_ids):
+    """300 products of one category before the one of another: a filtered page still reads one page."""
+    from chalicelib import catalog
+    from chalicelib.models import ProductModel
+
+    with ProductModel.batch_write() as batch:
+        for n in range(300):
+            batch.save(catalog.product_from_record("acme", bulk_record(f"bulk-{n:03}", "bulk")))
+        batch.save(catalog.product_from_record("acme", bulk_record("rare-0", "rare")))
+    api.get("/tenants/acme/products?limit=1")  # the tenant's settings are cached from here on
+    recorder.take()
+
+    response = api.get(f"/tenants/acme/products?{query}")
+
+    assert response.status_code == 200
+    assert [item["product_id"] for item in response.data["items"]] == expected_ids
+    (record,) = recorder.take()
+    assert {name: n for name, n in record["calls"].items() if name.startswith("dynamodb.")} == {"dynamodb.Query": 1}
+
+
+def bulk_record(product_id: str, category: str) -> dict:
+    return {"product_id": product_id, "name": product_id, "category": category, "price": "1.00", "stock": 1}
