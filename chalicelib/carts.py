@@ -16,7 +16,7 @@ from pynamodb.exceptions import PutError
 from chalicelib import catalog, contention, pricing, tenants
 from chalicelib.config import get_settings
 from chalicelib.errors import BadRequest, CartClosed, NotFound, OutOfStock, Unavailable
-from chalicelib.ids import is_ulid, new_ulid
+from chalicelib.ids import is_product_id, is_ulid, new_ulid
 from chalicelib.models import CartLine, CartModel, ProductModel
 from chalicelib.tenants import Tenant
 
@@ -115,12 +115,14 @@ def get_cart(tenant: Tenant, cart_id: str) -> PricedCart:
     return price_cart(tenant, load_cart(tenant.tenant_id, cart_id))
 
 
-def _edit(tenant: Tenant, cart_id: str, change: Callable[[CartModel], None]) -> PricedCart:
+def _edit(tenant: Tenant, cart_id: str, change: Callable[[CartModel], bool | None]) -> PricedCart:
+    """Apply `change` to the open cart and save it; a change that returns False had nothing to do (no write)."""
     for attempt in range(EDIT_ATTEMPTS):
         cart = load_cart(tenant.tenant_id, cart_id, consistent=True)
         if cart.status != "open":
             raise CartClosed(f"Cart {cart_id!r} is already checked out.", {"order_id": cart.order_id})
-        change(cart)
+        if change(cart) is False:
+            return price_cart(tenant, cart)
         cart.updated_at = now()
         cart.expires_at = cart.updated_at + timedelta(days=get_settings().cart_ttl_days)
         try:
@@ -158,8 +160,16 @@ def set_quantity(tenant: Tenant, cart_id: str, product_id: str, quantity: int) -
 
 
 def remove_line(tenant: Tenant, cart_id: str, product_id: str) -> PricedCart:
-    def change(cart: CartModel) -> None:
-        cart.lines = [line for line in cart.lines if line.product_id != product_id]
+    """Remove a product's line; an id that cannot exist is 404, a product not in the cart changes nothing."""
+    if not is_product_id(product_id):
+        raise NotFound(f"Product {product_id!r} not found.", {"product_id": product_id})
+
+    def change(cart: CartModel) -> bool:
+        kept = [line for line in cart.lines if line.product_id != product_id]
+        if len(kept) == len(cart.lines):
+            return False
+        cart.lines = kept
+        return True
 
     return _edit(tenant, cart_id, change)
 

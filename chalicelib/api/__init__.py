@@ -62,6 +62,8 @@ def parse_body(raw_body: bytes | None, model: type[Body]) -> Body:
         json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("The request body is not valid JSON.", {"fields": []}) from None
+    except RecursionError:  # e.g. "[[[[..." thousands deep: no request of ours nests beyond a few levels
+        raise BadRequest("The request body is nested too deeply.", {"fields": []}) from None
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

@@ -80,7 +80,11 @@ def admin_route(path: str) -> bool:
         "nul",
         '{"quantity": NaN}',
         "\ufeff{}",
+        "[" * 20_000 + "]" * 20_000,  # deeper than Python's recursion limit
+        '{"a":' * 10_000 + "1" + "}" * 10_000,  # 60 kB: still under the body limit
+        "[" * 500 + "]" * 500,  # within it, deeper than any request of ours
     ],
+    ids=lambda raw: raw if len(raw) < 40 else f"{raw[:8]}...{len(raw)} chars",
 )
 def test_malformed_json_is_400(shop, method, path, raw):
     api, cart_id, before = shop
@@ -257,6 +261,7 @@ def test_hostile_ids_in_paths_are_404(shop, hostile):
         ("PUT", f"/tenants/acme/carts/{cart_id}/items/{hostile}", '{"quantity": 1}', "NOT_FOUND"),
         ("PUT", f"/tenants/acme/carts/{hostile}/items/headlamp", '{"quantity": 1}', "NOT_FOUND"),
         ("DELETE", f"/tenants/acme/carts/{hostile}/items/headlamp", None, "NOT_FOUND"),
+        ("DELETE", f"/tenants/acme/carts/{cart_id}/items/{hostile}", None, "NOT_FOUND"),
         ("POST", f"/tenants/acme/carts/{hostile}/checkout", None, "NOT_FOUND"),
         ("GET", f"/tenants/acme/orders/{hostile}", None, "NOT_FOUND"),
         ("POST", f"/tenants/acme/products/{hostile}/stock", '{"delta": 1}', "NOT_FOUND"),
@@ -273,6 +278,14 @@ def test_hostile_ids_in_paths_are_404(shop, hostile):
     )
     assert_envelope(response.status_code, response.data, 400, "BAD_REQUEST")
     assert snapshot() == before
+
+
+def test_removing_a_product_that_is_not_in_the_cart_changes_nothing(shop):
+    api, cart_id, before = shop
+    response = api.delete(f"/tenants/acme/carts/{cart_id}/items/headlamp")
+    assert response.status_code == 200
+    assert [item["product_id"] for item in response.data["items"]] == ["tent-2p"]
+    assert snapshot() == before  # not even the cart's version or updated_at
 
 
 # --- through the real HTTP stack: chalice local on DynamoDB Local, raw request lines ----------------

@@ -57,18 +57,52 @@ def test_fifty_shoppers_for_ten_units_never_oversell(local_stack, race_product):
     assert len(orders_for(race_product)) == 10
 
 
-def test_twenty_concurrent_retries_of_one_key_make_one_order(local_stack, race_product):
+@pytest.mark.parametrize(("retries", "quantity"), [(20, 2), (16, 6), (16, 10)])
+def test_concurrent_retries_of_one_key_make_one_order_whatever_the_quantity(
+    local_stack, race_product, retries, quantity
+):
+    """With 6 or 10 of 10, every loser sees the winner's stock taken: it must still get the order, not a 409."""
     base = f"{local_stack.api_url}/tenants/acme/carts"
     with httpx.Client(timeout=60) as http:
-        cart_id = http.post(base, json={"items": [{"product_id": race_product, "quantity": 2}]}).json()["cart_id"]
+        cart_id = http.post(base, json={"items": [{"product_id": race_product, "quantity": quantity}]}).json()[
+            "cart_id"
+        ]
         responses = all_at_once(
-            20, lambda i: http.post(f"{base}/{cart_id}/checkout", headers={"Idempotency-Key": "double-click"})
+            retries,
+            lambda i: http.post(
+                f"{base}/{cart_id}/checkout",
+                headers={"Idempotency-Key": f"double-click-{cart_id}"},
+                json={"email": "a@example.com"},
+            ),
         )
 
-    assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
+    assert sorted(r.status_code for r in responses) == [200] * (retries - 1) + [201]
     assert len({r.json()["order"]["order_id"] for r in responses}) == 1
     product = ProductModel.get("acme", race_product, consistent_read=True)
-    assert (product.stock, product.reserved) == (8, 2)
+    assert (product.stock, product.reserved) == (10 - quantity, quantity)
+    assert len(orders_for(race_product)) == 1
+
+
+def test_racing_checkouts_of_two_carts_with_one_key_place_one_order(local_stack, race_product):
+    """The key belongs to the tenant: whichever cart wins, the other is 422 and keeps its stock."""
+    base = f"{local_stack.api_url}/tenants/acme/carts"
+    with httpx.Client(timeout=60) as http:
+        carts = [
+            http.post(base, json={"items": [{"product_id": race_product, "quantity": 3}]}).json()["cart_id"]
+            for _ in range(2)
+        ]
+        responses = all_at_once(
+            10, lambda i: http.post(f"{base}/{carts[i % 2]}/checkout", headers={"Idempotency-Key": f"one-key-{race_product}"})
+        )
+
+    winner = next(r for r in responses if r.status_code == 201)
+    won_cart = winner.json()["order"]["cart_id"]
+    outcomes = sorted((r.status_code, r.json().get("error", {}).get("code")) for r in responses if r is not winner)
+    # The winner's cart: 4 replays of its order; the other cart: 5 refusals of the key.
+    assert outcomes == [(200, None)] * 4 + [(422, "IDEMPOTENCY_KEY_REUSED")] * 5
+    assert all(r.json()["order"]["cart_id"] == won_cart for r in responses if r.status_code == 200)
+    product = ProductModel.get("acme", race_product, consistent_read=True)
+    assert (product.stock, product.reserved) == (7, 3)
     assert len(orders_for(race_product)) == 1
 
 

@@ -74,7 +74,8 @@ def cart(shop, dynamodb) -> tuple[str, str]:
 
 
 def checkout(shop: Api, cart_id: str, key: str | None = None):
-    headers = {"Idempotency-Key": key} if key else {}
+    # Keys belong to the tenant and the stack is shared by the session: each cart gets its own.
+    headers = {"Idempotency-Key": f"{key}-{cart_id}"} if key else {}
     return shop.post(f"/tenants/acme/carts/{cart_id}/checkout", headers=headers)
 
 
