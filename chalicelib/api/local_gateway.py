@@ -5,7 +5,9 @@ Chalice's emulation reads the token from the `Authorization` header whatever the
 raised by an authorizer escape as a crash. API Gateway instead takes the token from the configured
 header (`X-Api-Key`) and answers 401 itself when that header is missing or the authorizer fails
 with "Unauthorized"; infra/ templates that 401 (gateway response UNAUTHORIZED) into our error
-envelope. This patch gives the local gateway the same three behaviours, with the same body.
+envelope. An authorizer that fails otherwise (its tenants table throttled or down) is API
+Gateway's AUTHORIZER_FAILURE, which infra/ answers 503 UNAVAILABLE with Retry-After. This patch
+gives the local gateway the same behaviours, with the same bodies.
 It also gives the local server a listen backlog that survives a burst of simultaneous clients
 (the concurrency tests send 20 to 50 at once).
 
@@ -19,11 +21,15 @@ import functools
 import json
 from typing import Any
 
-from chalicelib.errors import Unauthorized, envelope
+from chalicelib.errors import RETRY_AFTER_SECONDS, Unauthorized, envelope
+from chalicelib.observability import logger
 
 UNAUTHORIZED_MESSAGE = "A valid X-Api-Key is required."
 LISTEN_BACKLOG = 128
 UNAUTHORIZED_BODY = json.dumps(envelope("UNAUTHORIZED", UNAUTHORIZED_MESSAGE)).encode()
+UNAVAILABLE_BODY = json.dumps(
+    envelope("UNAVAILABLE", "Authentication is unavailable right now, please retry shortly.")
+).encode()
 
 
 def install() -> bool:
@@ -35,6 +41,9 @@ def install() -> bool:
     original = local.LocalGatewayAuthorizer.authorize
     if getattr(original, "cartwise_patched", False):
         return True
+
+    class AuthorizerUnavailable(local.LocalGatewayException):
+        CODE = 503
 
     @functools.wraps(original)
     def authorize(self: Any, raw_path: str, lambda_event: dict, lambda_context: Any) -> tuple[dict, Any]:
@@ -59,6 +68,14 @@ def install() -> bool:
             authorized, context = original(self, raw_path, authorizer_view, lambda_context)
         except Unauthorized:
             raise local.NotAuthorizedError(gateway_headers, UNAUTHORIZED_BODY) from None
+        except Exception as exc:  # noqa: BLE001 - any other authorizer failure is AUTHORIZER_FAILURE
+            logger.warning("Admin authorizer failed", exc_info=exc)
+            unavailable_headers = {
+                **gateway_headers,
+                "x-amzn-ErrorType": "AuthorizerConfigurationException",
+                "Retry-After": RETRY_AFTER_SECONDS,
+            }
+            raise AuthorizerUnavailable(unavailable_headers, UNAVAILABLE_BODY) from None
         lambda_event["requestContext"] = authorized["requestContext"]
         return lambda_event, context
 

@@ -18,6 +18,7 @@ from chalice.test import Client
 from chalicelib import clients, upsell
 from chalicelib.ids import new_ulid
 from chalicelib.models import CartModel, OrderModel, ProductModel
+from tests.admin import admin
 from tests.conftest import Api, reset_process_state
 from tests.faults_proxy import APPLIED_THEN_ERROR, SERVER_ERROR, THROTTLE, FaultProxy
 
@@ -206,6 +207,19 @@ def test_ssm_down_turns_the_upsell_off_and_the_checkout_goes_through(shop, dynam
     assert after["stock"] == (STOCK - QUANTITY, QUANTITY)
     assert after["orders"] == [response.data["order"]["order_id"]]
     assert dynamodb.calls["TransactWriteItems"] == 1
+
+
+@pytest.mark.parametrize("fault", [THROTTLE, SERVER_ERROR])
+def test_the_admin_authorizer_answers_503_in_the_envelope_when_the_tenants_table_fails(shop, dynamodb, fault):
+    dynamodb.fail("GetItem", fault)
+
+    response = shop.get("/tenants/acme/orders", headers=admin())
+
+    assert_unavailable(response)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"  # a browser can read why
+    assert dynamodb.calls["GetItem"] == ATTEMPTS
+    dynamodb.heal()
+    assert shop.get("/tenants/acme/orders", headers=admin()).status_code == 200
 
 
 def test_every_table_and_the_transaction_share_one_connection_and_its_retries(shop, cart):
