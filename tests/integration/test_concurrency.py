@@ -92,7 +92,10 @@ def test_racing_checkouts_of_two_carts_with_one_key_place_one_order(local_stack,
             for _ in range(2)
         ]
         responses = all_at_once(
-            10, lambda i: http.post(f"{base}/{carts[i % 2]}/checkout", headers={"Idempotency-Key": f"one-key-{race_product}"})
+            10,
+            lambda i: http.post(
+                f"{base}/{carts[i % 2]}/checkout", headers={"Idempotency-Key": f"one-key-{race_product}"}
+            ),
         )
 
     winner = next(r for r in responses if r.status_code == 201)
