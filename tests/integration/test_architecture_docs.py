@@ -105,6 +105,7 @@ def test_diagrams_use_the_codes_names_and_figures():
         "409 OUT_OF_STOCK",
         "422 IDEMPOTENCY_KEY_REUSED",
         "409 CART_CLOSED",
+        "409 PRICE_CHANGED",
         "UPSELL_ENABLED",
         "LLM_TIMEOUT_SECONDS (3 s)",
         "deterministic fallback",
