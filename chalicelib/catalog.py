@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from pynamodb.constants import ALL_OLD
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clients, cursors, idempotency
-from chalicelib.errors import BadRequest, NotFound, OutOfStock
+from chalicelib.errors import BadRequest, NotFound, OutOfStock, Unavailable
 from chalicelib.ids import is_product_id
 from chalicelib.models import ProductModel, category_key
 
@@ -115,18 +115,14 @@ def upsert_product(tenant_id: str, product_id: str, fields: ProductFields) -> tu
 
 
 def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: str | None = None) -> ProductModel:
-    """Add `delta` to the sellable stock, keeping it within 0..MAX_STOCK; applied once per Idempotency-Key.
-
-    The new figure is written on the condition that the stock is still the one read (so the answer
-    is exact), in one transaction with the key's record, which keeps the answer for a replay.
-    A refusal (stock too low or too high, product gone) is answered only after checking that the
-    key did not already apply this very adjustment.
-    """
+    """Add `delta` to the sellable stock, keeping it within 0..MAX_STOCK; applied once per Idempotency-Key."""
+    if not is_product_id(product_id):
+        raise NotFound(f"Product {product_id!r} not found.", {"product_id": product_id})
+    if idempotency_key is None:
+        return _add_stock(tenant_id, product_id, delta)
     request_fingerprint = idempotency.fingerprint("adjust_stock", product_id=product_id, delta=delta)
 
     def replay() -> ProductModel | None:
-        if not idempotency_key:
-            return None
         record = idempotency.recorded(tenant_id, idempotency_key, request_fingerprint, datetime.now(UTC))
         return ProductModel.from_raw_data(json.loads(record.result)) if record and record.result else None
 
@@ -139,19 +135,43 @@ def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: s
     return product
 
 
-def _adjust_once(
-    tenant_id: str, product_id: str, delta: int, idempotency_key: str | None, request_fingerprint: str
-) -> ProductModel | None:
-    """One read and one conditional write; None when the stock changed in between (read again)."""
-    product = get_product(tenant_id, product_id, consistent=True)
+def _add_stock(tenant_id: str, product_id: str, delta: int) -> ProductModel:
+    """One conditional UpdateItem (ADD): concurrent adjustments never conflict, the bounds hold."""
+    bound = ProductModel.stock >= -delta if delta < 0 else ProductModel.stock <= MAX_STOCK - delta
+    product = ProductModel(tenant_id, product_id)
+    try:
+        product.update(actions=[ProductModel.stock.add(delta)], condition=ProductModel.product_id.exists() & bound)
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        # Why it failed, for the answer only: the write itself was all or nothing.
+        _check_bounds(get_product(tenant_id, product_id, consistent=True), delta)
+        raise Unavailable("The stock changed while it was adjusted, please retry.") from None
+    return product
+
+
+def _check_bounds(product: ProductModel, delta: int) -> None:
     current = int(product.stock)
     if current + delta < 0:
-        raise OutOfStock([{"product_id": product_id, "requested": -delta, "available": current}])
+        raise OutOfStock([{"product_id": product.product_id, "requested": -delta, "available": current}])
     if current + delta > MAX_STOCK:
         raise BadRequest(
             f"The stock would exceed the maximum of {MAX_STOCK}.",
             {"fields": [{"field": "delta", "message": f"at most {MAX_STOCK - current} more for this product"}]},
         )
+
+
+def _adjust_once(
+    tenant_id: str, product_id: str, delta: int, idempotency_key: str, request_fingerprint: str
+) -> ProductModel | None:
+    """Read, then write the exact new figure with the key's record; None when the stock changed in between.
+
+    Writing `stock = read + delta` on the condition that it is still the figure read makes the
+    answer (and the snapshot a replay returns) exactly what this adjustment left.
+    """
+    product = get_product(tenant_id, product_id, consistent=True)
+    _check_bounds(product, delta)
+    current = int(product.stock)
     product.stock = current + delta
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
@@ -160,15 +180,14 @@ def _adjust_once(
                 actions=[ProductModel.stock.set(product.stock)],
                 condition=ProductModel.stock == current,
             )
-            if idempotency_key:
-                idempotency.claim(
-                    transaction,
-                    tenant_id,
-                    idempotency_key,
-                    request_fingerprint,
-                    datetime.now(UTC),
-                    result=json.dumps(product.serialize()),
-                )
+            idempotency.claim(
+                transaction,
+                tenant_id,
+                idempotency_key,
+                request_fingerprint,
+                datetime.now(UTC),
+                result=json.dumps(product.serialize()),
+            )
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise

@@ -136,10 +136,11 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> OrderModel | None:
             raise
         idempotency.raise_if_key_taken(exc)
         failed = [r.raw_item for r in exc.cancellation_reasons if r and r.code == "ConditionalCheckFailed"]
-        if not any(item and "version" in item for item in failed):  # the cart changed: read it again
-            short = _shortages_from(failed, requested)
-            if short:
-                raise OutOfStock(short) from None
+        # A changed cart (closed, or edited since the read) is read again before any shortage is answered.
+        cart_changed = any(item and "version" in item for item in failed)
+        short = [] if cart_changed else _shortages_from(failed, requested)
+        if short:
+            raise OutOfStock(short) from None
         logger.info(
             "Checkout transaction cancelled, retrying", reasons=[r and r.code for r in exc.cancellation_reasons]
         )

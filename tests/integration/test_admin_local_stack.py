@@ -102,3 +102,13 @@ def test_a_real_stream_record_becomes_an_order_created_event(local_stack, shop, 
 def test_make_run_prints_the_demo_admin_keys(local_stack):
     for tenant_id, key in KEYS.items():
         assert f"admin key for {tenant_id} (X-Api-Key, local demo only): {key}" in local_stack.provision_output
+
+
+def test_twenty_concurrent_retries_of_one_keyed_adjustment_apply_it_once(shop, product):
+    url = f"/tenants/acme/products/{product}/stock"
+    headers = {**admin(), "Idempotency-Key": f"restock-{product}"}
+    responses = all_at_once(20, lambda i: shop.post(url, json={"delta": 7}, headers=headers))
+
+    assert [r.status_code for r in responses] == [200] * 20
+    assert {r.json()["stock"] for r in responses} == {37}
+    assert ProductModel.get("acme", product, consistent_read=True).stock == 37

@@ -267,7 +267,13 @@ def test_provisioning_creates_the_tables_the_template_declares(
             created[name] = {
                 "keys": {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]},
                 "attributes": sorted((a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]),
-                "indexes": table.get("GlobalSecondaryIndexes", []) + table.get("LocalSecondaryIndexes", []),
+                "indexes": {
+                    index["IndexName"]: {
+                        "keys": {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]},
+                        "projection": index["Projection"]["ProjectionType"],
+                    }
+                    for index in table.get("GlobalSecondaryIndexes", [])
+                },
                 "billing_mode": table["BillingModeSummary"]["BillingMode"],
                 "stream": stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
                 "ttl": ttl.get("AttributeName") if ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING") else None,
