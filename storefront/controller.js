@@ -104,13 +104,18 @@ export class Controller {
     return cart;
   }
 
-  /** Run `edit(cart)` on the current cart (creating one if needed); a lost cart is replaced once, silently. */
+  /**
+   * Run `edit(cart)` on the current cart (creating one if needed) and return the edited cart. A
+   * lost cart is replaced once, silently, unless this page's own unanswered checkout closed it:
+   * then that order is shown and null returned (carrying on in a new cart could order it twice).
+   */
   async editCart(edit) {
     const cart = this.state.cart ?? (await this.newCart());
     try {
       return await edit(cart);
     } catch (error) {
       if (!isLostCart(error)) throw error;
+      if (await this.resumeCheckout(cart.cart_id)) return null;
       storage.forgetCart(this.tenant);
       return edit(await this.newCart());
     }
@@ -136,6 +141,7 @@ export class Controller {
     return this.serially(async () => {
       try {
         const cart = await this.editCart(edit);
+        if (cart === null) return false; // it had been ordered: its confirmation is shown instead
         this.priceChange = null; // the shopper has moved on from the changed total
         this.setCart(cart);
         this.view.showNotice(null);
@@ -194,7 +200,7 @@ export class Controller {
     }
   }
 
-  /** The stored cart, if the API still has it open; a checkout that never got its answer is replayed. */
+  /** The stored cart, if the API still has it open; a checkout of it that never got its answer is finished. */
   async restoreCart() {
     const { tenant } = this;
     const cartId = storage.savedCartId(tenant);
@@ -213,18 +219,23 @@ export class Controller {
       this.setCart(cart);
       return;
     }
-    const pending = storage.pendingCheckout(tenant, cart.cart_id);
-    if (!pending) {
-      storage.forgetCart(tenant);
-      return;
-    }
-    // Checked out, but the page never saw the answer. Same key, same body: the API answers with
-    // the order it already placed, placing nothing new.
+    if (!(await this.resumeCheckout(cart.cart_id))) storage.forgetCart(tenant);
+  }
+
+  /**
+   * Finish this cart's checkout that never got its answer, if there is one: the same key and body
+   * again, so the API answers with the order it placed. True when that order is now shown; false
+   * when there was none or it is not ours (the API refused: another key placed it).
+   */
+  async resumeCheckout(cartId) {
+    const pending = storage.pendingCheckout(this.tenant, cartId);
+    if (!pending) return false;
     try {
-      this.finishCheckout(await this.sendCheckout(cart.cart_id, pending));
+      this.finishCheckout(await this.sendCheckout(cartId, pending));
+      return true;
     } catch (error) {
-      if (!error.refused) throw error; // no answer again: both are kept for the next visit
-      storage.forgetCart(tenant); // not ours to show (another key placed it): start afresh
+      if (error.refused) return false;
+      throw error; // no answer again: the attempt is kept for the next try
     }
   }
 

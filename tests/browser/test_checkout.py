@@ -87,6 +87,35 @@ def test_a_reload_after_a_lost_answer_shows_the_order_placed(page: Page, shop: S
     assert shop.stock("globex", "webcam-hd") == before - 1
 
 
+def test_an_edit_after_a_lost_answer_shows_the_order_placed_instead_of_a_new_cart(page: Page, shop: Shop) -> None:
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("usb-microphone")
+    cart_id = shop_page.stored_cart_id("globex")
+    before = shop.stock("globex", "usb-microphone")
+
+    placed: list[dict] = []
+    lost: list[Request] = []
+    page.route(f"{shop.api_url}/**/checkout", lose_the_answer(placed, lost))
+    shop_page.checkout_button.click()
+    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
+    page.unroute(f"{shop.api_url}/**/checkout")
+
+    # The shopper presses "+" instead of "Place order": the cart is closed by the page's own order,
+    # so the page finishes that checkout (same key and body) rather than starting a second cart.
+    posts = checkout_posts(page)
+    shop_page.line("usb-microphone").get_by_role("button", name="Increase quantity").click()
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed[0]["order"]["order_id"])
+    assert [(p.headers["idempotency-key"], p.post_data_json) for p in posts] == [
+        (lost[0].headers["idempotency-key"], {"expected_total": "119.99"})  # 99.99 + 20.00 VAT (19.998)
+    ]
+    expect(page.locator("#cart-empty")).to_be_visible()
+    expect(shop_page.notice).to_be_hidden()
+    assert shop_page.stored_cart_id("globex") is None
+    assert shop.http.get(f"/tenants/globex/carts/{cart_id}").json()["status"] == "checked_out"
+    assert shop.stock("globex", "usb-microphone") == before - 1
+
+
 def test_busy_state_while_the_order_is_placed(page: Page, shop: Shop) -> None:
     shop_page = Storefront(page, shop)
     shop_page.open("globex")
