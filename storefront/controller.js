@@ -27,8 +27,6 @@ export class Controller {
     this.queue = Promise.resolve();
     this.pendingEdits = 0;
     this.upsellRequest = 0;
-    /** {from, to} after a checkout's 409 PRICE_CHANGED, until the cart is edited or ordered. */
-    this.priceChange = null;
 
     view.bindCategoryChange((category) => {
       state.category = category;
@@ -61,7 +59,6 @@ export class Controller {
 
   showProducts() {
     const { state } = this;
-    this.view.showCategories(state.categories(), state.category);
     this.view.showProducts(state.shownProducts(), state.products.length, (id) => state.quantityInCart(id));
   }
 
@@ -70,7 +67,7 @@ export class Controller {
     this.view.showCart(state.cart, {
       currency: state.cart?.currency ?? state.currency,
       shortages: state.shortages,
-      priceChange: this.priceChange,
+      priceChange: state.priceChange,
       stockOf: (id) => state.product(id)?.stock,
       nameOf: (id) => state.productName(id),
       checkingOut: state.checkingOut,
@@ -90,6 +87,7 @@ export class Controller {
   async loadProducts() {
     try {
       this.state.setProducts(await this.api.listProducts());
+      this.view.showCategories(this.state.categories(), this.state.category);
       this.showProducts();
     } catch (error) {
       this.view.showProductsError(errorMessage(error), { canRetry: !isApiError(error, "TENANT_NOT_FOUND") });
@@ -142,7 +140,7 @@ export class Controller {
       try {
         const cart = await this.editCart(edit);
         if (cart === null) return false; // it had been ordered: its confirmation is shown instead
-        this.priceChange = null; // the shopper has moved on from the changed total
+        this.state.priceChange = null; // the shopper has moved on from the changed total
         this.setCart(cart);
         this.view.showNotice(null);
         return true;
@@ -269,7 +267,7 @@ export class Controller {
   async checkout() {
     if (this.state.checkingOut || this.state.cartIsEmpty()) return; // a double click is ignored here
     this.setCheckingOut(true);
-    this.priceChange = null;
+    this.state.priceChange = null;
     this.view.showCheckoutError(null);
     this.view.showNotice(null);
     try {
@@ -348,7 +346,7 @@ export class Controller {
     } catch {
       // The answer's totals are the current ones; the lines catch up on the next edit.
     }
-    this.priceChange = { from: cart.totals.total, to: current.totals.total };
+    this.state.priceChange = { from: cart.totals.total, to: current.totals.total };
     this.setCart(current);
     this.loadProducts(); // the catalogue shows the new prices too
     this.view.focusCheckoutMessage();

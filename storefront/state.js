@@ -10,6 +10,8 @@ export class ShopState {
   currency = null;
   /** product_id → {product_id, requested, available} from a checkout's 409 OUT_OF_STOCK. */
   shortages = new Map();
+  /** {from, to} totals after a checkout's 409 PRICE_CHANGED, until the cart is edited or ordered. */
+  priceChange = null;
   /** True while an order is being placed: cart edits wait for it. */
   checkingOut = false;
 

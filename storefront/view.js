@@ -164,10 +164,12 @@ export class View {
    * The cart: lines, promo, totals, the checkout button and what the last checkout said about it.
    * @param {object} cart the API's cart, or null
    * @param {object} options
+   * @param {string} options.currency
    * @param {Map} options.shortages product_id → {product_id, requested, available}
    * @param {{from: string, to: string}|null} options.priceChange a total the checkout found changed
    * @param {(productId: string) => number|undefined} options.stockOf the product's stock, if known
    * @param {(productId: string) => string} options.nameOf
+   * @param {boolean} options.checkingOut an order is being placed
    */
   showCart(cart, { currency, shortages, priceChange, stockOf, nameOf, checkingOut }) {
     const items = cart?.items ?? [];
