@@ -11,19 +11,30 @@ from tests.browser.harness import Shop, Storefront
 RETRY_HINT = "Press \u201cPlace order\u201d again: it will not be ordered twice."
 
 
-def lose_the_answer(placed: list[dict], sent: list[Request]) -> Callable[[Route], None]:
-    """A route handler: the checkout reaches the API, but its answer never reaches the page."""
+def place_order_losing_the_answer(page: Page, shop: Shop) -> tuple[dict, Request]:
+    """Press "Place order": the checkout reaches the API and is placed, but its answer never reaches the page.
 
-    def handle(route: Route) -> None:
+    Returns the API's answer and the request the page sent.
+    """
+    answers: list[dict] = []
+    sent: list[Request] = []
+
+    def lose_the_answer(route: Route) -> None:
         if route.request.method != "POST":
             route.continue_()
             return
         sent.append(route.request)
         response = route.fetch()
-        placed.append({"status": response.status, **response.json()})
+        answers.append({"status": response.status, **response.json()})
         route.abort("connectionreset")
 
-    return handle
+    page.route(f"{shop.api_url}/**/checkout", lose_the_answer)
+    shop_page = Storefront(page, shop)
+    shop_page.checkout_button.click()
+    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
+    page.unroute(f"{shop.api_url}/**/checkout")
+    assert [answer["status"] for answer in answers] == [201]  # the API did place it
+    return answers[0], sent[0]
 
 
 def checkout_posts(page: Page) -> list[Request]:
@@ -39,25 +50,19 @@ def test_retry_after_a_lost_answer_reuses_the_key_and_orders_once(page: Page, sh
     shop_page.step("usb-c-dock", "+", 2)
     before = shop.stock("globex", "usb-c-dock")
 
-    placed: list[dict] = []
-    lost: list[Request] = []
-    page.route(f"{shop.api_url}/**/checkout", lose_the_answer(placed, lost))
-    shop_page.checkout_button.click()
+    placed, lost = place_order_losing_the_answer(page, shop)
     expect(shop_page.checkout_message).to_contain_text("Could not reach the shop.")
-    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
     expect(shop_page.checkout_button).to_be_enabled()
     expect(shop_page.checkout_button).to_have_text("Place order")
-    assert [answer["status"] for answer in placed] == [201]  # the API did place it
-    page.unroute(f"{shop.api_url}/**/checkout")
 
     # The shopper tries again, impatiently: one request, the same key and body, answered 200 with the same order.
     posts = checkout_posts(page)
     shop_page.checkout_button.dblclick()
     expect(shop_page.confirmation).to_be_visible()
-    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed[0]["order"]["order_id"])
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed["order"]["order_id"])
     assert len(posts) == 1
-    assert posts[0].headers["idempotency-key"] == lost[0].headers["idempotency-key"]
-    assert posts[0].post_data_json == lost[0].post_data_json == {"expected_total": "455.98"}  # 2 x 189.99 + 20%
+    assert posts[0].headers["idempotency-key"] == lost.headers["idempotency-key"]
+    assert posts[0].post_data_json == lost.post_data_json == {"expected_total": "455.98"}  # 2 x 189.99 + 20%
     assert posts[0].response().status == 200
     assert shop.stock("globex", "usb-c-dock") == before - 2
 
@@ -68,19 +73,14 @@ def test_a_reload_after_a_lost_answer_shows_the_order_placed(page: Page, shop: S
     shop_page.add("webcam-hd")
     before = shop.stock("globex", "webcam-hd")
 
-    placed: list[dict] = []
-    lost: list[Request] = []
-    page.route(f"{shop.api_url}/**/checkout", lose_the_answer(placed, lost))
-    shop_page.checkout_button.click()
-    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
-    page.unroute(f"{shop.api_url}/**/checkout")
+    placed, lost = place_order_losing_the_answer(page, shop)
 
     # The reload replays the checkout with the same key and body: the API answers with the order it placed.
     posts = checkout_posts(page)
     shop_page.reload()
-    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed[0]["order"]["order_id"])
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed["order"]["order_id"])
     assert [(p.headers["idempotency-key"], p.post_data_json) for p in posts] == [
-        (lost[0].headers["idempotency-key"], {"expected_total": "77.34"})  # 64.45 + 12.89 VAT
+        (lost.headers["idempotency-key"], {"expected_total": "77.34"})  # 64.45 + 12.89 VAT
     ]
     assert posts[0].response().status == 200
     expect(page.locator("#cart-empty")).to_be_visible()
@@ -94,20 +94,15 @@ def test_an_edit_after_a_lost_answer_shows_the_order_placed_instead_of_a_new_car
     cart_id = shop_page.stored_cart_id("globex")
     before = shop.stock("globex", "usb-microphone")
 
-    placed: list[dict] = []
-    lost: list[Request] = []
-    page.route(f"{shop.api_url}/**/checkout", lose_the_answer(placed, lost))
-    shop_page.checkout_button.click()
-    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
-    page.unroute(f"{shop.api_url}/**/checkout")
+    placed, lost = place_order_losing_the_answer(page, shop)
 
     # The shopper presses "+" instead of "Place order": the cart is closed by the page's own order,
     # so the page finishes that checkout (same key and body) rather than starting a second cart.
     posts = checkout_posts(page)
     shop_page.line("usb-microphone").get_by_role("button", name="Increase quantity").click()
-    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed[0]["order"]["order_id"])
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed["order"]["order_id"])
     assert [(p.headers["idempotency-key"], p.post_data_json) for p in posts] == [
-        (lost[0].headers["idempotency-key"], {"expected_total": "119.99"})  # 99.99 + 20.00 VAT (19.998)
+        (lost.headers["idempotency-key"], {"expected_total": "119.99"})  # 99.99 + 20.00 VAT (19.998)
     ]
     expect(page.locator("#cart-empty")).to_be_visible()
     expect(shop_page.notice).to_be_hidden()
