@@ -26,6 +26,21 @@ export class ApiError extends Error {
   get network() {
     return this.status === 0;
   }
+
+  /** No answer or a 5xx: the request may or may not have been applied; retry it to find out. */
+  get retryable() {
+    return this.network || this.status >= 500;
+  }
+
+  /** The API answered 4xx: it refused the request and changed nothing. */
+  get refused() {
+    return this.status >= 400 && this.status < 500;
+  }
+}
+
+/** Whether `error` is the API's answer with this envelope code, e.g. isApiError(error, "OUT_OF_STOCK"). */
+export function isApiError(error, code) {
+  return error instanceof ApiError && error.code === code;
 }
 
 export function createApi(baseUrl, tenantId) {
@@ -56,8 +71,12 @@ export function createApi(baseUrl, tenantId) {
     applyPromo: (cartId, code) => request("PUT", `${cart(cartId)}/promo`, { body: { code } }),
     removePromo: (cartId) => request("DELETE", `${cart(cartId)}/promo`),
     getUpsell: (cartId) => request("GET", `${cart(cartId)}/upsell`),
-    checkout: (cartId, idempotencyKey) =>
-      request("POST", `${cart(cartId)}/checkout`, { body: {}, headers: { "Idempotency-Key": idempotencyKey } }),
+    /** Place the order at the total the shopper saw: the API refuses it (PRICE_CHANGED) if that total is stale. */
+    checkout: (cartId, { key, expectedTotal }) =>
+      request("POST", `${cart(cartId)}/checkout`, {
+        body: { expected_total: expectedTotal },
+        headers: { "Idempotency-Key": key },
+      }),
   };
 }
 
@@ -79,7 +98,7 @@ async function send(method, url, { body, headers = {} } = {}) {
   } finally {
     clearTimeout(timer);
   }
-  let data = null;
+  let data;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
@@ -114,6 +133,7 @@ const MESSAGES = {
   NOT_FOUND: "That item could not be found; it may have been removed from the shop.",
   OUT_OF_STOCK: "There is not enough stock for some items.",
   CART_CLOSED: "This cart has already been checked out.",
+  PRICE_CHANGED: "The total of your cart has changed. Check it and place the order again.",
   EMPTY_CART: "Your cart is empty. Add something before placing the order.",
   INVALID_PROMO_CODE: "That promo code is not valid.",
   IDEMPOTENCY_KEY_REUSED: "This order was already sent with different details. Please reload the page.",

@@ -1,6 +1,6 @@
 // What the page remembers per tenant in localStorage: the open cart's id and, while a checkout
-// has not been answered, the Idempotency-Key it was sent with (so a retry, even after a reload,
-// cannot order twice). Storage may be unavailable (private modes); the page then simply forgets.
+// has not been answered, the Idempotency-Key and total it was sent with (so a retry, even after a
+// reload, sends the same request and cannot order twice). Storage may be unavailable (private modes); the page then simply forgets.
 
 const PREFIX = "cartwise";
 
@@ -36,26 +36,35 @@ export function forgetCart(tenantId) {
   write(cartKey(tenantId), null);
 }
 
-/** The key of an unanswered checkout of this cart, or null. */
-export function pendingCheckoutKey(tenantId, cartId) {
+/**
+ * The unanswered checkout of this cart, `{key, expectedTotal}`, or null. Its retry must send the
+ * same key and the same body, or the API refuses it (IDEMPOTENCY_KEY_REUSED).
+ */
+export function pendingCheckout(tenantId, cartId) {
   try {
     const pending = JSON.parse(read(checkoutKey(tenantId)) ?? "null");
-    return pending && pending.cartId === cartId && typeof pending.key === "string" ? pending.key : null;
+    if (pending?.cartId !== cartId || typeof pending.key !== "string" || typeof pending.expectedTotal !== "string") {
+      return null;
+    }
+    return { key: pending.key, expectedTotal: pending.expectedTotal };
   } catch {
     return null;
   }
 }
 
-/** The key for checking out this cart: the pending one, or a new one remembered until answered. */
-export function checkoutKeyFor(tenantId, cartId) {
-  const pending = pendingCheckoutKey(tenantId, cartId);
-  if (pending) return pending;
-  const key = randomUuid();
-  write(checkoutKey(tenantId), JSON.stringify({ cartId, key }));
-  return key;
+/**
+ * One checkout attempt: this cart at the total the shopper sees. The pending attempt when it is
+ * the same one (a retry), otherwise a new key, remembered until an answer arrives.
+ */
+export function checkoutAttempt(tenantId, cartId, expectedTotal) {
+  const pending = pendingCheckout(tenantId, cartId);
+  if (pending?.expectedTotal === expectedTotal) return pending;
+  const attempt = { key: randomUuid(), expectedTotal };
+  write(checkoutKey(tenantId), JSON.stringify({ cartId, ...attempt }));
+  return attempt;
 }
 
-export function forgetCheckoutKey(tenantId) {
+export function forgetCheckout(tenantId) {
   write(checkoutKey(tenantId), null);
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -9,6 +10,7 @@ import httpx
 from playwright.sync_api import Locator, Page, expect
 
 from scripts.local_stack import REGION, STAGE, LocalStack
+from tests.admin import DATA, KEYS, admin
 
 TIMEOUT_MS = 10_000
 TOTALS = ("subtotal", "discount", "net", "vat", "total")
@@ -41,6 +43,17 @@ class Shop:
         response = self.http.get(f"/tenants/{tenant}/products/{product_id}")
         response.raise_for_status()
         return response.json()["stock"]
+
+    def set_price(self, tenant: str, product_id: str, price: str) -> None:
+        """An operator reprices a product through the admin API (the rest as seeded; the stock, omitted, stays)."""
+        seeded = json.loads((DATA / f"{tenant}.json").read_text())["products"]
+        product = next(p for p in seeded if p["product_id"] == product_id)
+        body = {field: product[field] for field in ("name", "description", "category", "tags", "complements")}
+        response = self.http.put(
+            f"/tenants/{tenant}/products/{product_id}", json={**body, "price": price}, headers=admin(KEYS[tenant])
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["price"] == price
 
     def set_upsell_flag(self, enabled: bool) -> None:
         self.aws_client("ssm").put_parameter(

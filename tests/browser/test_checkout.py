@@ -1,4 +1,4 @@
-"""Checkout in the browser: idempotent retries, out-of-stock answers and the up-sell display."""
+"""Checkout in the browser: idempotent retries, out-of-stock and changed-price answers, the up-sell display."""
 
 from __future__ import annotations
 
@@ -11,19 +11,30 @@ from tests.browser.harness import Shop, Storefront
 RETRY_HINT = "Press \u201cPlace order\u201d again: it will not be ordered twice."
 
 
-def lose_the_answer(placed: list[dict], keys: list[str]) -> Callable[[Route], None]:
-    """A route handler: the checkout reaches the API, but its answer never reaches the page."""
+def place_order_losing_the_answer(page: Page, shop: Shop) -> tuple[dict, Request]:
+    """Press "Place order": the checkout reaches the API and is placed, but its answer never reaches the page.
 
-    def handle(route: Route) -> None:
+    Returns the API's answer and the request the page sent.
+    """
+    answers: list[dict] = []
+    sent: list[Request] = []
+
+    def lose_the_answer(route: Route) -> None:
         if route.request.method != "POST":
             route.continue_()
             return
-        keys.append(route.request.headers["idempotency-key"])
+        sent.append(route.request)
         response = route.fetch()
-        placed.append({"status": response.status, **response.json()})
+        answers.append({"status": response.status, **response.json()})
         route.abort("connectionreset")
 
-    return handle
+    page.route(f"{shop.api_url}/**/checkout", lose_the_answer)
+    shop_page = Storefront(page, shop)
+    shop_page.checkout_button.click()
+    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
+    page.unroute(f"{shop.api_url}/**/checkout")
+    assert [answer["status"] for answer in answers] == [201]  # the API did place it
+    return answers[0], sent[0]
 
 
 def checkout_posts(page: Page) -> list[Request]:
@@ -39,24 +50,20 @@ def test_retry_after_a_lost_answer_reuses_the_key_and_orders_once(page: Page, sh
     shop_page.step("usb-c-dock", "+", 2)
     before = shop.stock("globex", "usb-c-dock")
 
-    placed: list[dict] = []
-    keys: list[str] = []
-    page.route(f"{shop.api_url}/**/checkout", lose_the_answer(placed, keys))
-    shop_page.checkout_button.click()
+    placed, lost = place_order_losing_the_answer(page, shop)
     expect(shop_page.checkout_message).to_contain_text("Could not reach the shop.")
-    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
     expect(shop_page.checkout_button).to_be_enabled()
     expect(shop_page.checkout_button).to_have_text("Place order")
-    assert [answer["status"] for answer in placed] == [201]  # the API did place it
-    page.unroute(f"{shop.api_url}/**/checkout")
 
-    # The shopper tries again, impatiently: one request, with the same key, answered with the same order.
+    # The shopper tries again, impatiently: one request, the same key and body, answered 200 with the same order.
     posts = checkout_posts(page)
     shop_page.checkout_button.dblclick()
     expect(shop_page.confirmation).to_be_visible()
-    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed[0]["order"]["order_id"])
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed["order"]["order_id"])
     assert len(posts) == 1
-    assert posts[0].headers["idempotency-key"] == keys[0]
+    assert posts[0].headers["idempotency-key"] == lost.headers["idempotency-key"]
+    assert posts[0].post_data_json == lost.post_data_json == {"expected_total": "455.98"}  # 2 x 189.99 + 20%
+    assert posts[0].response().status == 200
     assert shop.stock("globex", "usb-c-dock") == before - 2
 
 
@@ -66,16 +73,42 @@ def test_a_reload_after_a_lost_answer_shows_the_order_placed(page: Page, shop: S
     shop_page.add("webcam-hd")
     before = shop.stock("globex", "webcam-hd")
 
-    placed: list[dict] = []
-    page.route(f"{shop.api_url}/**/checkout", lose_the_answer(placed, []))
-    shop_page.checkout_button.click()
-    expect(shop_page.checkout_message).to_contain_text(RETRY_HINT)
-    page.unroute(f"{shop.api_url}/**/checkout")
+    placed, lost = place_order_losing_the_answer(page, shop)
 
+    # The reload replays the checkout with the same key and body: the API answers with the order it placed.
+    posts = checkout_posts(page)
     shop_page.reload()
-    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed[0]["order"]["order_id"])
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed["order"]["order_id"])
+    assert [(p.headers["idempotency-key"], p.post_data_json) for p in posts] == [
+        (lost.headers["idempotency-key"], {"expected_total": "77.34"})  # 64.45 + 12.89 VAT
+    ]
+    assert posts[0].response().status == 200
     expect(page.locator("#cart-empty")).to_be_visible()
     assert shop.stock("globex", "webcam-hd") == before - 1
+
+
+def test_an_edit_after_a_lost_answer_shows_the_order_placed_instead_of_a_new_cart(page: Page, shop: Shop) -> None:
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("usb-microphone")
+    cart_id = shop_page.stored_cart_id("globex")
+    before = shop.stock("globex", "usb-microphone")
+
+    placed, lost = place_order_losing_the_answer(page, shop)
+
+    # The shopper presses "+" instead of "Place order": the cart is closed by the page's own order,
+    # so the page finishes that checkout (same key and body) rather than starting a second cart.
+    posts = checkout_posts(page)
+    shop_page.line("usb-microphone").get_by_role("button", name="Increase quantity").click()
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed["order"]["order_id"])
+    assert [(p.headers["idempotency-key"], p.post_data_json) for p in posts] == [
+        (lost.headers["idempotency-key"], {"expected_total": "119.99"})  # 99.99 + 20.00 VAT (19.998)
+    ]
+    expect(page.locator("#cart-empty")).to_be_visible()
+    expect(shop_page.notice).to_be_hidden()
+    assert shop_page.stored_cart_id("globex") is None
+    assert shop.http.get(f"/tenants/globex/carts/{cart_id}").json()["status"] == "checked_out"
+    assert shop.stock("globex", "usb-microphone") == before - 1
 
 
 def test_busy_state_while_the_order_is_placed(page: Page, shop: Shop) -> None:
@@ -133,6 +166,59 @@ def test_out_of_stock_names_the_short_items_and_lets_the_shopper_fix_them(page: 
     expect(confirmation.locator("tbody tr[data-product-id='headphones-anc'] td").first).to_have_text("1")
     expect(confirmation.locator("tbody tr")).to_have_count(2)
     expect(shop_page.add_button("headphones-anc")).to_have_text("Sold out")
+
+
+def test_a_changed_price_is_shown_and_the_order_is_placed_at_the_new_total(page: Page, shop: Shop) -> None:
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("monitor-arm")
+    shop_page.step("monitor-arm", "+", 2)
+    # 2 x 119.00 = 238.00; VAT 20% 47.60; total 285.60.
+    shop_page.expect_totals(subtotal="$238.00", discount="$0.00", net="$238.00", vat="$47.60", total="$285.60")
+    cart_id = shop_page.stored_cart_id("globex")
+    before = shop.stock("globex", "monitor-arm")
+
+    # The operator raises the price while the shopper looks at the cart.
+    shop.set_price("globex", "monitor-arm", "124.99")
+    try:
+        posts = checkout_posts(page)
+        shop_page.checkout_button.click()
+        message = shop_page.checkout_message
+        expect(message).to_have_text(
+            "The total changed from $285.60 to $299.98 since your cart was shown. Nothing was ordered: check your "
+            "cart and press \u201cPlace order\u201d again to order at the new total."
+        )
+        expect(message).to_be_focused()
+        refused = posts[0].response()
+        assert refused.status == 409
+        assert refused.json()["error"]["code"] == "PRICE_CHANGED"
+        assert posts[0].post_data_json == {"expected_total": "285.60"}
+        # 2 x 124.99 = 249.98; VAT 49.996 -> 50.00; total 299.98: the cart, its line and the catalogue say so.
+        shop_page.expect_totals(subtotal="$249.98", discount="$0.00", net="$249.98", vat="$50.00", total="$299.98")
+        expect(shop_page.line("monitor-arm").locator(".line-unit")).to_have_text("$124.99 each")
+        expect(shop_page.product("monitor-arm").locator(".product-price")).to_have_text("$124.99")
+        expect(shop_page.confirmation).to_be_hidden()
+        assert shop.stock("globex", "monitor-arm") == before  # nothing was ordered
+        assert shop.http.get(f"/tenants/globex/carts/{cart_id}").json()["status"] == "open"
+
+        # Placed again, at the total now on screen, with a new key (the refused attempt wrote nothing).
+        shop_page.checkout_button.click()
+        expect(shop_page.confirmation).to_be_visible()
+        assert len(posts) == 2
+        assert posts[1].post_data_json == {"expected_total": "299.98"}
+        assert posts[1].headers["idempotency-key"] != posts[0].headers["idempotency-key"]
+        assert posts[1].response().status == 201
+        expect(message).to_be_hidden()
+        shop_page.expect_totals(
+            "#confirmation .totals", subtotal="$249.98", discount="$0.00", net="$249.98", vat="$50.00", total="$299.98"
+        )
+        order_id = shop_page.confirmation.locator(".order-id").inner_text()
+        order = shop.http.get(f"/tenants/globex/orders/{order_id}").json()
+        assert order["totals"]["total"] == "299.98"
+        assert [(line["unit_price"], line["quantity"]) for line in order["items"]] == [("124.99", 2)]
+        assert shop.stock("globex", "monitor-arm") == before - 2
+    finally:
+        shop.set_price("globex", "monitor-arm", "119.00")
 
 
 def test_upsell_is_hidden_when_the_flag_is_off(page: Page, shop: Shop, upsell_flag: Callable[[bool], None]) -> None:

@@ -63,10 +63,11 @@ def test_journey_browse_add_promo_checkout_confirmation_and_stock_drop(page: Pag
     expect(shop_page.quantity("headlamp")).to_have_text("2")
     shop_page.expect_totals(**JOURNEY_TOTALS)
 
-    # Check out, with an Idempotency-Key.
+    # Check out, with an Idempotency-Key and the total on screen.
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/checkout")) as checkout:
         shop_page.checkout_button.click()
     assert re.fullmatch(r"[0-9a-f-]{36}", checkout.value.headers["idempotency-key"])
+    assert checkout.value.post_data_json == {"expected_total": "193.30"}
 
     confirmation = shop_page.confirmation
     expect(confirmation.get_by_role("heading", name="Thank you! Your order is confirmed.")).to_be_focused()

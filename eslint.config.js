@@ -1,0 +1,57 @@
+// ESLint for the storefront: native ES modules run by the browser as they are (no build step).
+// `make lint` runs it; `make install` installs the pinned versions from package-lock.json.
+
+import js from "@eslint/js";
+import globals from "globals";
+
+export default [
+  // Generated or installed, not ours: the venv, caches, and the page's config.js written at deploy.
+  { ignores: [".venv/", ".local/", ".chalice/", "test-artifacts/", "storefront/config.js"] },
+  js.configs.recommended,
+  {
+    files: ["storefront/**/*.js"],
+    languageOptions: {
+      ecmaVersion: 2022,
+      sourceType: "module",
+      globals: globals.browser,
+    },
+    linterOptions: { reportUnusedDisableDirectives: "error" },
+    rules: {
+      eqeqeq: ["error", "always"],
+      "no-var": "error",
+      "prefer-const": "error",
+      "object-shorthand": "error",
+      "no-shadow": "error",
+      "no-use-before-define": ["error", { functions: false, classes: true, variables: true }],
+      "no-console": ["error", { allow: ["error"] }],
+      // API text must stay text: no HTML parsing anywhere.
+      "no-restricted-properties": [
+        "error",
+        { property: "innerHTML", message: "Build nodes with render.js's el(); API text becomes text nodes." },
+        { property: "outerHTML", message: "Build nodes with render.js's el(); API text becomes text nodes." },
+        { property: "insertAdjacentHTML", message: "Build nodes with render.js's el()." },
+      ],
+    },
+  },
+  {
+    // The view layer (view.js and its element builders in render.js) alone touches the DOM.
+    files: ["storefront/**/*.js"],
+    ignores: ["storefront/view.js", "storefront/render.js"],
+    rules: {
+      "no-restricted-globals": [
+        "error",
+        { name: "document", message: "Only the view (view.js) touches the DOM: add a bind…/show… method there." },
+        { name: "Node", message: "Only the view (view.js) touches the DOM." },
+        { name: "CSS", message: "Only the view (view.js) touches the DOM." },
+      ],
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["./render.js"], message: "render.js builds DOM nodes for view.js only." }] },
+      ],
+    },
+  },
+  {
+    files: ["eslint.config.js"],
+    languageOptions: { globals: globals.node },
+  },
+];

@@ -1,0 +1,291 @@
+// The view: the one module that touches the page (render.js builds its elements). The controller
+// hands it handlers with bind…() and data to display with show…(); the view knows nothing of the
+// API or of the page's state, and never decides what a click means.
+
+import { formatMoney } from "./format.js";
+import * as render from "./render.js";
+
+const byId = (id) => document.getElementById(id);
+
+export class View {
+  constructor() {
+    this.dom = {
+      shopName: byId("shop-name"),
+      tenantLinks: byId("tenant-links"),
+      notice: byId("notice"),
+      status: byId("status"),
+      confirmation: byId("confirmation"),
+      productsHeading: byId("products-heading"),
+      categorySelect: byId("category-select"),
+      productsStatus: byId("products-status"),
+      productList: byId("product-list"),
+      cart: byId("cart"),
+      cartLink: byId("cart-link"),
+      cartHeading: byId("cart-heading"),
+      cartEmpty: byId("cart-empty"),
+      cartLines: byId("cart-lines"),
+      cartDetails: byId("cart-details"),
+      promoForm: byId("promo-form"),
+      promoInput: byId("promo-code"),
+      promoMessage: byId("promo-message"),
+      promoApplied: byId("promo-applied"),
+      promoAppliedCode: byId("promo-applied-code"),
+      promoRemove: byId("promo-remove"),
+      totals: byId("cart-totals"),
+      upsell: byId("cart-upsell"),
+      upsellList: byId("cart-upsell-list"),
+      checkoutButton: byId("checkout-button"),
+      checkoutMessage: byId("checkout-message"),
+    };
+    // Handlers of controls that render.js builds afresh on every render; set by bind…().
+    this.handlers = {
+      addProduct: () => {},
+      changeQuantity: () => {},
+      removeLine: () => {},
+      fixShortage: () => {},
+      retryProducts: () => {},
+    };
+    this.dom.promoInput.addEventListener("input", () => this.showPromoError(null));
+  }
+
+  // ---- bind: user actions, handed to the controller ----------------------------------------
+
+  bindCategoryChange(handler) {
+    this.dom.categorySelect.addEventListener("change", () => handler(this.dom.categorySelect.value));
+  }
+
+  bindApplyPromo(handler) {
+    this.dom.promoForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      handler(this.dom.promoInput.value.trim());
+    });
+  }
+
+  bindRemovePromo(handler) {
+    this.dom.promoRemove.addEventListener("click", handler);
+  }
+
+  bindCheckout(handler) {
+    this.dom.checkoutButton.addEventListener("click", handler);
+  }
+
+  /** "Add to cart" on a product, and "Add" on a suggestion: handler(productId). */
+  bindAddProduct(handler) {
+    this.handlers.addProduct = handler;
+  }
+
+  /** The cart line's "+" and "−": handler(productId, +1 or −1). */
+  bindChangeQuantity(handler) {
+    this.handlers.changeQuantity = handler;
+  }
+
+  bindRemoveLine(handler) {
+    this.handlers.removeLine = handler;
+  }
+
+  /** "Change to N" / "Remove it" beside a short line: handler({product_id, requested, available}). */
+  bindFixShortage(handler) {
+    this.handlers.fixShortage = handler;
+  }
+
+  bindRetryProducts(handler) {
+    this.handlers.retryProducts = handler;
+  }
+
+  // ---- show: the page --------------------------------------------------------------------------
+
+  /** The shop's name and the demo shops: `shops` is [{name, href, current}]. */
+  showShop(name, shops) {
+    this.dom.shopName.textContent = name;
+    document.title = `${name} \u2013 Cartwise`;
+    this.dom.tenantLinks.replaceChildren(
+      ...shops.map((shop) =>
+        render.el("li", {}, render.el("a", { href: shop.href, "aria-current": shop.current ? "page" : null }, shop.name)),
+      ),
+    );
+  }
+
+  /** A page-wide message (an edit that failed); null hides it. */
+  showNotice(text) {
+    this.dom.notice.textContent = text ?? "";
+    this.dom.notice.hidden = !text;
+  }
+
+  /** Said to screen readers only. */
+  announce(text) {
+    this.dom.status.textContent = text;
+  }
+
+  markReady() {
+    document.body.dataset.ready = "true";
+  }
+
+  // ---- catalogue ----
+
+  showCategories(categories, selected) {
+    this.dom.categorySelect.replaceChildren(...render.categoryOptions(categories, selected));
+    this.dom.categorySelect.disabled = categories.length === 0;
+  }
+
+  /** The products to show (`shown`, after the filter) out of `total`, each with its quantity in the cart. */
+  showProducts(shown, total, quantityInCart) {
+    if (total === 0) this.dom.productsStatus.textContent = "This shop has no products yet.";
+    else this.dom.productsStatus.textContent = shown.length === 1 ? "1 product" : `${shown.length} products`;
+    render.replaceKeepingFocus(
+      this.dom.productList,
+      shown.map((product) =>
+        render.productCard(product, {
+          inCart: quantityInCart(product.product_id),
+          onAdd: this.handlers.addProduct,
+        }),
+      ),
+      this.dom.cartHeading,
+    );
+  }
+
+  showProductsError(message, { canRetry }) {
+    this.dom.productList.replaceChildren();
+    this.dom.productsStatus.replaceChildren(message);
+    if (canRetry) {
+      this.dom.productsStatus.append(
+        " ",
+        render.el(
+          "button",
+          { type: "button", class: "button secondary", onclick: () => this.handlers.retryProducts() },
+          "Try again",
+        ),
+      );
+    }
+  }
+
+  // ---- cart ----
+
+  /**
+   * The cart: lines, promo, totals, the checkout button and what the last checkout said about it.
+   * @param {object} cart the API's cart, or null
+   * @param {object} options
+   * @param {string} options.currency
+   * @param {Map} options.shortages product_id → {product_id, requested, available}
+   * @param {{from: string, to: string}|null} options.priceChange a total the checkout found changed
+   * @param {(productId: string) => number|undefined} options.stockOf the product's stock, if known
+   * @param {(productId: string) => string} options.nameOf
+   * @param {boolean} options.checkingOut an order is being placed
+   */
+  showCart(cart, { currency, shortages, priceChange, stockOf, nameOf, checkingOut }) {
+    const items = cart?.items ?? [];
+    const count = items.reduce((sum, line) => sum + line.quantity, 0);
+    this.dom.cartLink.textContent = `Cart (${count})`;
+    this.dom.cartEmpty.hidden = items.length > 0;
+    this.dom.cartDetails.hidden = items.length === 0;
+    render.replaceKeepingFocus(
+      this.dom.cartLines,
+      items.map((line) =>
+        render.cartLine(line, currency, {
+          shortage: shortages.get(line.product_id),
+          maxQuantity: stockOf(line.product_id),
+          onStep: (delta) => this.handlers.changeQuantity(line.product_id, delta),
+          onRemove: () => this.handlers.removeLine(line.product_id),
+        }),
+      ),
+      this.dom.cartHeading,
+    );
+    const promo = cart?.promo_code ?? null;
+    this.dom.promoForm.hidden = promo !== null;
+    this.dom.promoApplied.hidden = promo === null;
+    this.dom.promoAppliedCode.textContent = promo ?? "";
+    this.dom.totals.replaceChildren(items.length ? render.totalsList(cart.totals, currency) : "");
+    this.showCheckingOut(checkingOut, items.length > 0);
+    if (shortages.size > 0) {
+      const notice = render.shortageNotice([...shortages.values()], nameOf, this.handlers.fixShortage);
+      this.setCheckoutMessage("shortage", notice);
+    } else if (priceChange) {
+      this.setCheckoutMessage("price", [priceChangedSentence(priceChange, currency)]);
+    } else if (["shortage", "price"].includes(this.dom.checkoutMessage.dataset.kind)) {
+      this.setCheckoutMessage(null, []);
+    }
+  }
+
+  /** Edits are under way: the cart is marked busy for assistive technology. */
+  showCartBusy(busy) {
+    if (busy) this.dom.cart.setAttribute("aria-busy", "true");
+    else this.dom.cart.removeAttribute("aria-busy");
+  }
+
+  showPromoApplied() {
+    this.dom.promoInput.value = "";
+    this.showPromoError(null);
+    this.dom.promoRemove.focus();
+  }
+
+  showPromoRemoved() {
+    this.dom.promoInput.focus();
+  }
+
+  /** A promo code that was refused; null clears it. */
+  showPromoError(text) {
+    this.dom.promoMessage.textContent = text ?? "";
+    if (text) this.dom.promoInput.setAttribute("aria-invalid", "true");
+    else this.dom.promoInput.removeAttribute("aria-invalid");
+  }
+
+  showUpsellLoading() {
+    this.dom.upsell.dataset.status = "loading";
+  }
+
+  /** The cart's suggestions; `status` is empty, shown, off or error (data-status, for tests and styles). */
+  showCartUpsell(upsell, status, currency) {
+    const list = render.upsellList(upsell, currency, { idPrefix: "cart-upsell", onAdd: this.handlers.addProduct });
+    render.replaceKeepingFocus(this.dom.upsellList, list ? [list] : [], this.dom.cartHeading);
+    this.dom.upsell.hidden = list === null;
+    this.dom.upsell.dataset.status = list === null && status === "shown" ? "none" : status;
+  }
+
+  // ---- checkout ----
+
+  showCheckingOut(busy, canCheckout) {
+    const button = this.dom.checkoutButton;
+    button.disabled = busy || !canCheckout;
+    button.setAttribute("aria-busy", String(busy));
+    button.textContent = busy ? "Placing order\u2026" : "Place order";
+  }
+
+  /** A checkout that failed, in a sentence; null clears it. */
+  showCheckoutError(text) {
+    this.setCheckoutMessage(text ? "error" : null, text ? [text] : []);
+  }
+
+  /** Moves the keyboard to the checkout's message (it is also a live region). */
+  focusCheckoutMessage() {
+    this.dom.checkoutMessage.focus();
+  }
+
+  setCheckoutMessage(kind, nodes) {
+    render.replaceKeepingFocus(this.dom.checkoutMessage, nodes, this.dom.cartHeading);
+    this.dom.checkoutMessage.dataset.kind = kind ?? "";
+    this.dom.checkoutMessage.hidden = kind === null;
+  }
+
+  showConfirmation(order, upsell) {
+    const confirmation = this.dom.confirmation;
+    confirmation.replaceChildren(
+      ...render.confirmationView(order, upsell, {
+        onAddSuggestion: this.handlers.addProduct,
+        onContinue: () => {
+          confirmation.hidden = true;
+          confirmation.replaceChildren();
+          this.dom.productsHeading.focus();
+        },
+      }),
+    );
+    confirmation.hidden = false;
+    byId("confirmation-heading").focus();
+  }
+}
+
+/** "The total changed from €193.30 to €199.30 …": what a checkout's 409 PRICE_CHANGED means to the shopper. */
+function priceChangedSentence({ from, to }, currency) {
+  return (
+    `The total changed from ${formatMoney(from, currency)} to ${formatMoney(to, currency)} since your cart ` +
+    "was shown. Nothing was ordered: check your cart and press \u201cPlace order\u201d again to order at the new total."
+  );
+}
