@@ -20,10 +20,13 @@ install: $(VENV)/.installed node_modules/.package-lock.json
 run: install
 	$(PY) -m scripts.local_stack
 
+# Style (ruff, ESLint), the layers of docs/architecture.md (import-linter contracts in pyproject.toml) and types.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	node_modules/.bin/eslint .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -2,15 +2,19 @@
 
 from chalice import Chalice, CORSConfig
 
-from chalicelib import events, observability
-from chalicelib.api import admin, auth, carts, catalog, health, orders
+from chalicelib import events
+from chalicelib.api import admin, auth, carts, catalog, health, local_gateway, middleware, orders
 from chalicelib.errors import rewrite_chalice_error
+
+# Where `chalice local` or chalice.test serves the app, make its API Gateway emulation behave as the
+# real one (a deployed function has no chalice.local, and this does nothing).
+local_gateway.install()
 
 app = Chalice(app_name="cartwise")
 app.api.cors = CORSConfig(
     allow_origin="*",
     allow_headers=["Content-Type", "Idempotency-Key", "X-Api-Key"],
-    expose_headers=["Location", "Retry-After", observability.CORRELATION_HEADER],
+    expose_headers=["Location", "Retry-After", middleware.CORRELATION_HEADER],
     max_age=600,
 )
 
@@ -21,7 +25,7 @@ for module in (health, auth, catalog, carts, orders, admin):
 # Registered first, so it is the outermost middleware: it logs the answer the client gets.
 @app.middleware("http")
 def request_scope(event, get_response):
-    return observability.http_request_scope(event, get_response)
+    return middleware.request_scope(event, get_response)
 
 
 @app.middleware("http")

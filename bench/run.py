@@ -27,15 +27,16 @@ import statistics
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 
-from bench import coldstart, load
-from bench.llm_stub import BenchLLM
+from bench import coldstart, load, relevance
 from scripts.local_stack import HOST, REGION, ChildProcess, LocalStack, free_port, wait_for_port
+from support.llm_stub import StubLLM, hang, pick_first_candidates
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results.json"
@@ -46,6 +47,7 @@ HOT = ["bench-hot-1", "bench-hot-2", "bench-hot-3"]
 LIMITED = "bench-limited"
 HOT_STOCK = 100_000
 LIMITED_STOCK = 40
+LLM_DELAY_S = 0.2  # how long the stub LLM takes to answer
 ADMIN_KEY = json.loads((REPO / "data" / "tenants" / "acme.json").read_text())["demo_admin_key"]
 # chalice local applies .chalice/config.json's environment, so this is the up-sell's budget there.
 LLM_BUDGET_S = float(
@@ -58,7 +60,7 @@ def step(title: str) -> None:
 
 
 class Bench:
-    def __init__(self, stack: LocalStack, llm: BenchLLM) -> None:
+    def __init__(self, stack: LocalStack, llm: StubLLM) -> None:
         self.stack = stack
         self.llm = llm
         self.api_port, self.stats_port = free_port(), free_port()
@@ -226,8 +228,6 @@ def phase_load(bench: Bench, shoppers: int, seconds: float, stock: dict[str, int
 
 
 def phase_upsell(bench: Bench) -> dict[str, Any]:
-    from chalicelib.upsell.evaluation import evaluate_fallback
-
     def latency(run: load.Run) -> dict[str, Any]:
         samples = [s.seconds * 1000 for s in run.samples if s.route == "POST /carts/{id}/checkout"]
         return {
@@ -241,18 +241,17 @@ def phase_upsell(bench: Bench) -> dict[str, Any]:
     bench.flag(False)
     off = load.checkouts(bench.api_url, 20, 5, HOT)
     bench.flag(True)
-    bench.llm.mode, bench.llm.delay = "answer", 0.2
+    bench.llm.otherwise = pick_first_candidates(delay=LLM_DELAY_S)
     load.checkouts(bench.api_url, 2, 1, HOT)  # the first LLM call imports `openai`
     bench.records()
-    calls_before = bench.llm.calls
+    calls_before = len(bench.llm.requests)
     answering = load.checkouts(bench.api_url, 20, 5, HOT)
     records = bench.records()
-    llm_calls = bench.llm.calls - calls_before
-    bench.llm.mode = "hang"
+    llm_calls = len(bench.llm.requests) - calls_before
+    bench.llm.otherwise = lambda body: hang()
     hanging = load.checkouts(bench.api_url, 10, 5, HOT)
-    bench.llm.mode = "answer"
     bench.flag(False)
-    report = evaluate_fallback()
+    report = relevance.evaluate_fallback()
     return {
         "llm_time_budget_s": LLM_BUDGET_S,
         "flag_off": latency(off),
@@ -281,109 +280,142 @@ def phase_package() -> dict[str, Any]:
 # --- output ------------------------------------------------------------------------------------------
 
 
-def mark(ok: bool) -> str:
-    return "ok  " if ok else "MISS"
+@dataclass(frozen=True)
+class Target:
+    """What a figure should be, and whether this run met it."""
+
+    text: str
+    met: bool
+
+    def __str__(self) -> str:
+        return f"{'ok  ' if self.met else 'MISS'} {self.text}"
 
 
-def row(label: str, value: Any, target: str = "") -> str:
-    return f"{label:<60} {value!s:>24}  {target}".rstrip()
+# One line of the table: label, value, and the target when the figure has one.
+Row = tuple[str, Any, Target | None]
 
 
 def ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def print_table(r: dict[str, Any]) -> None:
+def calls(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in counts.items())
+
+
+def design_rows(r: dict[str, Any]) -> list[Row]:
+    """Round trips, cold start, package size and load: sections 1 to 4 of the table."""
     trips, upsell_trips = r["round_trips"]["upsell_off"], r["upsell"]["round_trips_upsell_on"]
     cold, first, packaged = r["cold_start"], r["first_requests"], r["packaged_import"]
-    pkg, ld, up = r["package"], r["load"], r["upsell"]
+    pkg, ld = r["package"], r["load"]
     split, serial = ld["time_split"], r["round_trips"]["serial_time_split"]
-    machine = r["machine"]
     watched = cold["watched_modules_loaded"]
+    three_trips = trips["dynamodb_round_trips"] == 3 and trips["all_checkouts_identical"]
+    return [
+        ("1 DynamoDB round trips per checkout (up-sell off)", trips["dynamodb_round_trips"], Target("3", three_trips)),
+        ("  " + calls(trips["dynamodb_calls"]), "", None),
+        (
+            "  write transactions per checkout",
+            trips["write_transactions"],
+            Target("1", trips["write_transactions"] == 1),
+        ),
+        ("  SSM calls per checkout (reading the flag)", sum(trips["ssm_calls"].values()), None),
+        ("  up-sell on: DynamoDB calls per checkout", calls(upsell_trips["dynamodb_calls"]), None),
+        (
+            "  up-sell on: SSM, LLM calls per checkout",
+            f"{sum(upsell_trips['ssm_calls'].values())}, {upsell_trips['llm_calls_per_checkout']}",
+            None,
+        ),
+        (
+            "2 import app : import chalice, boto3 (CPU, median)",
+            f"{cold['ratio_cpu']}x",
+            Target("<= 1.5x", cold["ratio_cpu"] <= 1.5),
+        ),
+        ("  same, wall clock", f"{cold['ratio_wall']}x", None),
+        ("  import app, import chalice + boto3 (CPU ms)", f"{ms(cold['app_cpu_s'])}, {ms(cold['base_cpu_s'])}", None),
+        (
+            "  openai or Powertools Parameters loaded at import",
+            ", ".join(watched) or "none",
+            Target("none", not watched),
+        ),
+        ("  pydantic loaded at import", cold["pydantic_loaded"], None),
+        (
+            "  first requests after import: products, cart, checkout (ms)",
+            f"{ms(first['first_product_list_s'])}, {ms(first['first_cart_s'])}, {ms(first['first_checkout_s'])}",
+            None,
+        ),
+        (
+            "  warm checkout (ms); botocore sessions created",
+            f"{ms(first['warm_checkout_s'])}; {first['botocore_sessions']}",
+            None,
+        ),
+        (
+            "  import from the zip as Lambda runs it: no .pyc, .pyc (CPU ms)",
+            f"{ms(packaged['as_shipped_cpu_s'])}, {ms(packaged['with_pyc_cpu_s'])}",
+            None,
+        ),
+        ("3 deployment package (zip)", f"{pkg['zip_mb']} MB", Target("< 10 MB", pkg["zip_mb"] < 10)),
+        (f"4 load: {ld['shoppers']} shoppers for {ld['seconds']} s, requests/s", ld["requests_per_s"], None),
+        ("  checkouts/s (orders)", f"{ld['checkouts_per_s']} ({ld['orders']})", None),
+        (
+            "  oversold units; stock + reserved consistent",
+            f"{ld['oversold_units']}; {ld['stock_consistent']}",
+            Target("0", ld["oversold_units"] == 0 and ld["stock_consistent"]),
+        ),
+        (
+            "  checkout: total, DynamoDB wait, app own (ms, mean)",
+            f"{split['total_ms']}, {split['dynamodb_wait_ms']}, {split['app_own_ms']}",
+            None,
+        ),
+        ("  app own time : DynamoDB wait, under load", f"{split['app_to_dynamodb_ratio']}x", None),
+        ("  app own time : DynamoDB wait, one checkout at a time", f"{serial['app_to_dynamodb_ratio']}x", None),
+        ("  50 simultaneous new connections: slowest connect (ms)", r["burst"]["slowest_ms"], None),
+    ]
+
+
+def upsell_rows(up: dict[str, Any]) -> list[Row]:
+    """Section 5: checkout latency with the up-sell off, answering and hanging; the fallback's relevance."""
+    answering, hanging, budget_s = up["llm_answers_in_0_2_s"], up["llm_hangs"], up["llm_time_budget_s"]
+    return [
+        ("5 checkout p95, up-sell off (5 at a time)", f"{up['flag_off']['p95_ms']} ms", None),
+        ("  up-sell on, LLM answers in 0.2 s", f"{answering['p95_ms']} ms", None),
+        ("  up-sell sources while the LLM answers", answering["upsell_sources"], None),
+        (
+            f"  up-sell on, LLM hangs (budget {budget_s} s): p95, max",
+            f"{hanging['p95_ms']}, {hanging['max_ms']} ms",
+            Target("< budget + 1 s", hanging["max_ms"] < (budget_s + 1) * 1000),
+        ),
+        (
+            "  fallback hit rate on the labelled carts",
+            f"{up['fallback_hit_rate']} ({up['labelled_carts']} carts)",
+            None,
+        ),
+    ]
+
+
+def line(label: str, value: Any, target: Target | str | None = None) -> str:
+    return f"{label:<60} {value!s:>24}  {target or ''}".rstrip()
+
+
+def print_table(r: dict[str, Any]) -> None:
+    machine = r["machine"]
     lines = [
         "",
         f"Cartwise bench: {machine['cpus']} CPUs, Python {machine['python']}, load average "
         f"{machine['load_before']} -> {machine['load_after']}, {r['elapsed_s']} s",
         "",
-        row("figure", "value", "target"),
-        row("-" * 60, "-" * 24, "------"),
-        row(
-            "1 DynamoDB round trips per checkout (up-sell off)",
-            trips["dynamodb_round_trips"],
-            f"{mark(trips['dynamodb_round_trips'] == 3 and trips['all_checkouts_identical'])} 3",
-        ),
-        row("  " + ", ".join(f"{k} {v}" for k, v in trips["dynamodb_calls"].items()), ""),
-        row(
-            "  write transactions per checkout",
-            trips["write_transactions"],
-            f"{mark(trips['write_transactions'] == 1)} 1",
-        ),
-        row("  SSM calls per checkout (reading the flag)", sum(trips["ssm_calls"].values())),
-        row(
-            "  up-sell on: DynamoDB calls per checkout",
-            ", ".join(f"{k} {v}" for k, v in upsell_trips["dynamodb_calls"].items()),
-        ),
-        row(
-            "  up-sell on: SSM, LLM calls per checkout",
-            f"{sum(upsell_trips['ssm_calls'].values())}, {upsell_trips['llm_calls_per_checkout']}",
-        ),
-        row(
-            "2 import app : import chalice, boto3 (CPU, median)",
-            f"{cold['ratio_cpu']}x",
-            f"{mark(cold['ratio_cpu'] <= 1.5)} <= 1.5x",
-        ),
-        row("  same, wall clock", f"{cold['ratio_wall']}x"),
-        row("  import app, import chalice + boto3 (CPU ms)", f"{ms(cold['app_cpu_s'])}, {ms(cold['base_cpu_s'])}"),
-        row(
-            "  openai or Powertools Parameters loaded at import",
-            ", ".join(watched) or "none",
-            f"{mark(not watched)} none",
-        ),
-        row("  pydantic loaded at import", cold["pydantic_loaded"]),
-        row(
-            "  first requests after import: products, cart, checkout (ms)",
-            f"{ms(first['first_product_list_s'])}, {ms(first['first_cart_s'])}, {ms(first['first_checkout_s'])}",
-        ),
-        row(
-            "  warm checkout (ms); botocore sessions created",
-            f"{ms(first['warm_checkout_s'])}; {first['botocore_sessions']}",
-        ),
-        row(
-            "  import from the zip as Lambda runs it: no .pyc, .pyc (CPU ms)",
-            f"{ms(packaged['as_shipped_cpu_s'])}, {ms(packaged['with_pyc_cpu_s'])}",
-        ),
-        row("3 deployment package (zip)", f"{pkg['zip_mb']} MB", f"{mark(pkg['zip_mb'] < 10)} < 10 MB"),
-        row(f"4 load: {ld['shoppers']} shoppers for {ld['seconds']} s, requests/s", ld["requests_per_s"]),
-        row("  checkouts/s (orders)", f"{ld['checkouts_per_s']} ({ld['orders']})"),
-        row(
-            "  oversold units; stock + reserved consistent",
-            f"{ld['oversold_units']}; {ld['stock_consistent']}",
-            f"{mark(ld['oversold_units'] == 0 and ld['stock_consistent'])} 0",
-        ),
-        row(
-            "  checkout: total, DynamoDB wait, app own (ms, mean)",
-            f"{split['total_ms']}, {split['dynamodb_wait_ms']}, {split['app_own_ms']}",
-        ),
-        row("  app own time : DynamoDB wait, under load", f"{split['app_to_dynamodb_ratio']}x"),
-        row("  app own time : DynamoDB wait, one checkout at a time", f"{serial['app_to_dynamodb_ratio']}x"),
-        row("  50 simultaneous new connections: slowest connect (ms)", r["burst"]["slowest_ms"]),
+        line("figure", "value", "target"),
+        line("-" * 60, "-" * 24, "------"),
+        *(line(*row) for row in design_rows(r)),
         "",
         f"    {'route':<30} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  statuses",
     ]
-    for route, stats in ld["routes"].items():
+    for route, stats in r["load"]["routes"].items():
         figures = f"{stats['per_s']:>7} {stats['p50_ms']:>8} {stats['p95_ms']:>8} {stats['p99_ms']:>8}"
         lines.append(f"    {route:<30} {figures}  {stats['statuses']}")
-    answering, hanging = up["llm_answers_in_0_2_s"], up["llm_hangs"]
     lines += [
         "",
-        row("5 checkout p95, up-sell off (5 at a time)", f"{up['flag_off']['p95_ms']} ms"),
-        row("  up-sell on, LLM answers in 0.2 s", f"{answering['p95_ms']} ms", str(answering["upsell_sources"])),
-        row(
-            f"  up-sell on, LLM hangs (budget {up['llm_time_budget_s']} s): p95, max",
-            f"{hanging['p95_ms']}, {hanging['max_ms']} ms",
-            f"{mark(hanging['max_ms'] < (up['llm_time_budget_s'] + 1) * 1000)} < budget + 1 s",
-        ),
-        row("  fallback hit rate on the labelled carts", f"{up['fallback_hit_rate']} ({up['labelled_carts']} carts)"),
+        *(line(*row) for row in upsell_rows(r["upsell"])),
         "",
         f"figures written to {RESULTS.relative_to(REPO)}",
     ]
@@ -410,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     step("import from the deployment zip as Lambda runs it")
     results["packaged_import"] = coldstart.packaged_import(Path(results["package"]["zip_path"]))
     step("local stack: DynamoDB Local, moto (SSM), provisioning")
-    llm = BenchLLM().start()
+    llm = StubLLM().start()
     with LocalStack(dynamodb_port=free_port(), aws_port=free_port(), api=False, log_dir=WORK_DIR / "logs") as stack:
         if stack.dynamodb_fallback_reason:
             print(f"warning: DynamoDB is moto, not DynamoDB Local ({stack.dynamodb_fallback_reason})", flush=True)

@@ -3,7 +3,7 @@
     python -m bench.server --port 8000 --stats-port 8100      (the local stack's environment)
 
 The server is built by the function `chalice local` itself calls (chalice.cli.create_local_server:
-the same config, stage, route validation and LocalDevServer), after bench.instrument's hooks are
+the same config, stage, route validation and LocalDevServer), after support.instrument's hooks are
 registered on the app's botocore session and its middleware is put outermost. A second small
 server on --stats-port answers GET /requests with the records so far (and forgets them).
 """
@@ -15,32 +15,21 @@ import json
 import logging
 import os
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
-from bench.instrument import Recorder
+from support.instrument import Recorder
+from support.loopback import LoopbackServer, QuietHandler
 
 REPO = Path(__file__).resolve().parent.parent
 STAGE = "dev"
 
 
 def serve_stats(recorder: Recorder, host: str, port: int) -> None:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
-            body = json.dumps(recorder.take()).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send(200, json.dumps(recorder.take()).encode())
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    threading.Thread(target=server.serve_forever, name="bench-stats", daemon=True).start()
+    LoopbackServer(Handler, "bench-stats", host, port).start()
 
 
 def main(argv: list[str] | None = None) -> None:

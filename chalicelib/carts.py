@@ -60,7 +60,7 @@ def price_cart(tenant: Tenant, cart: CartModel, products: dict[str, ProductModel
         if line.product_id in products
     ]
     promo_code = cart.promo_code if cart.promo_code in tenant.promo_codes else None
-    totals = pricing.price(lines, tenant.vat_rate, tenant.promo_codes.get(promo_code, pricing.ZERO))
+    totals = pricing.price(lines, tenant.vat_rate, tenant.promo_codes[promo_code] if promo_code else pricing.ZERO)
     return PricedCart(cart=cart, lines=lines, totals=totals, currency=tenant.currency, promo_code=promo_code)
 
 
@@ -78,14 +78,13 @@ def merge_items(items: Iterable[tuple[str, int]]) -> dict[str, int]:
         merged[product_id] = merged.get(product_id, 0) + quantity
     too_many = [pid for pid, quantity in merged.items() if quantity > MAX_QUANTITY]
     if too_many:
-        raise BadRequest(
+        raise BadRequest.for_field(
+            "items",
             f"At most {MAX_QUANTITY} of one product per cart.",
-            {"fields": [{"field": "items", "message": f"{pid}: quantity above {MAX_QUANTITY}"} for pid in too_many]},
+            *(f"{pid}: quantity above {MAX_QUANTITY}" for pid in too_many),
         )
     if len(merged) > MAX_LINES:
-        raise BadRequest(
-            f"A cart holds at most {MAX_LINES} products.", {"fields": [{"field": "items", "message": "too many lines"}]}
-        )
+        raise BadRequest.for_field("items", f"A cart holds at most {MAX_LINES} products.", "too many lines")
     return merged
 
 
@@ -150,10 +149,7 @@ def set_quantity(tenant: Tenant, cart_id: str, product_id: str, quantity: int) -
                 line.quantity = quantity
                 return
         if len(cart.lines) >= MAX_LINES:
-            raise BadRequest(
-                f"A cart holds at most {MAX_LINES} products.",
-                {"fields": [{"field": "product_id", "message": "cart is full"}]},
-            )
+            raise BadRequest.for_field("product_id", f"A cart holds at most {MAX_LINES} products.", "cart is full")
         cart.lines.append(CartLine(product_id=product_id, quantity=quantity))
 
     return _edit(tenant, cart_id, change)

@@ -19,7 +19,6 @@ from botocore.config import Config
 from pynamodb.connection import Connection
 
 from chalicelib import config
-from chalicelib.models import ALL_MODELS
 
 # Parameter Store reads sit on the request path of the up-sell step: short timeouts and
 # one retry, so an SSM outage costs two to three seconds at worst, never a failed request.
@@ -144,7 +143,10 @@ def llm(base_url: str | None, api_key: str, timeout: float) -> Any:
 
 
 def reset() -> None:
-    """Drop every cached client and setting (tests switch between moto and DynamoDB Local)."""
+    """Drop every cached client and setting (tests switch between moto and DynamoDB Local).
+
+    The models notice the new DynamoDB connection on their next use (models.CartwiseModel).
+    """
     client.cache_clear()
     probe.cache_clear()
     dynamodb.cache_clear()
@@ -153,5 +155,3 @@ def reset() -> None:
     _boto3_session.cache_clear()
     _botocore_session.cache_clear()
     config.reset()
-    for model in ALL_MODELS:
-        model._connection = None

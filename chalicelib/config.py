@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from decimal import Decimal
 from functools import lru_cache
 
 
@@ -22,7 +21,6 @@ class Settings:
     storefront_bucket: str
     openai_api_key: str | None = field(default=None, repr=False)  # a secret: kept out of repr/logs
     llm_json_mode: bool = True
-    default_vat_rate: Decimal = Decimal("0.20")
     event_bus_name: str = "cartwise-dev"
 
     def table_name(self, entity: str) -> str:

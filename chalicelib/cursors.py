@@ -22,7 +22,5 @@ def decode(cursor: str, is_valid_key: Callable[[str], bool]) -> str:
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError):
         key = None
     if not isinstance(key, str) or not is_valid_key(key):
-        raise BadRequest(
-            "Invalid cursor.", {"fields": [{"field": "cursor", "message": "not a cursor this API issued"}]}
-        )
+        raise BadRequest.for_field("cursor", "Invalid cursor.", "not a cursor this API issued")
     return key

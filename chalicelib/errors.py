@@ -40,6 +40,11 @@ class CartwiseError(Exception):
 class BadRequest(CartwiseError):
     status, code = 400, "BAD_REQUEST"
 
+    @classmethod
+    def for_field(cls, field: str, message: str, *problems: str) -> BadRequest:
+        """A 400 naming the invalid field: one `details.fields` entry per problem (the message if none)."""
+        return cls(message, {"fields": [{"field": field, "message": problem} for problem in problems or (message,)]})
+
 
 class Unauthorized(CartwiseError):
     status, code = 401, "UNAUTHORIZED"
@@ -97,8 +102,9 @@ class Unavailable(CartwiseError):
     status, code = 503, "UNAVAILABLE"
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(error: BaseException) -> bool:
     """True when an AWS call failed for a reason that a later retry may not meet."""
+    exc: BaseException | None = error
     while exc is not None:
         if isinstance(exc, ClientError):
             return exc.response.get("Error", {}).get("Code") in TRANSIENT_CODES
@@ -122,7 +128,7 @@ def error_response(exc: Exception) -> Response:
         else:
             logger.exception("Unhandled error", exc_info=exc)
             exc = CartwiseError("Internal error.")
-    headers = {"Content-Type": "application/json"}
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
     if isinstance(exc, (Unavailable, RateLimited)):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     return Response(

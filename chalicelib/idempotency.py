@@ -108,10 +108,11 @@ def perform(
     claim failed, or raises one of `refusals`. A refusal may only mean that a same-key request won
     the race (it closed the cart, took the stock), so `replay` is asked before it is answered.
     """
+    caught: tuple[type[Exception], ...] = (*refusals, KeyTaken)
     for number in range(attempts):
         try:
             outcome = attempt()
-        except (*refusals, KeyTaken) as refusal:
+        except caught as refusal:
             replayed = replay()
             if replayed is not None:
                 return replayed, False

@@ -14,7 +14,6 @@ from pynamodb.attributes import (
     Attribute,
     ListAttribute,
     MapAttribute,
-    NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -26,6 +25,7 @@ from pynamodb.constants import NUMBER
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib import clients
 from chalicelib.config import get_settings
 
 
@@ -39,6 +39,18 @@ class DecimalAttribute(Attribute[Decimal]):
 
     def deserialize(self, value: str) -> Decimal:
         return Decimal(value)
+
+
+class CountAttribute(Attribute[int]):
+    """A DynamoDB Number that counts units (stock, quantities): an int, where NumberAttribute says float."""
+
+    attr_type = NUMBER
+
+    def serialize(self, value: int) -> str:
+        return str(int(value))
+
+    def deserialize(self, value: str) -> int:
+        return int(value)
 
 
 class TableName:
@@ -64,16 +76,18 @@ class CartwiseModel(Model):
     """Base model: every table talks through the process's one PynamoDB connection, clients.dynamodb().
 
     PynamoDB gives each model its own connection and so its own botocore session and client
-    (0.15-0.25 s each on the first request of a process); the table connection it builds is kept
-    (it knows the table) and pointed at the shared connection instead.
+    (0.15-0.25 s each on the first request of a process); the table connection it builds is pointed
+    at the shared connection instead. When clients.reset() has replaced that connection (tests move
+    between moto and the local stack), the table connection is rebuilt, so it also picks up the
+    table name of the current settings.
     """
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
-        from chalicelib import clients  # clients imports this module; resolved at first use
-
-        table = super()._get_connection()
         shared = clients.dynamodb()
+        if cls._connection is not None and cls._connection.connection is not shared:
+            cls._connection = None
+        table = super()._get_connection()
         if table.connection is not shared:
             with contextlib.suppress(ValueError):  # the shared connection knows this table already
                 shared.add_meta_table(table.get_meta_table())
@@ -126,16 +140,17 @@ class ProductModel(CartwiseModel):
     category_key = UnicodeAttribute(null=True)  # category_key(tenant_id, category), set by every writer
     by_category = ProductsByCategory()
     price = DecimalAttribute()
-    stock = NumberAttribute(default=0)
-    reserved = NumberAttribute(default=0)
-    tags = ListAttribute(of=UnicodeAttribute, default=list)
-    complements = ListAttribute(of=UnicodeAttribute, default=list)
-    co_purchases = MapAttribute(default=dict)
+    stock = CountAttribute(default=0)
+    reserved = CountAttribute(default=0)
+    # Annotated: PynamoDB types a list of UnicodeAttribute as holding attributes, not strings.
+    tags: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
+    complements: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
+    co_purchases: MapAttribute[str, Any] = MapAttribute(default=dict)
 
 
 class CartLine(MapAttribute):
     product_id = UnicodeAttribute()
-    quantity = NumberAttribute()
+    quantity = CountAttribute()
 
 
 class CartModel(CartwiseModel):
@@ -158,7 +173,7 @@ class OrderLine(MapAttribute):
     product_id = UnicodeAttribute()
     name = UnicodeAttribute()
     unit_price = DecimalAttribute()
-    quantity = NumberAttribute()
+    quantity = CountAttribute()
     line_total = DecimalAttribute()
 
 

@@ -34,7 +34,6 @@ from typing import Any
 from scripts.provision import delete_keys, object_keys, upload_storefront
 
 REPO = Path(__file__).resolve().parent.parent
-INFRA = REPO / "infra"
 MERGE_TEMPLATE_NAME = "template.yml"
 CHALICE_CONFIG = REPO / ".chalice" / "config.json"
 REQUIREMENTS = REPO / "requirements.txt"
@@ -198,10 +197,10 @@ def stage_project(stage: str, project: Path, cache: Path = WHEEL_CACHE, repo: Pa
 
 def check_vendored_dependencies(vendor: Path) -> None:
     """A vendored package may only depend on what the Lambda runtime provides (its deps are not shipped)."""
-    from packaging.markers import default_environment
     from packaging.requirements import Requirement
 
-    environment = {**default_environment(), "python_version": LAMBDA_PYTHON_VERSION, "extra": ""}
+    # Marker.evaluate overrides this machine's environment with these values.
+    environment = {"python_version": LAMBDA_PYTHON_VERSION, "extra": ""}
     for metadata in vendor.glob("*.dist-info/METADATA"):
         for line in metadata.read_text().splitlines():
             if not line.startswith("Requires-Dist:"):
@@ -374,9 +373,6 @@ def lint(template: Path) -> None:
     )
     if result.returncode != 0:
         raise DeployError(f"cfn-lint found problems in {template}:\n{result.stdout}{result.stderr}")
-
-
-# --- storefront --------------------------------------------------------------------------------
 
 
 # --- AWS ---------------------------------------------------------------------------------------

@@ -259,7 +259,7 @@ def start_chalice_local(
 
     No autoreload: the reloader forks a second process and restarts under our feet.
     """
-    chalice = Path(sys.executable).with_name("chalice")
+    chalice = str(Path(sys.executable).with_name("chalice"))
     args = [chalice, "local", "--no-autoreload", "--host", HOST, "--port", str(port), "--stage", STAGE]
     return _start("chalice", args, port, log_dir, cwd=project_dir, env=env)
 

@@ -33,7 +33,7 @@ def rate(text: str) -> Decimal:
         value = Decimal(text)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"not a decimal number: {text!r}") from None
-    if not (Decimal(0) <= value < Decimal(1)) or value.as_tuple().exponent < -4:
+    if not value.is_finite() or not (Decimal(0) <= value < Decimal(1)) or value != round(value, 4):
         raise argparse.ArgumentTypeError(f"a rate is a fraction in [0, 1) with at most 4 decimals: {text!r}")
     return value
 

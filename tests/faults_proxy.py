@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.loopback import LoopbackServer, QuietHandler
+from support.loopback import LoopbackServer, QuietHandler
 
 THROTTLE = "throttle"
 SERVER_ERROR = "server_error"

@@ -49,9 +49,9 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-def parse_body(raw_body: bytes | None, model: type[Body]) -> Body:
+def parse_body(raw_body: bytes | str | None, model: type[Body]) -> Body:
     """Validate a JSON body; an empty body means the model's defaults."""
-    raw = raw_body or b""
+    raw = raw_body.encode() if isinstance(raw_body, str) else raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"Request bodies are limited to {MAX_BODY_BYTES} bytes.")
     if not raw.strip(JSON_WHITESPACE):
@@ -70,7 +70,7 @@ def parse_body(raw_body: bytes | None, model: type[Body]) -> Body:
         raise BadRequest("The request body is invalid.", {"fields": field_errors(exc)}) from None
 
 
-def parse_query(params: dict[str, str] | None, model: type[Body]) -> Body:
+def parse_query(params: Mapping[str, str] | None, model: type[Body]) -> Body:
     from pydantic import ValidationError
 
     try:
@@ -85,8 +85,7 @@ def idempotency_key(headers: Mapping[str, str]) -> str | None:
     if value is None:
         return None
     if not (1 <= len(value) <= 255 and value.isascii() and value.isprintable()):
-        raise BadRequest(
-            "Idempotency-Key must be 1 to 255 printable ASCII characters.",
-            {"fields": [{"field": "Idempotency-Key", "message": "invalid header value"}]},
+        raise BadRequest.for_field(
+            "Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters.", "invalid header value"
         )
     return value

@@ -33,14 +33,11 @@ def upsert_product(tenant_id: str, product_id: str) -> Response:
 
     tenant = admin_tenant(blueprint.current_request, tenant_id)
     if not is_product_id(product_id):
-        raise BadRequest(
-            "Invalid product id.",
-            {"fields": [{"field": "product_id", "message": "lowercase letters, digits and '-', at most 64"}]},
-        )
+        raise BadRequest.for_field("product_id", "Invalid product id.", "lowercase letters, digits and '-', at most 64")
     body = parse_body(blueprint.current_request.raw_body, ProductUpsertBody)
     fields = catalog.ProductFields(**{**body.model_dump(), "price": Decimal(body.price)})
     product, created = catalog.upsert_product(tenant.tenant_id, product_id, fields)
-    headers = {"Location": f"/tenants/{tenant_id}/products/{product_id}"} if created else {}
+    headers: dict[str, str | list[str]] = {"Location": f"/tenants/{tenant_id}/products/{product_id}"} if created else {}
     return Response(shapes.product(product, tenant.currency), status_code=201 if created else 200, headers=headers)
 
 

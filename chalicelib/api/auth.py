@@ -24,7 +24,6 @@ API_KEY_HEADER = "X-Api-Key"
 AUTHORIZER_TTL_SECONDS = 60
 
 blueprint = ApiBlueprint(__name__)
-local_gateway.install()
 
 
 @blueprint.authorizer(header=API_KEY_HEADER, ttl_seconds=AUTHORIZER_TTL_SECONDS)

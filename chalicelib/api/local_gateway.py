@@ -80,7 +80,7 @@ def install() -> bool:
         return lambda_event, context
 
     authorize.cartwise_patched = True  # type: ignore[attr-defined]
-    local.LocalGatewayAuthorizer.authorize = authorize
+    local.LocalGatewayAuthorizer.authorize = authorize  # type: ignore[method-assign]  # the patch itself
     # socketserver's default listen backlog is 5: a burst of simultaneous clients (API Gateway
     # takes thousands) overflows it and the kernel resets connections. The server is created
     # after the app is imported, so this applies to `chalice local`.

@@ -7,7 +7,6 @@ llm.py         the OpenAI-compatible call inside the time budget
 validation.py  the answer parsed and checked against the candidates
 fallback.py    deterministic suggestions with template reasons
 telemetry.py   the log line per LLM call and the metrics
-evaluation.py  hit rate of the fallback on a labelled set (for `make bench`)
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def suggestion(candidate: Candidate, text: str | None = None) -> Suggestion:
 
 def pick(ranking: Ranking, limit: int = MAX_SUGGESTIONS, exclude: Collection[str] = ()) -> list[Suggestion]:
     """The best `limit` ranked candidates not in `exclude`."""
-    chosen = []
+    chosen: list[Suggestion] = []
     for candidate in ranking.ranked:
         if len(chosen) >= limit:
             break

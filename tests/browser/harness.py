@@ -123,9 +123,6 @@ class Storefront:
         self.page.get_by_label("Promo code").fill(code)
         self.page.get_by_role("button", name="Apply").click()
 
-    def totals(self, scope: str = "#cart-totals") -> Locator:
-        return self.page.locator(scope)
-
     def expect_totals(self, scope: str = "#cart-totals", **figures: str) -> None:
         for name in TOTALS:
             expect(self.page.locator(f"{scope} [data-total='{name}']")).to_have_text(figures[name])

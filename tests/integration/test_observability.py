@@ -88,7 +88,7 @@ def test_keys_are_cleared_after_the_request(api, captured):
 
 
 def test_api_gateway_request_id_is_the_correlation_id(api, captured):
-    from chalicelib.observability import http_request_scope
+    from chalicelib.api.middleware import request_scope
 
     request = SimpleNamespace(
         context={"requestId": "apigw-request-1"},
@@ -101,7 +101,7 @@ def test_api_gateway_request_id_is_the_correlation_id(api, captured):
         logger.info("in view")
         return SimpleNamespace(status_code=200, headers={}, body="{}")
 
-    assert http_request_scope(request, view).headers["X-Correlation-Id"] == "apigw-request-1"
+    assert request_scope(request, view).headers["X-Correlation-Id"] == "apigw-request-1"
     assert {line["correlation_id"] for line in logs(captured())} == {"apigw-request-1"}
 
 

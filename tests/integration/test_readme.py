@@ -35,8 +35,8 @@ from botocore.session import Session
 
 from chalicelib import config
 from scripts.local_stack import free_port, start_chalice_local
+from support.llm_stub import StubLLM, suggestions
 from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10
-from tests.upsell_stub import StubLLM, suggestions
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

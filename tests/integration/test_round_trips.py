@@ -1,4 +1,4 @@
-"""The happy-path checkout's AWS calls, counted by the hooks `make bench` uses (bench/instrument.py).
+"""The happy-path checkout's AWS calls, counted by the hooks `make bench` uses (support/instrument.py).
 
 Tenant settings are cached after the cart is created, so the checkout is the floor of three
 DynamoDB round trips: the cart (GetItem), its products (BatchGetItem) and the one
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from app import app
-from bench.instrument import Recorder
 from chalicelib import clients
+from support.instrument import Recorder
 from tests.conftest import reset_process_state
 
 CHECKOUT = "/tenants/{tenant_id}/carts/{cart_id}/checkout"

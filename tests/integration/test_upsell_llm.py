@@ -11,7 +11,7 @@ import pytest
 from chalicelib import clients, config, upsell
 from chalicelib.models import ProductModel
 from chalicelib.upsell import prompt
-from tests.upsell_stub import StubLLM, answer, error, hang, suggestions
+from support.llm_stub import StubLLM, answer, error, hang, suggestions
 
 TIMEOUT = 1.5  # LLM_TIMEOUT_SECONDS in these tests
 # tent-2p's complements, best first: what the fallback suggests for a cart holding only the tent

@@ -1,4 +1,4 @@
-"""Threaded HTTP servers on a free loopback port, for the scripted LLM, the fault proxy and the bench's LLM."""
+"""Threaded HTTP servers on loopback: the LLM stub, the fault proxy and the bench's stats endpoint."""
 
 from __future__ import annotations
 
@@ -38,17 +38,19 @@ class QuietHandler(BaseHTTPRequestHandler):
 
 
 class LoopbackServer:
-    """Serves `handler` on 127.0.0.1 at a free port from a daemon thread."""
+    """Serves `handler` on `host` (127.0.0.1) at `port` (0: a free one) from a daemon thread."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], name: str) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def __init__(
+        self, handler: type[BaseHTTPRequestHandler], name: str, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.host = host
+        self.server = ThreadingHTTPServer((host, port), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
 
     @property
     def origin(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self.host}:{self.server.server_port}"
 
     def start(self) -> None:
         self.thread.start()

@@ -2,10 +2,11 @@
 
 The seeded demo catalogues (data/tenants/*.json) are ranked in memory, exactly as
 `suggest` ranks them when no LLM answers, and the top three suggestions of each labelled
-cart (tests/data/upsell_labels.json) are compared with the products a person marked as
-acceptable complements.
+cart (bench/data/upsell_labels.json) are compared with the products a person marked as
+acceptable complements. It reads files of the repository, so it lives here and not in the
+Lambda package.
 
-    python -m chalicelib.upsell.evaluation
+    python -m bench.relevance
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from chalicelib import catalog
 from chalicelib.models import ProductModel
 from chalicelib.upsell import candidates, fallback
 
-REPO = Path(__file__).resolve().parents[2]
-LABELS = REPO / "tests" / "data" / "upsell_labels.json"
+REPO = Path(__file__).resolve().parent.parent
+LABELS = REPO / "bench" / "data" / "upsell_labels.json"
 CATALOGUES = REPO / "data" / "tenants"
 
 
@@ -66,10 +67,6 @@ def evaluate_fallback(labels: Path = LABELS, catalogues: Path = CATALOGUES) -> R
             suggested = [s.product_id for s in fallback.pick(ranking)]
             results.append(CartResult(tenant_id, case["cart"], suggested, case["acceptable"]))
     return Report(results)
-
-
-def fallback_hit_rate() -> float:
-    return evaluate_fallback().hit_rate
 
 
 def main() -> None:
