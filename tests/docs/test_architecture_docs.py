@@ -18,7 +18,7 @@ from chalicelib.models import ALL_MODELS
 from chalicelib.upsell import candidates
 from scripts import check_mermaid
 from scripts.local_stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, DEFAULT_DYNAMODB_PORT
-from tests.integration.test_readme import broken_links
+from tests.docs.test_readme import broken_links
 
 REPO = Path(__file__).resolve().parents[2]
 ARCHITECTURE = REPO / "docs" / "architecture.md"
