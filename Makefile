@@ -36,9 +36,9 @@ format: install
 test: lint
 	$(PY) -m pytest
 
-# The edit loop: unit and moto tests only, no servers, no browser, no packaging (under a minute).
+# The edit loop: unit and moto tests only (no servers, no browser, no packaging), one worker per CPU.
 test-fast: install
-	$(PY) -m pytest -m "unit or moto" -q
+	$(PY) -m pytest -m "unit or moto" -n auto -q
 
 # The figures of docs/performance.md, measured on this machine (loopback only, about 2 minutes).
 bench: install
