@@ -246,7 +246,7 @@ def test_checkout_walkthrough(local_stack, demo_catalogue):
     assert error == {
         "error": {
             "code": "OUT_OF_STOCK",
-            "message": error["error"]["message"],
+            "message": "Not enough stock for: water-filter",
             "details": {"items": [{"product_id": "water-filter", "requested": 1, "available": 0}]},
         }
     }

