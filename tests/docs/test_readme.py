@@ -471,32 +471,3 @@ def test_screenshot_is_a_small_png_of_the_storefront():
     assert len(data) < 300 * 1024
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1280, 1040)
-
-
-def github_anchor(heading: str) -> str:
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-
-
-def broken_links(markdown: Path) -> list[str]:
-    broken = []
-    for target in re.findall(r"\]\(([^)\s]+)\)", markdown.read_text()):
-        if re.match(r"^[a-z]+://", target):
-            continue
-        path, _, anchor = target.partition("#")
-        file = (markdown.parent / path).resolve() if path else markdown
-        if not file.is_relative_to(REPO):
-            continue  # ../shared/ (the contract) sits beside a checkout, not inside a clone of it
-        if not file.exists():
-            broken.append(target)
-        elif anchor and file.suffix == ".md":
-            headings = re.findall(r"^#+ (.+)$", file.read_text(), re.MULTILINE)
-            if anchor not in {github_anchor(heading) for heading in headings}:
-                broken.append(target)
-    return broken
-
-
-def test_readme_links_resolve():
-    assert github_anchor("SSM throughput: read this above ~40 requests per second") == (
-        "ssm-throughput-read-this-above-40-requests-per-second"
-    )
-    assert broken_links(README) == []
