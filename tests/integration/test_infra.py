@@ -594,6 +594,18 @@ def test_the_zip_ships_no_aws_sdk_and_fits_lambda(packaged: deploy.Package) -> N
     assert all("x86_64-linux-gnu" in n for n in binaries), binaries  # manylinux cp311 wheels
 
 
+def test_the_zip_ships_only_runtime_code(packaged: deploy.Package) -> None:
+    """The app's own code in the zip is app.py and chalicelib, and none of it reads the repository's
+    other directories (they are not in the zip: tests/data, bench/, ...)."""
+    with zipfile.ZipFile(packaged.zip_path) as archive:
+        names = archive.namelist()
+        own = {name: archive.read(name).decode() for name in names if name.startswith("chalicelib/")}
+    assert not {name.split("/", 1)[0] for name in names} & {"tests", "bench", "support", "scripts", "data", "docs"}
+    assert "chalicelib/upsell/__init__.py" in own
+    for name, source in own.items():
+        assert not any(part in source for part in ("tests/", "bench/")), name
+
+
 def test_the_zip_imports_with_only_the_lambda_runtime_beside_it(packaged: deploy.Package, tmp_path: Path) -> None:
     """Lambda's sys.path is the package plus the runtime's boto3/botocore: the app must import (without
     openai, which is imported on the first LLM call) and answer /health through the handler."""

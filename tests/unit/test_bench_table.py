@@ -1,0 +1,100 @@
+"""`make bench`'s table: one line per (label, value, target) row, each target marked met or missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import run
+
+
+def results(**changes: Any) -> dict[str, Any]:
+    """A run's figures in the shape bench/run.py writes to bench/results.json."""
+    split = {"total_ms": 20.0, "dynamodb_wait_ms": 12.0, "app_own_ms": 8.0, "app_to_dynamodb_ratio": 0.67}
+    trips = {
+        "dynamodb_round_trips": 3,
+        "all_checkouts_identical": True,
+        "dynamodb_calls": {"GetItem": 1, "BatchGetItem": 1, "TransactWriteItems": 1},
+        "write_transactions": 1,
+        "ssm_calls": {},
+    }
+    figures: dict[str, Any] = {
+        "machine": {"cpus": 2, "python": "3.11.7", "load_before": 0.5, "load_after": 1.5},
+        "elapsed_s": 90.0,
+        "round_trips": {"upsell_off": trips, "serial_time_split": {**split, "app_to_dynamodb_ratio": 0.5}},
+        "cold_start": {
+            "ratio_cpu": 1.3,
+            "ratio_wall": 1.4,
+            "app_cpu_s": 0.52,
+            "base_cpu_s": 0.4,
+            "watched_modules_loaded": [],
+            "pydantic_loaded": False,
+        },
+        "first_requests": {
+            "first_product_list_s": 0.05,
+            "first_cart_s": 0.03,
+            "first_checkout_s": 0.06,
+            "warm_checkout_s": 0.02,
+            "botocore_sessions": 1,
+        },
+        "packaged_import": {"as_shipped_cpu_s": 0.9, "with_pyc_cpu_s": 0.5},
+        "package": {"zip_mb": 7.1},
+        "load": {
+            "shoppers": 20,
+            "seconds": 30.0,
+            "requests_per_s": 150.0,
+            "checkouts_per_s": 40.0,
+            "orders": 1200,
+            "oversold_units": 0,
+            "stock_consistent": True,
+            "time_split": split,
+            "routes": {
+                "POST /carts/{id}/checkout": {
+                    "per_s": 40.0,
+                    "p50_ms": 20,
+                    "p95_ms": 40,
+                    "p99_ms": 60,
+                    "statuses": {"201": 1200},
+                }
+            },
+        },
+        "burst": {"slowest_ms": 12.5},
+        "upsell": {
+            "llm_time_budget_s": 3.0,
+            "flag_off": {"p95_ms": 30.0},
+            "llm_answers_in_0_2_s": {"p95_ms": 260.0, "upsell_sources": {"llm": 20}},
+            "llm_hangs": {"p95_ms": 3050.0, "max_ms": 3100.0},
+            "round_trips_upsell_on": {**trips, "llm_calls_per_checkout": 1.0},
+            "fallback_hit_rate": 1.0,
+            "labelled_carts": 18,
+        },
+    }
+    figures.update(changes)
+    return figures
+
+
+def test_rows_carry_their_targets_marked_met():
+    rows = {label: (value, target) for label, value, target in run.design_rows(results())}
+    value, target = rows["1 DynamoDB round trips per checkout (up-sell off)"]
+    assert (value, str(target)) == (3, "ok   3")
+    assert str(rows["3 deployment package (zip)"][1]) == "ok   < 10 MB"
+    assert rows["  same, wall clock"] == ("1.4x", None)
+
+
+def test_a_missed_target_says_miss():
+    slow = results(package={"zip_mb": 12.0})
+    (target,) = [t for label, _, t in run.design_rows(slow) if label == "3 deployment package (zip)"]
+    assert str(target) == "MISS < 10 MB"
+    hanging = {**slow["upsell"], "llm_hangs": {"p95_ms": 4000.0, "max_ms": 4500.0}}
+    (target,) = [t for label, _, t in run.upsell_rows(hanging) if label.startswith("  up-sell on, LLM hangs")]
+    assert str(target) == "MISS < budget + 1 s"
+
+
+def test_the_table_prints_one_line_per_row(capsys):
+    figures = results()
+    run.print_table(figures)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3] == run.line("figure", "value", "target")
+    assert run.line("3 deployment package (zip)", "7.1 MB", run.Target("< 10 MB", True)) in lines
+    assert run.line("  fallback hit rate on the labelled carts", "1.0 (18 carts)") in lines
+    assert len([line for line in lines if line.endswith(("ok   3", "ok   1"))]) == 2
+    assert lines[-1] == "figures written to bench/results.json"
