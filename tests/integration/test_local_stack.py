@@ -71,14 +71,14 @@ def assert_transactions_do_not_oversell(client: Any, table: str = "stock") -> No
                 TransactItems=[
                     {
                         "Update": {
-                            "TableName": "stock",
+                            "TableName": table,
                             "Key": {"pk": {"S": "tent"}},
                             "UpdateExpression": "SET stock = stock - :one",
                             "ConditionExpression": "stock >= :one",
                             "ExpressionAttributeValues": {":one": {"N": "1"}},
                         }
                     },
-                    {"Put": {"TableName": "stock", "Item": {"pk": {"S": f"order-{buyer}"}}}},
+                    {"Put": {"TableName": table, "Item": {"pk": {"S": f"order-{buyer}"}}}},
                 ]
             )
         except client.exceptions.TransactionCanceledException:
