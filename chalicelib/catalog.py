@@ -155,9 +155,10 @@ def _check_bounds(product: ProductModel, delta: int) -> None:
     if current + delta < 0:
         raise OutOfStock([{"product_id": product.product_id, "requested": -delta, "available": current}])
     if current + delta > MAX_STOCK:
-        raise BadRequest(
+        raise BadRequest.for_field(
+            "delta",
             f"The stock would exceed the maximum of {MAX_STOCK}.",
-            {"fields": [{"field": "delta", "message": f"at most {MAX_STOCK - current} more for this product"}]},
+            f"at most {MAX_STOCK - current} more for this product",
         )
 
 
