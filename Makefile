@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run test test-fast lint format bench clean
+.PHONY: install run test test-fast test-compose lint format bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: lint
 # The edit loop: unit and moto tests only (no servers, no browser, no packaging), one worker per CPU.
 test-fast: install
 	$(PY) -m pytest -m "unit or moto" -n auto -q
+
+# `docker compose up` for real: engine, Compose v2 and stand-in images prepared as needed, a journey
+# against the stack, then `docker compose down -v` (compose/run.py; as root; 75 s warm, 8 min cold).
+test-compose: install
+	$(PY) -m compose.run
 
 # The figures of docs/performance.md, measured on this machine (loopback only, about 2 minutes).
 bench: install

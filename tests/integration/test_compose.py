@@ -1,5 +1,6 @@
-"""docker-compose.yml, checked without Docker (there is no Docker engine here; compose was never run).
+"""docker-compose.yml, checked without Docker, inside `make test`.
 
+`make test-compose` (compose/run.py) runs the file for real with Docker; these checks need no engine.
 Every file, port, command and environment variable the compose file names must exist and match
 what the app reads (chalicelib/config.py), what botocore reads (AWS_ENDPOINT_URL*, credentials,
 region) and the local defaults of `make run`. Then the provisioning and API commands of the compose
@@ -181,7 +182,7 @@ def test_every_file_it_names_exists(compose: dict[str, Any]) -> None:
     assert re.search(r"^FROM python:3\.11-slim$", text, re.MULTILINE)  # the Lambda runtime's Python
     copied = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ")]
     assert copied == ["requirements.txt", "localstack/requirements-compose.txt"]
-    ignore = (REPO / "localstack" / "api.Dockerfile.dockerignore").read_text().splitlines()
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
     assert "*" in ignore  # the build context is the repository: send only what the image needs
     for source in copied:
         assert (REPO / source).is_file()
@@ -309,9 +310,14 @@ def test_the_init_hook_gives_up_with_the_reason(tmp_path: Path) -> None:
     assert "EndpointConnectionError" in result.stderr
 
 
-def test_docs_say_how_to_use_compose_and_that_it_was_not_run() -> None:
+def test_docs_say_how_to_use_compose_and_how_it_is_tested() -> None:
     docs = (REPO / "docs" / "deploy.md").read_text()
     assert "docker compose up" in docs
     assert STOREFRONT_URL in docs
-    assert "was not run" in docs
+    assert "make test-compose" in docs
+    assert "not run" not in docs
     assert "docker compose down" in docs
+    makefile = (REPO / "Makefile").read_text()
+    assert "\ntest-compose: install\n\t$(PY) -m compose.run\n" in makefile
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert ci.index("make test") < ci.index("make test-compose")
