@@ -19,7 +19,7 @@ from chalicelib import tenants
 from chalicelib.errors import TenantNotFound
 
 PREFIX = "cw_"
-KEY_PATTERN = re.compile(r"^cw_([a-z0-9][a-z0-9-]{0,31})_([A-Za-z0-9_-]{20,128})$")
+KEY_PATTERN = re.compile(r"cw_([a-z0-9][a-z0-9-]{0,31})_([A-Za-z0-9_-]{20,128})")  # fullmatch: no "\n" after
 MAX_KEY_LENGTH = 200
 
 
@@ -35,7 +35,7 @@ def tenant_of(key: str | None) -> str | None:
     """The tenant id a well-formed key names (not yet verified), else None."""
     if not key or len(key) > MAX_KEY_LENGTH:
         return None
-    match = KEY_PATTERN.match(key)
+    match = KEY_PATTERN.fullmatch(key)
     return match.group(1) if match else None
 
 

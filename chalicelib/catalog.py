@@ -12,7 +12,7 @@ from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clients, cursors, idempotency
+from chalicelib import clients, contention, cursors, idempotency
 from chalicelib.errors import BadRequest, NotFound, OutOfStock, Unavailable
 from chalicelib.ids import is_product_id
 from chalicelib.models import ProductModel, category_key
@@ -120,14 +120,14 @@ def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: s
         raise NotFound(f"Product {product_id!r} not found.", {"product_id": product_id})
     if idempotency_key is None:
         return _add_stock(tenant_id, product_id, delta)
-    request_fingerprint = idempotency.fingerprint("adjust_stock", product_id=product_id, delta=delta)
+    use = idempotency.KeyUse.of(tenant_id, "adjust_stock", idempotency_key, product_id=product_id, delta=delta)
 
     def replay() -> ProductModel | None:
-        record = idempotency.recorded(tenant_id, idempotency_key, request_fingerprint, datetime.now(UTC))
+        record = idempotency.recorded(use, datetime.now(UTC))
         return ProductModel.from_raw_data(json.loads(record.result)) if record and record.result else None
 
     product, _ = idempotency.perform(
-        attempt=lambda: _adjust_once(tenant_id, product_id, delta, idempotency_key, request_fingerprint),
+        attempt=lambda: _adjust_once(tenant_id, product_id, delta, use),
         replay=replay,
         refusals=(NotFound, OutOfStock, BadRequest),
         attempts=ADJUST_ATTEMPTS,
@@ -138,16 +138,19 @@ def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: s
 def _add_stock(tenant_id: str, product_id: str, delta: int) -> ProductModel:
     """One conditional UpdateItem (ADD): concurrent adjustments never conflict, the bounds hold."""
     bound = ProductModel.stock >= -delta if delta < 0 else ProductModel.stock <= MAX_STOCK - delta
-    product = ProductModel(tenant_id, product_id)
-    try:
-        product.update(actions=[ProductModel.stock.add(delta)], condition=ProductModel.product_id.exists() & bound)
-    except UpdateError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        # Why it failed, for the answer only: the write itself was all or nothing.
+    for attempt in range(ADJUST_ATTEMPTS):
+        product = ProductModel(tenant_id, product_id)
+        try:
+            product.update(actions=[ProductModel.stock.add(delta)], condition=ProductModel.product_id.exists() & bound)
+            return product
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        # Why it failed, for the answer: the write itself was all or nothing. If the bounds hold
+        # now, the stock moved in between, and the same write may simply go again.
         _check_bounds(get_product(tenant_id, product_id, consistent=True), delta)
-        raise Unavailable("The stock changed while it was adjusted, please retry.") from None
-    return product
+        contention.pause(attempt)
+    raise Unavailable("The stock keeps changing while it is adjusted, please retry.")
 
 
 def _check_bounds(product: ProductModel, delta: int) -> None:
@@ -162,9 +165,7 @@ def _check_bounds(product: ProductModel, delta: int) -> None:
         )
 
 
-def _adjust_once(
-    tenant_id: str, product_id: str, delta: int, idempotency_key: str, request_fingerprint: str
-) -> ProductModel | None:
+def _adjust_once(tenant_id: str, product_id: str, delta: int, use: idempotency.KeyUse) -> ProductModel | None:
     """Read, then write the exact new figure with the key's record; None when the stock changed in between.
 
     Writing `stock = read + delta` on the condition that it is still the figure read makes the
@@ -181,17 +182,13 @@ def _adjust_once(
                 actions=[ProductModel.stock.set(product.stock)],
                 condition=ProductModel.stock == current,
             )
-            idempotency.claim(
-                transaction,
-                tenant_id,
-                idempotency_key,
-                request_fingerprint,
-                datetime.now(UTC),
-                result=json.dumps(product.serialize()),
-            )
+            # The answer as a replay shows it; co-purchase counts grow with the catalogue and are not in it.
+            snapshot = {name: value for name, value in product.serialize().items() if name != "co_purchases"}
+            idempotency.claim(transaction, use, datetime.now(UTC), result=json.dumps(snapshot))
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise
         idempotency.raise_if_key_taken(exc)
+        contention.raise_if_permanent(exc)
         return None
     return product

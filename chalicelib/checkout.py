@@ -15,7 +15,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import carts, catalog, clients, idempotency, observability, upsell
+from chalicelib import carts, catalog, clients, contention, idempotency, observability, upsell
 from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, PriceChanged
 from chalicelib.ids import new_ulid
 from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel
@@ -39,10 +39,17 @@ class CheckoutRequest:
     expected_total: Decimal | None = None  # the total the shopper was quoted
     idempotency_key: str | None = None
 
-    @property
-    def fingerprint(self) -> str:
-        return idempotency.fingerprint(
-            "checkout", cart_id=self.cart_id, email=self.email, expected_total=self.expected_total
+    def key_use(self, tenant_id: str) -> idempotency.KeyUse | None:
+        """What the key records: this cart with this body (another cart or body under the key is 422)."""
+        if self.idempotency_key is None:
+            return None
+        return idempotency.KeyUse.of(
+            tenant_id,
+            "checkout",
+            self.idempotency_key,
+            cart_id=self.cart_id,
+            email=self.email,
+            expected_total=self.expected_total,
         )
 
 
@@ -73,9 +80,8 @@ def _place_order(tenant: Tenant, request: CheckoutRequest) -> tuple[OrderModel, 
 
 def _replay(tenant: Tenant, request: CheckoutRequest) -> OrderModel | None:
     """The order this same request placed before under its key; 422 if the key did something else."""
-    if request.idempotency_key is None:
-        return None
-    record = idempotency.recorded(tenant.tenant_id, request.idempotency_key, request.fingerprint, carts.now())
+    use = request.key_use(tenant.tenant_id)
+    record = idempotency.recorded(use, carts.now()) if use else None
     return get_order(tenant.tenant_id, record.order_id, consistent=True) if record and record.order_id else None
 
 
@@ -122,19 +128,14 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> OrderModel | None:
                 condition=CartModel.status == "open",
                 return_values="ALL_OLD",
             )
-            if request.idempotency_key:
-                idempotency.claim(
-                    transaction,
-                    tenant.tenant_id,
-                    request.idempotency_key,
-                    request.fingerprint,
-                    order.created_at,
-                    order_id=order.order_id,
-                )
+            use = request.key_use(tenant.tenant_id)
+            if use:
+                idempotency.claim(transaction, use, order.created_at, order_id=order.order_id)
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise
         idempotency.raise_if_key_taken(exc)
+        contention.raise_if_permanent(exc)
         failed = [r.raw_item for r in exc.cancellation_reasons if r and r.code == "ConditionalCheckFailed"]
         # A changed cart (closed, or edited since the read) is read again before any shortage is answered.
         cart_changed = any(item and "version" in item for item in failed)

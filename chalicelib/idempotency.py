@@ -4,7 +4,7 @@ A key is claimed inside the transaction that performs its effect (checkout, stoc
 so it costs no extra round trip on the happy path and exists exactly when its effect does. A
 request whose transaction fails on the claim, or that finds its cart already closed, looks the
 key up: same fingerprint → replay the recorded outcome; another fingerprint → 422.
-See docs/decisions/0002-checkout-idempotency.md.
+See docs/decisions/0009-tenant-scoped-idempotency-keys.md.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -29,27 +30,37 @@ KEY_LIFETIME = timedelta(hours=24)
 Outcome = TypeVar("Outcome")
 
 
-def fingerprint(operation: str, **request: Any) -> str:
-    """What a key was used for: the operation and the request fields that define it."""
-    body = json.dumps({"operation": operation, **request}, sort_keys=True, default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
+@dataclass(frozen=True)
+class KeyUse:
+    """One request under an Idempotency-Key: the tenant's key, the operation and what defines the request.
+
+    Keys are kept per operation (`checkout#K`, `adjust_stock#K`), so a shopper's checkout can
+    neither probe nor take the key an operator uses for a stock adjustment.
+    """
+
+    tenant_id: str
+    operation: str
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, tenant_id: str, operation: str, key: str, **request: Any) -> KeyUse:
+        body = json.dumps({"operation": operation, **request}, sort_keys=True, default=str)
+        return cls(tenant_id, operation, key, hashlib.sha256(body.encode()).hexdigest())
+
+    @property
+    def record_key(self) -> str:
+        return f"{self.operation}#{self.key}"
 
 
 def claim(
-    transaction: TransactWrite,
-    tenant_id: str,
-    key: str,
-    request_fingerprint: str,
-    now: datetime,
-    *,
-    order_id: str | None = None,
-    result: str | None = None,
+    transaction: TransactWrite, use: KeyUse, now: datetime, *, order_id: str | None = None, result: str | None = None
 ) -> None:
     """Add the key's record to `transaction`; the transaction fails if the key is live already."""
     record = IdempotencyKeyModel(
-        tenant_id,
-        key,
-        fingerprint=request_fingerprint,
+        use.tenant_id,
+        use.record_key,
+        fingerprint=use.fingerprint,
         order_id=order_id,
         result=result,
         created_at=now,
@@ -83,15 +94,15 @@ def raise_if_key_taken(exc: TransactWriteError) -> None:
             raise KeyTaken from None
 
 
-def recorded(tenant_id: str, key: str, request_fingerprint: str, now: datetime) -> IdempotencyKeyModel | None:
-    """The live record of `key` for this same request; None if the key is free; 422 if it did something else."""
+def recorded(use: KeyUse, now: datetime) -> IdempotencyKeyModel | None:
+    """The live record of this same request; None if the key is free; 422 if it did something else."""
     try:
-        record = IdempotencyKeyModel.get(tenant_id, key, consistent_read=True)
+        record = IdempotencyKeyModel.get(use.tenant_id, use.record_key, consistent_read=True)
     except IdempotencyKeyModel.DoesNotExist:
         return None
     if record.expires_at <= now:
         return None
-    if record.fingerprint != request_fingerprint:
+    if record.fingerprint != use.fingerprint:
         raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
     return record
 
@@ -122,4 +133,7 @@ def perform(
         if outcome is not None:
             return outcome, True
         contention.pause(number)
+    replayed = replay()  # a same-key request may have won every race this one lost
+    if replayed is not None:
+        return replayed, False
     raise Unavailable("The resource is contended, please retry.")

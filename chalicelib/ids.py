@@ -7,9 +7,10 @@ import secrets
 import time
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-ULID_PATTERN = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-TENANT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-PRODUCT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+ULID_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+TENANT_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+PRODUCT_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+# Matched with fullmatch: `$` would also accept a trailing newline ("mug\n").
 
 
 def new_ulid(now_ms: int | None = None) -> str:
@@ -23,12 +24,12 @@ def new_ulid(now_ms: int | None = None) -> str:
 
 
 def is_ulid(value: str) -> bool:
-    return bool(ULID_PATTERN.match(value))
+    return bool(ULID_PATTERN.fullmatch(value))
 
 
 def is_tenant_id(value: str) -> bool:
-    return bool(TENANT_ID_PATTERN.match(value))
+    return bool(TENANT_ID_PATTERN.fullmatch(value))
 
 
 def is_product_id(value: str) -> bool:
-    return bool(PRODUCT_ID_PATTERN.match(value))
+    return bool(PRODUCT_ID_PATTERN.fullmatch(value))

@@ -20,7 +20,7 @@ from pynamodb.models import Model
 
 from chalicelib import api_keys, catalog, clients
 from chalicelib.config import get_settings
-from chalicelib.models import ALL_MODELS, ProductModel, PromoCode, TenantModel
+from chalicelib.models import ALL_MODELS, ProductModel, PromoCode, TenantModel, category_key
 
 REPO = Path(__file__).resolve().parent.parent
 TENANT_DATA = REPO / "data" / "tenants"
@@ -31,7 +31,51 @@ def create_tables() -> None:
     for model in ALL_MODELS:
         if not model.exists():
             model.create_table(wait=True)
+        add_missing_indexes(model)
         enable_expiry(model)
+
+
+def add_missing_indexes(model: type[Model]) -> None:
+    """Give a table made before an index joined its model that index (a kept LocalStack volume, say)."""
+    dynamodb = clients.client("dynamodb")
+    table = model.Meta.table_name
+    existing = {
+        i["IndexName"] for i in dynamodb.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+    }
+    schema = model._get_schema()
+    for index in schema.get("global_secondary_indexes", []):
+        if index["index_name"] in existing:
+            continue
+        dynamodb.update_table(
+            TableName=table,
+            AttributeDefinitions=schema["attribute_definitions"],
+            GlobalSecondaryIndexUpdates=[
+                {
+                    "Create": {
+                        "IndexName": index["index_name"],
+                        "KeySchema": index["key_schema"],
+                        "Projection": index["projection"],
+                    }
+                }
+            ],
+        )
+        print(f"added index {index['index_name']} to {table}")
+
+
+def backfill_category_keys(tenant_id: str) -> int:
+    """Set `category_key` on the tenant's products written before the category index; returns how many.
+
+    The index only holds items that carry its key, so older products are missing from filtered
+    lists until this has run (docs/deploy.md). A Query of the tenant's partition, page by page.
+    """
+    updated = 0
+    for product in ProductModel.query(tenant_id, filter_condition=ProductModel.category_key.does_not_exist()):
+        ProductModel(tenant_id, product.product_id).update(
+            actions=[ProductModel.category_key.set(category_key(tenant_id, product.category))],
+            condition=ProductModel.product_id.exists(),
+        )
+        updated += 1
+    return updated
 
 
 def enable_expiry(model: type[Model]) -> None:
@@ -169,8 +213,17 @@ def main() -> None:
     parser.add_argument("--seed", action="store_true", help="write the demo tenants from data/tenants")
     parser.add_argument("--upsell-enabled", default="true", choices=["true", "false"])
     parser.add_argument("--api-url", help="publish the storefront, pointing it at this API URL")
+    parser.add_argument(
+        "--backfill-category-keys",
+        metavar="TENANT",
+        nargs="+",
+        default=[],
+        help="index these tenants' products written before the category index (one-off, after an upgrade)",
+    )
     args = parser.parse_args()
     provision(seed=args.seed, upsell_enabled=args.upsell_enabled, api_url=args.api_url)
+    for tenant_id in args.backfill_category_keys:
+        print(f"category index: {backfill_category_keys(tenant_id)} products of {tenant_id} backfilled")
 
 
 if __name__ == "__main__":

@@ -27,14 +27,20 @@ export class ApiError extends Error {
     return this.status === 0;
   }
 
-  /** No answer or a 5xx: the request may or may not have been applied; retry it to find out. */
+  /**
+   * No answer, a 5xx or 429 (throttled before reaching the shop): this request may or may not
+   * have been applied, or an earlier unanswered send of it may have been; retry to find out.
+   */
   get retryable() {
-    return this.network || this.status >= 500;
+    return this.network || this.status >= 500 || this.status === 429;
   }
 
-  /** The API answered 4xx: it refused the request and changed nothing. */
+  /**
+   * The shop answered 4xx about this very request: it refused it and changed nothing (a key's
+   * own earlier order would have been answered instead). 429 is not such an answer.
+   */
   get refused() {
-    return this.status >= 400 && this.status < 500;
+    return this.status >= 400 && this.status < 500 && this.status !== 429;
   }
 }
 

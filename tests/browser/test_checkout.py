@@ -67,6 +67,35 @@ def test_retry_after_a_lost_answer_reuses_the_key_and_orders_once(page: Page, sh
     assert shop.stock("globex", "usb-c-dock") == before - 2
 
 
+def test_a_throttled_retry_after_a_lost_answer_keeps_the_key(page: Page, shop: Shop) -> None:
+    """API Gateway's 429 says nothing about the unanswered send: the next press still finds that order."""
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("usb-c-dock")
+    before = shop.stock("globex", "usb-c-dock")
+    placed, lost = place_order_losing_the_answer(page, shop)
+
+    throttled: list[Request] = []
+
+    def throttle(route: Route) -> None:
+        throttled.append(route.request)
+        body = '{"error": {"code": "RATE_LIMITED", "message": "Too many requests.", "details": {}}}'
+        route.fulfill(status=429, body=body, headers={"Content-Type": "application/json"})
+
+    page.route(f"{shop.api_url}/**/checkout", throttle)
+    shop_page.checkout_button.click()
+    expect(shop_page.checkout_button).to_be_enabled()
+    page.unroute(f"{shop.api_url}/**/checkout")
+    assert [r.headers["idempotency-key"] for r in throttled] == [lost.headers["idempotency-key"]]
+
+    posts = checkout_posts(page)
+    shop_page.checkout_button.click()
+    expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed["order"]["order_id"])
+    assert [r.headers["idempotency-key"] for r in posts] == [lost.headers["idempotency-key"]]
+    assert posts[0].response().status == 200
+    assert shop.stock("globex", "usb-c-dock") == before - 1
+
+
 def test_a_reload_after_a_lost_answer_shows_the_order_placed(page: Page, shop: Shop) -> None:
     shop_page = Storefront(page, shop)
     shop_page.open("globex")

@@ -69,3 +69,49 @@ def test_unknown_tenant_and_product(api):
 def test_health(api):
     response = api.get("/health")
     assert (response.status_code, response.data) == (200, {"status": "ok"})
+
+
+def test_an_upgrade_adds_the_category_index_and_backfills_older_products(aws_env):
+    """A products table from before the index (a kept volume, an older stack) gets it, and its products too."""
+    from moto import mock_aws
+
+    from chalicelib import catalog, clients
+    from chalicelib.models import ProductModel
+    from scripts.provision import backfill_category_keys, create_tables
+
+    with mock_aws():
+        dynamodb = clients.client("dynamodb")
+        dynamodb.create_table(
+            TableName=ProductModel.Meta.table_name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": "tenant_id", "AttributeType": "S"},
+                {"AttributeName": "product_id", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "tenant_id", "KeyType": "HASH"},
+                {"AttributeName": "product_id", "KeyType": "RANGE"},
+            ],
+        )
+        for product_id, category in (("old-lamp", "lighting"), ("old-mug", "kitchen")):
+            dynamodb.put_item(
+                TableName=ProductModel.Meta.table_name,
+                Item={
+                    "tenant_id": {"S": "acme"},
+                    "product_id": {"S": product_id},
+                    "name": {"S": product_id},
+                    "category": {"S": category},
+                    "price": {"N": "5.00"},
+                    "stock": {"N": "3"},
+                },
+            )
+
+        create_tables()
+        indexes = dynamodb.describe_table(TableName=ProductModel.Meta.table_name)["Table"]["GlobalSecondaryIndexes"]
+        assert [index["IndexName"] for index in indexes] == ["by-category"]
+        assert catalog.list_products("acme", 10, category="lighting") == ([], None)  # not indexed yet
+
+        assert backfill_category_keys("acme") == 2
+        assert backfill_category_keys("acme") == 0
+        items, _ = catalog.list_products("acme", 10, category="lighting")
+        assert [item.product_id for item in items] == ["old-lamp"]

@@ -137,7 +137,7 @@ def test_a_key_is_kept_24_hours_and_free_again_after(api, aws):
 
     cart_id = cart_with(api, ("sun-hat", 1))
     checkout(api, cart_id, key="day-old")
-    record = IdempotencyKeyModel.get("acme", "day-old")
+    record = IdempotencyKeyModel.get("acme", "checkout#day-old")
     assert timedelta(hours=24) <= record.expires_at - record.created_at < timedelta(hours=24, seconds=1)
 
     record.update(actions=[IdempotencyKeyModel.expires_at.set(datetime.now(UTC) - timedelta(seconds=1))])

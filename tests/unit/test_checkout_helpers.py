@@ -114,24 +114,29 @@ def test_a_failed_item_of_a_product_not_in_the_cart_is_ignored():
 
 def test_fingerprint_is_the_sha256_of_the_operation_and_request_as_sorted_json():
     canonical = '{"cart_id": "c1", "email": null, "expected_total": "193.30", "operation": "checkout"}'
-    assert idempotency.fingerprint("checkout", expected_total=Decimal("193.30"), email=None, cart_id="c1") == (
-        hashlib.sha256(canonical.encode()).hexdigest()
+    use = idempotency.KeyUse.of("acme", "checkout", "k", expected_total=Decimal("193.30"), email=None, cart_id="c1")
+    assert use.fingerprint == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_key_is_recorded_per_operation_and_fingerprints_tell_requests_apart():
+    checkout_of_c1 = idempotency.KeyUse.of("acme", "checkout", "k", cart_id="c1")
+    assert checkout_of_c1.record_key == "checkout#k"
+    assert idempotency.KeyUse.of("acme", "adjust_stock", "k", cart_id="c1").record_key == "adjust_stock#k"
+    assert idempotency.KeyUse.of("acme", "checkout", "k", cart_id="c2").fingerprint != checkout_of_c1.fingerprint
+
+
+def test_a_checkout_key_use_covers_cart_and_body_but_not_the_key():
+    request = checkout.CheckoutRequest("c1", "ada@example.com", Decimal("193.30"), "key-1")
+    use = request.key_use("acme")
+    assert use == idempotency.KeyUse.of(
+        "acme", "checkout", "key-1", cart_id="c1", email="ada@example.com", expected_total=Decimal("193.30")
     )
-
-
-def test_fingerprint_tells_operations_and_requests_apart():
-    checkout_of_c1 = idempotency.fingerprint("checkout", cart_id="c1")
-    assert idempotency.fingerprint("stock", cart_id="c1") != checkout_of_c1
-    assert idempotency.fingerprint("checkout", cart_id="c2") != checkout_of_c1
-
-
-def test_a_checkout_fingerprint_covers_cart_and_body_but_not_the_key():
-    request = checkout.CheckoutRequest("c1", email="ada@example.com", expected_total=Decimal("193.30"))
-    assert request.fingerprint == idempotency.fingerprint(
-        "checkout", cart_id="c1", email="ada@example.com", expected_total=Decimal("193.30")
-    )
-    assert (
-        checkout.CheckoutRequest("c1", "ada@example.com", Decimal("193.30"), "key-1").fingerprint == request.fingerprint
-    )
-    assert checkout.CheckoutRequest("c1", "bob@example.com", Decimal("193.30")).fingerprint != request.fingerprint
-    assert checkout.CheckoutRequest("c1", "ada@example.com", None).fingerprint != request.fingerprint
+    same_body_other_key = checkout.CheckoutRequest("c1", "ada@example.com", Decimal("193.30"), "key-2")
+    assert same_body_other_key.key_use("acme").fingerprint == use.fingerprint
+    for other in (
+        checkout.CheckoutRequest("c1", "bob@example.com", Decimal("193.30"), "key-1"),
+        checkout.CheckoutRequest("c1", "ada@example.com", None, "key-1"),
+        checkout.CheckoutRequest("c2", "ada@example.com", Decimal("193.30"), "key-1"),
+    ):
+        assert other.key_use("acme").fingerprint != use.fingerprint
+    assert checkout.CheckoutRequest("c1").key_use("acme") is None

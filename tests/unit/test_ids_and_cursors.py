@@ -1,6 +1,6 @@
 import pytest
 
-from chalicelib import cursors
+from chalicelib import cursors, ids
 from chalicelib.errors import BadRequest
 from chalicelib.ids import is_product_id, is_ulid, new_ulid
 
@@ -24,3 +24,13 @@ def test_cursor_round_trip():
 def test_foreign_cursors_are_rejected(cursor):
     with pytest.raises(BadRequest):
         cursors.decode(cursor, is_product_id)
+
+
+@pytest.mark.parametrize(
+    ("check", "valid"),
+    [(ids.is_ulid, "01ARZ3NDEKTSV4RRFFQ69G5FAV"), (ids.is_tenant_id, "acme"), (ids.is_product_id, "mug-blue")],
+)
+def test_an_id_with_a_trailing_newline_is_not_an_id(check, valid):
+    assert check(valid)
+    assert not check(valid + "\n")
+    assert not check(valid + "\n" + "x")
