@@ -30,7 +30,9 @@ STREAM_FAILURE_HANDLING = (
     "FunctionResponseTypes",
 )
 # The merge template's parameter PermissionsBoundaryArn, when set (the CI pipeline always sets it).
-PERMISSIONS_BOUNDARY = {"Fn::If": ["HasPermissionsBoundary", {"Ref": "PermissionsBoundaryArn"}, {"Ref": "AWS::NoValue"}]}
+PERMISSIONS_BOUNDARY = {
+    "Fn::If": ["HasPermissionsBoundary", {"Ref": "PermissionsBoundaryArn"}, {"Ref": "AWS::NoValue"}]
+}
 
 
 def complete(template: dict[str, Any]) -> dict[str, list[str]]:
@@ -99,7 +101,7 @@ def wire_table_streams(template: dict[str, Any]) -> list[str]:
 
 
 def check_stream_failure_handling(template: dict[str, Any]) -> None:
-    """Every stream source reports failed records, gives up on them and keeps a note of them (see STREAM_FAILURE_HANDLING)."""
+    """Every stream source reports failed records, gives up on them and notes them (STREAM_FAILURE_HANDLING)."""
     for function_name, event_name, event in _stream_events(template):
         missing = [key for key in STREAM_FAILURE_HANDLING if key not in event["Properties"]]
         if missing:
