@@ -10,6 +10,7 @@ packaged template is then completed by `scripts.deploy.template`.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -28,6 +29,8 @@ CHALICE_CONFIG = REPO / ".chalice" / "config.json"
 REQUIREMENTS = REPO / "requirements.txt"
 BUILD_ROOT = REPO / ".local" / "build"
 WHEEL_CACHE = REPO / ".local" / "wheels"
+# The deploy job's lock (pip-compile --generate-hashes): every wheel shipped in the zip must be one it names.
+DEPLOY_LOCK = REPO / "infra" / "deploy-requirements.txt"
 
 # What the deployment package is built for: the python3.11 runtime on x86_64 (Chalice's default).
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
@@ -131,6 +134,42 @@ def ensure_wheels(bundled: list[str], vendored: list[str], cache: Path = WHEEL_C
         result = _pip_download(pins, cache, no_deps=no_deps, offline=False)
         if result.returncode != 0:
             raise DeployError(f"pip download of {pins} for {LAMBDA_PLATFORM} failed:\n{result.stdout}{result.stderr}")
+    check_wheels_against_lock(cache)
+
+
+def locked_hashes(lock: Path = DEPLOY_LOCK) -> dict[tuple[str, str], set[str]]:
+    """(canonical name, version) -> the sha256 digests the lock allows for it."""
+    from packaging.utils import canonicalize_name
+
+    hashes: dict[tuple[str, str], set[str]] = {}
+    pin: tuple[str, str] | None = None
+    for line in lock.read_text().splitlines():
+        if re.match(r"[A-Za-z0-9]", line):
+            name, _, version = line.split()[0].partition("==")
+            pin = (canonicalize_name(name), version)
+            hashes[pin] = set()
+        elif pin is not None and (match := re.match(r"\s+--hash=sha256:([0-9a-f]{64})", line)):
+            hashes[pin].add(match[1])
+    return hashes
+
+
+def check_wheels_against_lock(cache: Path, lock: Path = DEPLOY_LOCK) -> None:
+    """Every cached wheel is a file the lock names by hash: what PyPI served then is what ships now.
+
+    `pip download` for another platform cannot check hashes itself (the lock's resolution is the
+    deploy job's), so the files are checked here, after the download and before Chalice reads them.
+    """
+    from packaging.utils import parse_wheel_filename
+
+    allowed = locked_hashes(lock)
+    for wheel in sorted(cache.glob("*.whl")):
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        if digest not in allowed.get((name, str(version)), set()):
+            raise DeployError(
+                f"{wheel.name} (sha256 {digest}) is not in {lock.name}: a different file than the lock's, or a"
+                f" package it lacks; regenerate the lock (docs/deploy.md) or remove the file from {cache}"
+            )
 
 
 def _copy(source: Path, target: Path) -> None:

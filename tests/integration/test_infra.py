@@ -919,6 +919,26 @@ def test_a_vendored_package_with_other_dependencies_is_refused(tmp_path: Path) -
         packaging.check_vendored_dependencies(tmp_path)
 
 
+def test_shipped_wheels_are_the_files_the_lock_names(tmp_path: Path) -> None:
+    """Packaging checks every cached wheel against the deploy lock's hashes before Chalice reads it."""
+    import shutil
+
+    packaging.check_wheels_against_lock(packaging.WHEEL_CACHE)  # the session's cache, filled from PyPI
+    cache = tmp_path / "wheels"
+    cache.mkdir()
+    (original,) = packaging.WHEEL_CACHE.glob("pynamodb-6.1.0-*.whl")
+    shutil.copy(original, cache)
+    packaging.check_wheels_against_lock(cache)
+    with (cache / original.name).open("ab") as wheel:
+        wheel.write(b"\0")  # one byte more: another file under the same name
+    with pytest.raises(DeployError, match=r"pynamodb-6\.1\.0-.* is not in deploy-requirements\.txt"):
+        packaging.check_wheels_against_lock(cache)
+    (cache / original.name).unlink()
+    shutil.copy(original, cache / original.name.replace("6.1.0", "6.0.9"))
+    with pytest.raises(DeployError, match=r"pynamodb-6\.0\.9"):
+        packaging.check_wheels_against_lock(cache)
+
+
 def test_package_size_script_reports_the_zip(capsys: pytest.CaptureFixture[str], packaged: packaging.Package) -> None:
     from scripts import package_size
 
