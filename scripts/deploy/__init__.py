@@ -14,7 +14,7 @@ aws        (`scripts.deploy.aws`) `aws cloudformation package|deploy` (through t
            `destroy`, which says what it keeps.
 
 `python -m scripts.deploy` is the command line (scripts/deploy/__main__.py). See docs/deploy.md and
-docs/decisions/0007-deploy.md, docs/decisions/0009-deploy-trust-model.md.
+docs/decisions/0007-deploy.md, docs/decisions/0013-deploy-trust-model.md.
 """
 
 from __future__ import annotations
