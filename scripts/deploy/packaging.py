@@ -162,8 +162,12 @@ def check_wheels_against_lock(cache: Path, lock: Path = DEPLOY_LOCK) -> None:
     from packaging.utils import parse_wheel_filename
 
     allowed = locked_hashes(lock)
+    locked_names = {name for name, _ in allowed}
     for wheel in sorted(cache.glob("*.whl")):
         name, version, _, _ = parse_wheel_filename(wheel.name)
+        if name in locked_names and (name, str(version)) not in allowed:
+            wheel.unlink()  # a version the lock has moved on from: left by an earlier pin, never shipped again
+            continue
         digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
         if digest not in allowed.get((name, str(version)), set()):
             raise DeployError(

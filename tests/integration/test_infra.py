@@ -222,6 +222,17 @@ def model_tables(monkeypatch: pytest.MonkeyPatch, stage: str) -> dict[str, dict[
     return tables
 
 
+def global_indexes(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Name -> keys and projection of a table's global indexes, as CloudFormation and DescribeTable spell them."""
+    return {
+        index["IndexName"]: {
+            "keys": {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]},
+            "projection": index["Projection"]["ProjectionType"],
+        }
+        for index in table.get("GlobalSecondaryIndexes", [])
+    }
+
+
 def template_tables(template: dict[str, Any], stage: str) -> dict[str, dict[str, Any]]:
     resolve = Resolve(template, stage)
     tables = {}
@@ -231,13 +242,7 @@ def template_tables(template: dict[str, Any], stage: str) -> dict[str, dict[str,
         tables[properties["TableName"]] = {
             "keys": {k["KeyType"]: k["AttributeName"] for k in properties["KeySchema"]},
             "attributes": sorted((a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]),
-            "indexes": {
-                index["IndexName"]: {
-                    "keys": {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]},
-                    "projection": index["Projection"]["ProjectionType"],
-                }
-                for index in properties.get("GlobalSecondaryIndexes", [])
-            },
+            "indexes": global_indexes(properties),
             "billing_mode": properties["BillingMode"],
             "stream": properties.get("StreamSpecification", {}).get("StreamViewType"),
             "ttl": ttl["AttributeName"] if ttl.get("Enabled") else None,
@@ -288,13 +293,7 @@ def test_provisioning_creates_the_tables_the_template_declares(
             created[name] = {
                 "keys": {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]},
                 "attributes": sorted((a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]),
-                "indexes": {
-                    index["IndexName"]: {
-                        "keys": {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]},
-                        "projection": index["Projection"]["ProjectionType"],
-                    }
-                    for index in table.get("GlobalSecondaryIndexes", [])
-                },
+                "indexes": global_indexes(table),
                 "billing_mode": table["BillingModeSummary"]["BillingMode"],
                 "stream": stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
                 "ttl": ttl.get("AttributeName") if ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING") else None,
@@ -443,6 +442,13 @@ def test_gateway_answers_are_in_the_envelope_with_cors(template: dict[str, Any])
     for kind in ("THROTTLED", "AUTHORIZER_CONFIGURATION_ERROR", "AUTHORIZER_FAILURE", "DEFAULT_5XX"):
         headers = answers[kind][1]
         assert (headers["Retry-After"], headers["Access-Control-Expose-Headers"]) == ("1", "Retry-After"), kind
+    # A failed authorizer gets the same answer locally (chalicelib/api/local_gateway.py) as here.
+    from chalicelib.api import local_gateway
+    from chalicelib.errors import RETRY_AFTER_SECONDS
+
+    for kind in ("AUTHORIZER_CONFIGURATION_ERROR", "AUTHORIZER_FAILURE"):
+        assert json.loads(answers[kind][2]) == json.loads(local_gateway.UNAVAILABLE_BODY), kind
+        assert answers[kind][1]["Retry-After"] == str(RETRY_AFTER_SECONDS), kind
     _, _, body = gateway_answer(responses["DEFAULT_4XX"], 'Invalid "body"')
     assert json.loads(body)["error"]["message"] == 'Invalid "body"'  # messageString is already a JSON string
 
@@ -754,6 +760,7 @@ def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, A
         assert api.get("/health").status_code == 200
         assert api.get("/health/ready").status_code == 200
         assert api.get("/tenants/acme/products").status_code == 200
+        assert api.get("/tenants/acme/products?category=camping&limit=2").status_code == 200  # the index
         assert api.get("/tenants/acme/products/tent-2p").status_code == 200
         assert api.get("/tenants/nobody/products").status_code == 404
         cart = api.post(carts, {"items": [{"product_id": "tent-2p", "quantity": 1}]})
@@ -934,8 +941,13 @@ def test_shipped_wheels_are_the_files_the_lock_names(tmp_path: Path) -> None:
     with pytest.raises(DeployError, match=r"pynamodb-6\.1\.0-.* is not in deploy-requirements\.txt"):
         packaging.check_wheels_against_lock(cache)
     (cache / original.name).unlink()
-    shutil.copy(original, cache / original.name.replace("6.1.0", "6.0.9"))
-    with pytest.raises(DeployError, match=r"pynamodb-6\.0\.9"):
+    stale = cache / original.name.replace("6.1.0", "6.0.9")
+    shutil.copy(original, stale)
+    packaging.check_wheels_against_lock(cache)  # an older pin's wheel is dropped, not shipped
+    assert not stale.exists()
+    unknown = cache / original.name.replace("pynamodb", "pynamodb_extras")
+    shutil.copy(original, unknown)
+    with pytest.raises(DeployError, match=r"pynamodb_extras-6\.1\.0-.* is not in deploy-requirements\.txt"):
         packaging.check_wheels_against_lock(cache)
 
 
