@@ -58,11 +58,11 @@ def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str,
     failed, in batch order; every other record was handled. Records after a failed one are
     delivered again with it: their counts are exactly once anyway, their events carry `event_id`.
     """
-    order_of_records: list[str] = []
+    sequence_numbers: list[str] = []  # in batch order
     failed: set[str] = set()
     entries: list[tuple[str, dict[str, Any]]] = []
     for record in records:
-        order_of_records.append(record.sequence_number)
+        sequence_numbers.append(record.sequence_number)
         if record.event_name != "INSERT" or not record.new_image:
             continue
         try:
@@ -73,7 +73,8 @@ def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str,
             logger.exception("Order stream record failed", sequence_number=record.sequence_number, error=repr(exc))
             failed.add(record.sequence_number)
     failed.update(publish(entries))
-    return {"batchItemFailures": [{"itemIdentifier": number} for number in order_of_records if number in failed]}
+    reported = [number for number in dict.fromkeys(sequence_numbers) if number in failed]  # a redelivery may repeat one
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in reported]}
 
 
 def event_id(order: OrderModel) -> str:
