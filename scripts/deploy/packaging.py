@@ -215,10 +215,10 @@ def stage_project(stage: str, project: Path, cache: Path = WHEEL_CACHE, repo: Pa
 
 def check_vendored_dependencies(vendor: Path) -> None:
     """A vendored package may only depend on what the Lambda runtime provides (its deps are not shipped)."""
-    from packaging.markers import default_environment
     from packaging.requirements import Requirement
 
-    environment = {**default_environment(), "python_version": LAMBDA_PYTHON_VERSION, "extra": ""}
+    # Marker.evaluate overrides this machine's environment with these values.
+    environment = {"python_version": LAMBDA_PYTHON_VERSION, "extra": ""}
     for metadata in vendor.glob("*.dist-info/METADATA"):
         for line in metadata.read_text().splitlines():
             if not line.startswith("Requires-Dist:"):
