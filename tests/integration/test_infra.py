@@ -1140,6 +1140,22 @@ def test_stream_placeholders_must_name_a_table_of_the_stack(template: dict[str, 
     assert event["Properties"]["Stream"] == {"Fn::GetAtt": ["CartsTable", "StreamArn"]}
 
 
+def test_destroy_asks_first_and_says_what_it_keeps(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.deploy import __main__ as cli
+
+    questions: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda question: questions.append(question) or "no")
+    monkeypatch.setattr(orchestration, "destroy", lambda *args, **kwargs: pytest.fail("destroyed without consent"))
+    assert cli.main(["destroy", "--stage", "prod"]) == 1
+    assert questions == [
+        "Delete stack cartwise-prod, its carts and products tables (and their data), API and storefront?"
+        " The orders and tenants tables are kept. Type cartwise-prod: "
+    ]
+    assert "not deleted" in capsys.readouterr().err
+
+
 def test_makefile_exposes_package_deploy_and_destroy() -> None:
     result = subprocess.run(
         ["make", "-n", "deploy", "destroy", "package", "STAGE=prod", "VENV=.venv"],
