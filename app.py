@@ -35,4 +35,5 @@ def envelope_chalice_errors(event, get_response):
 
 @app.on_dynamodb_record(stream_arn=events.ORDERS_STREAM_ARN, batch_size=25, starting_position="TRIM_HORIZON")
 def order_stream(event):
-    events.process_records(event)
+    # Lambda's partial batch response (ReportBatchItemFailures in infra/template.yml).
+    return events.process_records(event)

@@ -265,9 +265,10 @@ def phase_upsell(bench: Bench) -> dict[str, Any]:
 
 
 def phase_package() -> dict[str, Any]:
-    from scripts import deploy, package_size
+    from scripts import package_size
+    from scripts.deploy import packaging
 
-    built = deploy.package("prod", build_root=WORK_DIR / "build", quiet=True)
+    built = packaging.package("prod", build_root=WORK_DIR / "build", quiet=True)
     data = package_size.report(built)
     return {
         "zip_mb": round(data["zip_bytes"] / 1e6, 2),

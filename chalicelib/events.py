@@ -5,8 +5,14 @@ For every INSERT of an order:
    TransactWriteItems adds 1 to `co_purchases[B]` of every product A for each other product B of
    the order, and marks the order as counted (condition: not counted yet); a redelivered record
    finds the mark and counts nothing;
-2. an `order_created` event goes to EventBridge. Publishing is at-least-once (a failed batch is
-   retried whole), so the detail carries a deterministic `event_id` for consumers to de-duplicate.
+2. an `order_created` event goes to EventBridge. Publishing is at-least-once, so the detail
+   carries a deterministic `event_id` for consumers to de-duplicate.
+
+A record that cannot be handled (an unreadable image, counts not written, an event not accepted)
+does not fail the batch: it is reported back to Lambda by sequence number (ReportBatchItemFailures)
+and the rest are handled. Lambda retries from the first reported record, gives up on it after the
+event source mapping's retries (infra/template.yml), and notes it in the on-failure queue, so one
+poisoned record cannot stall the shard.
 
 See docs/decisions/0005-order-events.md.
 """
@@ -42,18 +48,33 @@ BACKOFF_SECONDS = 0.05
 class StreamRecord(Protocol):
     event_name: str
     new_image: dict[str, Any] | None
+    sequence_number: str
 
 
-def process_records(records: Iterable[StreamRecord]) -> int:
-    """Handle a batch of orders-table stream records; returns how many orders it handled.
+def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str, str]]]:
+    """Handle a batch of orders-table stream records; returns Lambda's partial batch response.
 
-    Raises when an event could not be published, so the batch is delivered again.
+    `{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}, ...]}` names the records that
+    failed, in batch order; every other record was handled. Records after a failed one are
+    delivered again with it: their counts are exactly once anyway, their events carry `event_id`.
     """
-    orders = [OrderModel.from_raw_data(r.new_image) for r in records if r.event_name == "INSERT" and r.new_image]
-    for order in orders:
-        count_co_purchases(order)
-    publish([order_created(order) for order in orders])
-    return len(orders)
+    sequence_numbers: list[str] = []  # in batch order
+    failed: set[str] = set()
+    entries: list[tuple[str, dict[str, Any]]] = []
+    for record in records:
+        sequence_numbers.append(record.sequence_number)
+        if record.event_name != "INSERT" or not record.new_image:
+            continue
+        try:
+            order = OrderModel.from_raw_data(record.new_image)
+            count_co_purchases(order)
+            entries.append((record.sequence_number, order_created(order)))
+        except Exception as exc:  # noqa: BLE001 - whatever it is, this record alone must not hold the shard back
+            logger.exception("Order stream record failed", sequence_number=record.sequence_number, error=repr(exc))
+            failed.add(record.sequence_number)
+    failed.update(publish(entries))
+    reported = [number for number in dict.fromkeys(sequence_numbers) if number in failed]  # a redelivery may repeat one
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in reported]}
 
 
 def event_id(order: OrderModel) -> str:
@@ -91,20 +112,24 @@ def order_created(order: OrderModel) -> dict[str, Any]:
     }
 
 
-def publish(entries: list[dict[str, Any]]) -> None:
+def publish(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Put (sequence number, entry) pairs on the bus; returns the sequence numbers whose event was not accepted."""
     events = clients.events()
+    not_published: list[str] = []
     for start in range(0, len(entries), PUT_EVENTS_BATCH):
         batch = entries[start : start + PUT_EVENTS_BATCH]
-        answer = events.put_events(Entries=batch)
-        if answer.get("FailedEntryCount"):
-            failed = [
-                {"event_id": json.loads(entry["Detail"])["event_id"], "error": result.get("ErrorCode")}
-                for entry, result in zip(batch, answer["Entries"], strict=True)
-                if result.get("ErrorCode")
-            ]
-            logger.error("order_created events not published", failed=failed)
-            raise RuntimeError(f"{len(failed)} order_created event(s) not published; the batch will be retried")
-        logger.info("order_created events published", event_ids=[json.loads(e["Detail"])["event_id"] for e in batch])
+        try:
+            results = events.put_events(Entries=[entry for _, entry in batch])["Entries"]
+        except Exception as exc:  # noqa: BLE001 - the call failed after botocore's retries: none went out
+            results = [{"ErrorCode": type(exc).__name__}] * len(batch)
+        for (number, entry), result in zip(batch, results, strict=True):
+            event = json.loads(entry["Detail"])["event_id"]
+            if result.get("ErrorCode"):
+                logger.error("order_created event not published", event_id=event, error=result["ErrorCode"])
+                not_published.append(number)
+            else:
+                logger.info("order_created event published", event_id=event)
+    return not_published
 
 
 def count_co_purchases(order: OrderModel) -> bool:

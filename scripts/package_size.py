@@ -1,6 +1,6 @@
 """Size of the Lambda deployment package: `python -m scripts.package_size [--stage prod] [--json]`.
 
-Builds the package as `make package` does (scripts/deploy.py; offline once the wheel cache is
+Builds the package as `make package` does (scripts/deploy/packaging.py; offline once the wheel cache is
 filled) and reports the zip's size, its unpacked size and the largest top-level entries. For
 `make bench`: `measure()` returns the report as a dict.
 """
@@ -14,10 +14,10 @@ import zipfile
 from collections import Counter
 from typing import Any
 
-from scripts import deploy
+from scripts.deploy import DeployError, packaging
 
 
-def report(built: deploy.Package, top: int = 8) -> dict[str, Any]:
+def report(built: packaging.Package, top: int = 8) -> dict[str, Any]:
     zipped: Counter[str] = Counter()
     unpacked: Counter[str] = Counter()
     with zipfile.ZipFile(built.zip_path) as archive:
@@ -37,7 +37,7 @@ def report(built: deploy.Package, top: int = 8) -> dict[str, Any]:
 
 
 def measure(stage: str = "prod") -> dict[str, Any]:
-    return {"stage": stage, **report(deploy.package(stage, quiet=True))}
+    return {"stage": stage, **report(packaging.package(stage, quiet=True))}
 
 
 def print_report(data: dict[str, Any]) -> None:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         data = measure(args.stage)
-    except deploy.DeployError as exc:
+    except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:

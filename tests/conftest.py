@@ -17,7 +17,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import clients, config, tenants
+from chalicelib import clients, config, health, tenants
 
 AWS_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -79,6 +79,7 @@ def reset_process_state(backend: str | None = None) -> None:
         _current_backend[0] = backend or ""
     config.reset()
     tenants.clear_cache()
+    health.clear_cache()
 
 
 @pytest.fixture

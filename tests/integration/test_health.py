@@ -84,3 +84,39 @@ def test_health_reads_no_tenant_data(api, monkeypatch):
     monkeypatch.setattr(TenantModel, "query", forbidden)
     assert api.get("/health").status_code == 200
     assert api.get("/health/ready").status_code == 200
+
+
+def test_ready_reuses_its_answer_for_a_few_seconds(api, monkeypatch):
+    """Probes within CACHE_SECONDS share one DescribeTable and one GetParameter; a failure is reused too."""
+    from chalicelib import health
+
+    now = [1000.0]
+    monkeypatch.setattr(health, "_clock", lambda: now[0])
+    real = clients.probe
+    probed: list[str] = []
+    broken: set[str] = set()
+
+    def counting(service):
+        probed.append(service)
+        return Unreachable(service) if service in broken else real(service)
+
+    monkeypatch.setattr(clients, "probe", counting)
+    assert [api.get("/health/ready").status_code for _ in range(3)] == [200, 200, 200]
+    assert probed == ["dynamodb", "ssm"]
+
+    broken.add("dynamodb")
+    now[0] += health.CACHE_SECONDS - 0.1
+    assert api.get("/health/ready").status_code == 200  # still the answer of 4.9 s ago
+    now[0] += 0.1
+    response = api.get("/health/ready")
+    assert (response.status_code, response.data["error"]["details"]) == (
+        503,
+        {"checks": {"dynamodb": "error", "ssm": "ok"}},
+    )
+    assert probed == ["dynamodb", "ssm", "dynamodb", "ssm"]
+
+    broken.clear()
+    assert api.get("/health/ready").status_code == 503  # the failure is reused as well
+    now[0] += health.CACHE_SECONDS
+    assert api.get("/health/ready").status_code == 200
+    assert len(probed) == 6

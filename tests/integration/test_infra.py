@@ -3,11 +3,15 @@
 - cfn-lint passes on the packaged template (and fails on a broken one);
 - the tables equal the PynamoDB models (keys, PAY_PER_REQUEST, orders stream, carts TTL) and what the
   provisioning code creates;
-- the least-privilege policy is attached to every Lambda role and allows every AWS call the app makes
-  in a full journey (recorded under moto with the prod stage's settings), and nothing broader;
+- each function has its own policy, which allows every AWS call that function makes in a full
+  journey (recorded under moto with the prod stage's settings, per function), and nothing broader;
+- the orders stream source cannot stall its shard; orders and tenants survive a deleted stack;
+- API limits per route, gateway responses in the error envelope, the storefront behind CloudFront;
 - the deployment zip ships no boto3/botocore, fits Lambda's limits, imports with only the Lambda
   runtime's libraries beside it, without importing openai, and answers /health;
-- the storefront upload, the stack wiring and the deploy workflow.
+- the storefront upload, the stack wiring, `make deploy|destroy` against a stand-in AWS;
+- the pipeline's trust model (infra/deploy-role.yml: no role can change itself or its boundary) and
+  its supply chain (actions pinned by commit, the deploy job's hashed lock).
 
 What is not checked here: that CloudFormation accepts the stack in a real account (no account here).
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import importlib
 import json
 import os
 import re
@@ -30,9 +35,10 @@ import pytest
 import yaml
 from botocore.client import BaseClient
 
-from scripts import deploy
+from scripts.deploy import REPO, DeployError, packaging
+from scripts.deploy import aws as orchestration
+from scripts.deploy import template as transforms
 
-REPO = deploy.REPO
 STAGE = "prod"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -46,21 +52,20 @@ TABLE_RESOURCES = {
 
 
 @pytest.fixture(scope="session")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> deploy.Package:
-    """The real packaging (scripts/deploy.py), once per session. It builds in .local/test-build, where
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> packaging.Package:
+    """The real packaging (scripts/deploy/packaging.py), once per session. It builds in .local/test-build, where
     Chalice caches the dependencies, and the results are copied out for this session."""
-    return deploy.package(
+    return packaging.package(
         STAGE, build_root=REPO / ".local" / "test-build", copy_to=tmp_path_factory.mktemp("package"), quiet=True
     )
 
 
 @pytest.fixture(scope="session")
-def template(packaged: deploy.Package) -> dict[str, Any]:
+def template(packaged: packaging.Package) -> dict[str, Any]:
     return yaml.safe_load(packaged.template.read_text())
 
 
-def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
-    return {name: resource for name, resource in template["Resources"].items() if resource["Type"] == kind}
+of_type = transforms.of_type
 
 
 def as_list(value: Any) -> list[Any]:
@@ -72,9 +77,10 @@ class Resolve:
 
     def __init__(self, template: dict[str, Any], stage: str) -> None:
         self.resources = template["Resources"]
+        self.mappings = template.get("Mappings", {})
         defaults = {name: str(p["Default"]) for name, p in template.get("Parameters", {}).items() if "Default" in p}
         self.pseudo = {**defaults, "Stage": stage, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT}
-        self.pseudo["AWS::Partition"] = "aws"
+        self.pseudo |= {"AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -88,6 +94,9 @@ class Resolve:
                     return self.sub(argument)
                 if key == "Fn::GetAtt":
                     return self.get_att(*(argument if isinstance(argument, list) else argument.split(".", 1)))
+                if key == "Fn::FindInMap":
+                    mapping, first, second = argument
+                    return self.mappings[mapping][first][second]
             return {key: self(item) for key, item in value.items()}
         return value
 
@@ -95,7 +104,14 @@ class Resolve:
         if name in self.pseudo:
             return self.pseudo[name]
         resource = self.resources[name]
-        name_property = {"AWS::DynamoDB::Table": "TableName", "AWS::Events::EventBus": "Name"}.get(resource["Type"])
+        name_property = {
+            "AWS::DynamoDB::Table": "TableName",
+            "AWS::Events::EventBus": "Name",
+            "AWS::IAM::Role": "RoleName",
+        }.get(resource["Type"])
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":  # its Ref is its ARN
+            path = resource["Properties"].get("Path", "/")
+            return f"arn:aws:iam::{ACCOUNT}:policy{path}{self(resource['Properties']['ManagedPolicyName'])}"
         return self(resource["Properties"][name_property]) if name_property else name
 
     def get_att(self, name: str, attribute: str) -> str:
@@ -107,6 +123,13 @@ class Resolve:
             return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{self.ref(name)}"
         if kind == "AWS::S3::Bucket" and attribute == "Arn":
             return f"arn:aws:s3:::{self.ref(name)}"
+        if kind == "AWS::CloudFront::Distribution" and attribute == "DomainName":
+            return f"{name.lower()}.cloudfront.net"
+        if kind == "AWS::SQS::Queue" and attribute == "Arn":
+            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self(self.resources[name]['Properties']['QueueName'])}"
+        if kind == "AWS::IAM::Role" and attribute == "Arn":
+            path = self.resources[name]["Properties"].get("Path", "/")
+            return f"arn:aws:iam::{ACCOUNT}:role{path}{self.ref(name)}"
         raise KeyError(f"{name}.{attribute}")
 
     def sub(self, argument: Any) -> str:
@@ -121,50 +144,48 @@ class Resolve:
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
 
 
-def policy_statements(template: dict[str, Any], stage: str) -> list[dict[str, Any]]:
-    return Resolve(template, stage)(
-        template["Resources"][deploy.POLICY_ID]["Properties"]["PolicyDocument"]["Statement"]
+def function_statements(template: dict[str, Any], function: str, stage: str = STAGE) -> list[dict[str, Any]]:
+    """The statements of every policy attached to the function's role, resolved for `stage`."""
+    role = transforms.function_role(template["Resources"][function])
+    statements = [
+        statement
+        for policy in of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    return Resolve(template, stage)(statements)
+
+
+def _matches(statement: dict[str, Any], action: str, resource: str) -> bool:
+    actions = [a.lower() for a in as_list(statement["Action"])]
+    return any(fnmatch.fnmatchcase(action.lower(), a) for a in actions) and any(
+        fnmatch.fnmatchcase(resource, r) for r in as_list(statement["Resource"])
     )
 
 
 def allows(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
-    for statement in statements:
-        if statement["Effect"] != "Allow":
-            continue
-        actions = [a.lower() for a in as_list(statement["Action"])]
-        if any(fnmatch.fnmatchcase(action.lower(), a) for a in actions) and any(
-            fnmatch.fnmatchcase(resource, r) for r in as_list(statement["Resource"])
-        ):
-            return True
-    return False
+    """Whether some Allow statement covers the call and no Deny does (conditions count as met)."""
+    if any(s["Effect"] == "Deny" and _matches(s, action, resource) for s in statements):
+        return False
+    return any(s["Effect"] == "Allow" and _matches(s, action, resource) for s in statements)
 
 
 # --- the template itself -------------------------------------------------------------------------
 
 
-def test_cfn_lint_passes_on_the_packaged_template(packaged: deploy.Package) -> None:
-    deploy.lint(packaged.template)  # raises with cfn-lint's findings
-
-
-def test_cfn_lint_passes_on_the_github_deploy_role() -> None:
-    deploy.lint(REPO / "infra" / "deploy-role.yml")
-    role = yaml.safe_load((REPO / "infra" / "deploy-role.yml").read_text().replace("!", ""))
-    (statement,) = role["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    condition = statement["Condition"]["StringEquals"]
-    assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
-    assert "environment:${GitHubEnvironment}" in condition["token.actions.githubusercontent.com:sub"]
+def test_cfn_lint_passes_on_the_packaged_template(packaged: packaging.Package) -> None:
+    packaging.lint(packaged.template)  # raises with cfn-lint's findings
 
 
 def test_cfn_lint_catches_a_broken_template(template: dict[str, Any], tmp_path: Path) -> None:
     """The lint step is not a rubber stamp: a wrong billing mode and a dangling Ref fail it."""
     broken = json.loads(json.dumps(template))
     broken["Resources"]["OrdersTable"]["Properties"]["BillingMode"] = "PAY_AS_YOU_GO"
-    broken["Resources"]["AppPolicy"]["Properties"]["Roles"].append({"Ref": "NoSuchRole"})
+    broken["Resources"]["ApiHandlerPolicy"]["Properties"]["Roles"].append({"Ref": "NoSuchRole"})
     path = tmp_path / "broken.yaml"
     path.write_text(yaml.safe_dump(broken))
-    with pytest.raises(deploy.DeployError) as failure:
-        deploy.lint(path)
+    with pytest.raises(DeployError) as failure:
+        packaging.lint(path)
     assert "PAY_AS_YOU_GO" in str(failure.value)
     assert "NoSuchRole" in str(failure.value)
 
@@ -201,6 +222,17 @@ def model_tables(monkeypatch: pytest.MonkeyPatch, stage: str) -> dict[str, dict[
     return tables
 
 
+def global_indexes(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Name -> keys and projection of a table's global indexes, as CloudFormation and DescribeTable spell them."""
+    return {
+        index["IndexName"]: {
+            "keys": {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]},
+            "projection": index["Projection"]["ProjectionType"],
+        }
+        for index in table.get("GlobalSecondaryIndexes", [])
+    }
+
+
 def template_tables(template: dict[str, Any], stage: str) -> dict[str, dict[str, Any]]:
     resolve = Resolve(template, stage)
     tables = {}
@@ -210,13 +242,7 @@ def template_tables(template: dict[str, Any], stage: str) -> dict[str, dict[str,
         tables[properties["TableName"]] = {
             "keys": {k["KeyType"]: k["AttributeName"] for k in properties["KeySchema"]},
             "attributes": sorted((a["AttributeName"], a["AttributeType"]) for a in properties["AttributeDefinitions"]),
-            "indexes": {
-                index["IndexName"]: {
-                    "keys": {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]},
-                    "projection": index["Projection"]["ProjectionType"],
-                }
-                for index in properties.get("GlobalSecondaryIndexes", [])
-            },
+            "indexes": global_indexes(properties),
             "billing_mode": properties["BillingMode"],
             "stream": properties.get("StreamSpecification", {}).get("StreamViewType"),
             "ttl": ttl["AttributeName"] if ttl.get("Enabled") else None,
@@ -267,13 +293,7 @@ def test_provisioning_creates_the_tables_the_template_declares(
             created[name] = {
                 "keys": {k["KeyType"]: k["AttributeName"] for k in table["KeySchema"]},
                 "attributes": sorted((a["AttributeName"], a["AttributeType"]) for a in table["AttributeDefinitions"]),
-                "indexes": {
-                    index["IndexName"]: {
-                        "keys": {k["KeyType"]: k["AttributeName"] for k in index["KeySchema"]},
-                        "projection": index["Projection"]["ProjectionType"],
-                    }
-                    for index in table.get("GlobalSecondaryIndexes", [])
-                },
+                "indexes": global_indexes(table),
                 "billing_mode": table["BillingModeSummary"]["BillingMode"],
                 "stream": stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
                 "ttl": ttl.get("AttributeName") if ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING") else None,
@@ -293,21 +313,8 @@ def test_stream_handlers_read_the_orders_table_stream(template: dict[str, Any]) 
     assert all(source == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]} for source in sources), sources
 
 
-def test_the_stack_has_a_website_bucket_flags_bus_and_throttling(template: dict[str, Any]) -> None:
+def test_the_stack_has_flags_a_bus_and_its_outputs(template: dict[str, Any]) -> None:
     resolve = Resolve(template, STAGE)
-    resources = template["Resources"]
-    bucket = resources["StorefrontBucket"]["Properties"]
-    assert bucket["WebsiteConfiguration"] == {"IndexDocument": "index.html"}
-    assert "BucketName" not in bucket  # global namespace: CloudFormation picks a free name
-    assert resolve(resources["StorefrontBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]) == [
-        {
-            "Sid": "PublicReadOfTheStorefront",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": "arn:aws:s3:::StorefrontBucket/*",
-        }
-    ]
     flags = [resolve(p["Properties"]) for p in of_type(template, "AWS::SSM::Parameter").values()]
     assert [(p["Name"], p["Type"], p["Value"]) for p in flags] == [
         ("/cartwise/prod/flags/UPSELL_ENABLED", "String", "false")
@@ -315,25 +322,187 @@ def test_the_stack_has_a_website_bucket_flags_bus_and_throttling(template: dict[
     assert [resolve(b["Properties"]["Name"]) for b in of_type(template, "AWS::Events::EventBus").values()] == [
         "cartwise-prod"
     ]
-    api = resources["RestAPI"]["Properties"]
-    assert api["MethodSettings"] == [
-        {
-            "ResourcePath": "/*",
-            "HttpMethod": "*",
-            "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
-            "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"},
-        }
+    assert {"EndpointURL", "StorefrontBucketName", "StorefrontURL", "OrderStreamFailuresQueueUrl"} <= set(
+        template["Outputs"]
+    )
+
+
+def test_orders_and_tenants_survive_a_deleted_stack(template: dict[str, Any]) -> None:
+    tables = of_type(template, "AWS::DynamoDB::Table")
+    kept = {name for name, table in tables.items() if table["DeletionPolicy"] == "Retain"}
+    assert kept == {"OrdersTable", "TenantsTable"}
+    for name, table in tables.items():
+        assert table["UpdateReplacePolicy"] == "Retain", name
+        assert table["Properties"].get("DeletionProtectionEnabled", False) is (name in kept), name
+
+
+def test_the_orders_stream_cannot_stall_its_shard(template: dict[str, Any]) -> None:
+    (source,) = [
+        event["Properties"]
+        for function in of_type(template, "AWS::Serverless::Function").values()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
     ]
-    throttled = api["GatewayResponses"]["THROTTLED"]
-    assert throttled["StatusCode"] == 429
-    assert json.loads(throttled["ResponseTemplates"]["application/json"])["error"]["code"] == "RATE_LIMITED"
-    unauthorized = api["GatewayResponses"]["UNAUTHORIZED"]
-    assert json.loads(unauthorized["ResponseTemplates"]["application/json"])["error"]["code"] == "UNAUTHORIZED"
-    assert {"EndpointURL", "StorefrontBucketName", "StorefrontWebsiteURL"} <= set(template["Outputs"])
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # chalicelib/events.py reports them
+    assert source["BisectBatchOnFunctionError"] is True
+    assert source["MaximumRetryAttempts"] == 5
+    assert source["MaximumRecordAgeInSeconds"] == 3600
+    assert source["DestinationConfig"] == {
+        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["OrderStreamFailures", "Arn"]}}
+    }
+    queue = template["Resources"]["OrderStreamFailures"]["Properties"]
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    # A stream source without its failure handling (a new stream function, say) is refused when packaging.
+    broken = json.loads(json.dumps(template))
+    (function,) = [f for f in of_type(broken, "AWS::Serverless::Function").values() if f["Properties"].get("Events")]
+    (event,) = function["Properties"]["Events"].values()
+    del event["Properties"]["DestinationConfig"], event["Properties"]["FunctionResponseTypes"]
+    with pytest.raises(DeployError, match=r"OrderStream\.OrderStreamDynamodbEventSource lacks DestinationConfig"):
+        transforms.check_stream_failure_handling(broken)
+
+
+def api_routes(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    paths = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    return {(method.upper(), path): spec for path, methods in paths.items() for method, spec in methods.items()}
+
+
+def costs_more_than_a_read(method: str, path: str, spec: dict[str, Any]) -> bool:
+    """Checkout, up-sell, payment, readiness and admin routes (those behind the admin-key authorizer).
+
+    Not their CORS preflights (OPTIONS): API Gateway answers those itself, no function runs.
+    """
+    if method == "OPTIONS":
+        return False
+    return bool(spec.get("security")) or path == "/health/ready" or path.endswith(("/checkout", "/upsell", "/payment"))
+
+
+def test_costly_routes_have_limits_below_the_catalogue_reads(template: dict[str, Any]) -> None:
+    """API Gateway throttles per method: `/*` `*` is every method's default, the others override it."""
+    resolve = Resolve(template, STAGE)
+    settings = resolve(template["Resources"]["RestAPI"]["Properties"]["MethodSettings"])
+    default, *specific = settings
+    assert (default["ResourcePath"], default["HttpMethod"]) == ("/*", "*")
+    assert (default["ThrottlingRateLimit"], default["ThrottlingBurstLimit"]) == ("25", "50")  # catalogue reads
+    # A path is written with its slashes as ~1 after the leading one: /~1health~1ready is /health/ready.
+    limits = {(s["HttpMethod"], s["ResourcePath"][1:].replace("~1", "/")): s for s in specific}
+    routes = api_routes(template)
+    assert set(limits) <= set(routes), "a MethodSettings entry names no route of the API"
+    costly = {route for route, spec in routes.items() if costs_more_than_a_read(*route, spec)}
+    assert costly == set(limits)
+    assert {route: (s["ThrottlingRateLimit"], s["ThrottlingBurstLimit"]) for route, s in limits.items()} == {
+        ("POST", "/tenants/{tenant_id}/carts/{cart_id}/checkout"): (5, 10),
+        ("GET", "/tenants/{tenant_id}/carts/{cart_id}/upsell"): (5, 10),
+        ("GET", "/health/ready"): (1, 2),
+        ("GET", "/tenants/{tenant_id}/orders"): (2, 5),
+        ("PUT", "/tenants/{tenant_id}/products/{product_id}"): (2, 5),
+        ("POST", "/tenants/{tenant_id}/products/{product_id}/stock"): (2, 5),
+    }
+    # docs/operations.md states each figure, and the sum over every method of the API.
+    operations = (REPO / "docs" / "operations.md").read_text()
+    for name, limit in template["Mappings"]["RouteLimits"].items():
+        assert f"| {name.lower()}" in operations
+        assert f"| {limit['Rate']} requests/s, burst {limit['Burst']} |" in operations, name
+    served = [route for route in routes if route[0] != "OPTIONS"]
+    by_default = [route for route in served if route not in limits]
+    assert (
+        f"every other method: catalogue reads, carts, public order, liveness, the spec ({len(by_default)} methods)"
+        in operations
+    )
+    total = 25 * len(by_default) + sum(s["ThrottlingRateLimit"] for s in limits.values())
+    assert f"at most **{total} requests/s** steady" in operations
+
+
+def gateway_answer(response: dict[str, Any], message: str = "From API Gateway.") -> tuple[Any, dict[str, Any], str]:
+    """(status, headers, body) as API Gateway sends them: header values are quoted literals."""
+    headers = {name: value.strip("'") for name, value in response["ResponseParameters"]["Headers"].items()}
+    body = response["ResponseTemplates"]["application/json"].replace(
+        "$context.error.messageString", json.dumps(message)
+    )
+    return response.get("StatusCode"), headers, body
+
+
+def test_gateway_answers_are_in_the_envelope_with_cors(template: dict[str, Any]) -> None:
+    responses = template["Resources"]["RestAPI"]["Properties"]["GatewayResponses"]
+    answers = {kind: gateway_answer(response) for kind, response in responses.items()}
+    for kind, (_, headers, body) in answers.items():
+        assert headers["Access-Control-Allow-Origin"] == "*", kind
+        error = json.loads(body)["error"]
+        assert set(error) == {"code", "message", "details"}, kind
+    codes = {kind: (status, json.loads(body)["error"]["code"]) for kind, (status, _, body) in answers.items()}
+    assert codes == {
+        "THROTTLED": (429, "RATE_LIMITED"),
+        "UNAUTHORIZED": (401, "UNAUTHORIZED"),
+        "AUTHORIZER_CONFIGURATION_ERROR": (503, "UNAVAILABLE"),  # the authorizer raised or timed out
+        "AUTHORIZER_FAILURE": (503, "UNAVAILABLE"),
+        "MISSING_AUTHENTICATION_TOKEN": (404, "NOT_FOUND"),  # API Gateway's answer to an unknown route
+        "REQUEST_TOO_LARGE": (413, "PAYLOAD_TOO_LARGE"),
+        "DEFAULT_4XX": (None, "BAD_REQUEST"),  # keeps API Gateway's status
+        "DEFAULT_5XX": (None, "UNAVAILABLE"),
+    }
+    for kind in ("THROTTLED", "AUTHORIZER_CONFIGURATION_ERROR", "AUTHORIZER_FAILURE", "DEFAULT_5XX"):
+        headers = answers[kind][1]
+        assert (headers["Retry-After"], headers["Access-Control-Expose-Headers"]) == ("1", "Retry-After"), kind
+    # A failed authorizer gets the same answer locally (chalicelib/api/local_gateway.py) as here.
+    from chalicelib.api import local_gateway
+    from chalicelib.errors import RETRY_AFTER_SECONDS
+
+    for kind in ("AUTHORIZER_CONFIGURATION_ERROR", "AUTHORIZER_FAILURE"):
+        assert json.loads(answers[kind][2]) == json.loads(local_gateway.UNAVAILABLE_BODY), kind
+        assert answers[kind][1]["Retry-After"] == str(RETRY_AFTER_SECONDS), kind
+    _, _, body = gateway_answer(responses["DEFAULT_4XX"], 'Invalid "body"')
+    assert json.loads(body)["error"]["message"] == 'Invalid "body"'  # messageString is already a JSON string
+
+
+def test_the_storefront_is_private_behind_https_cloudfront(template: dict[str, Any]) -> None:
+    resolve = Resolve(template, STAGE)
+    resources = template["Resources"]
+    bucket = resources["StorefrontBucket"]["Properties"]
+    assert not {"WebsiteConfiguration", "BucketName"} & set(bucket)  # no website endpoint; CloudFormation names it
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    (statement,) = resources["StorefrontBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert (statement["Action"], resolve(statement["Resource"])) == ("s3:GetObject", "arn:aws:s3:::StorefrontBucket/*")
+    assert resolve(statement["Condition"]) == {
+        "StringEquals": {"AWS:SourceArn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/StorefrontDistribution"}
+    }
+    distribution = resources["StorefrontDistribution"]["Properties"]["DistributionConfig"]
+    (origin,) = distribution["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["StorefrontBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["StorefrontOriginAccessControl", "Id"]}
+    access = resources["StorefrontOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (access["OriginAccessControlOriginType"], access["SigningBehavior"]) == ("s3", "always")
+    behaviour = distribution["DefaultCacheBehavior"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"  # no content over plain HTTP
+    assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "StorefrontSecurityHeaders"}
+    headers = resources["StorefrontSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+    security = headers["SecurityHeadersConfig"]
+    assert security["StrictTransportSecurity"] == {
+        "AccessControlMaxAgeSec": 31536000,
+        "IncludeSubdomains": True,
+        "Override": True,
+    }
+    policy = resolve(security["ContentSecurityPolicy"]["ContentSecurityPolicy"])
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split("; ")}
+    api_origin = f"https://RestAPI.execute-api.{REGION}.amazonaws.com"
+    assert directives == {
+        "default-src": ["'none'"],
+        "script-src": ["'self'", "https://js.stripe.com"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # the page's icon is a data: URL
+        "connect-src": [api_origin],
+        "frame-src": ["https://js.stripe.com"],
+        "base-uri": ["'none'"],
+        "form-action": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    }
+    assert resolve(template["Outputs"]["EndpointURL"]["Value"]).startswith(api_origin + "/")
+    assert resolve(template["Outputs"]["StorefrontURL"]["Value"]) == "https://storefrontdistribution.cloudfront.net"
+    page = (REPO / "storefront" / "index.html").read_text()
+    assert [tag for tag in ("<script>", "<style", " style=") if tag in page] == []  # nothing inline to allow
 
 
 def test_chalice_stage_is_set_up_for_cloudformation() -> None:
-    settings = deploy.stage_config(STAGE)  # raises unless autogen_policy is false and the policy file exists
+    settings = packaging.stage_config(STAGE)  # raises unless autogen_policy is false and the policy file exists
     assert settings["autogen_policy"] is False
     env = settings["environment_variables"]
     assert env["CARTWISE_STAGE"] == STAGE
@@ -359,47 +528,77 @@ def test_every_function_logs_to_its_own_group_with_retention(template: dict[str,
     assert {g["DeletionPolicy"] for g in groups.values()} == {"Delete"}
 
 
-def test_the_policy_is_attached_to_every_lambda_role(template: dict[str, Any]) -> None:
+def test_every_function_has_its_own_policy(template: dict[str, Any]) -> None:
     roles = of_type(template, "AWS::IAM::Role")
     functions = of_type(template, "AWS::Serverless::Function")
-    assert {f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values()} == set(roles)
-    policy = template["Resources"][deploy.POLICY_ID]
-    assert policy["Type"] == "AWS::IAM::Policy"
-    assert sorted(ref["Ref"] for ref in policy["Properties"]["Roles"]) == sorted(roles)
-    assert all(deploy.POLICY_ID in f["DependsOn"] for f in functions.values())
-    # Chalice's inline policy on each role is the logs-only policy file, nothing more.
+    assert {transforms.function_role(f) for f in functions.values()} == set(roles)  # one role per function
+    assert transforms.function_policies(template) == {
+        "APIHandler": ["ApiHandlerPolicy"],
+        "AdminKey": ["AdminKeyPolicy"],
+        "OrderStream": ["OrderStreamPolicy"],
+    }
+    for name, function in functions.items():
+        assert f"{transforms.function_role(function).removesuffix('Role')}Policy" in function["DependsOn"], name
+    # Chalice's inline policy on each role is the logs-only policy file, nothing more; every role is capped.
     logs_only = json.loads((REPO / "infra" / "policy-prod.json").read_text())
     for role in roles.values():
         assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [logs_only]
+        assert role["Properties"]["PermissionsBoundary"] == transforms.PERMISSIONS_BOUNDARY
 
 
-def test_the_policy_is_least_privilege(template: dict[str, Any]) -> None:
-    statements = policy_statements(template, STAGE)
-    for statement in statements:
+def test_a_function_without_its_own_policy_is_refused(template: dict[str, Any]) -> None:
+    """A new function (the order sweeper, say) needs one entry in infra/template.yml, or packaging stops."""
+    without = json.loads(json.dumps(template))
+    del without["Resources"]["AdminKeyPolicy"]
+    with pytest.raises(DeployError, match=r"function AdminKey has no policy: .*Roles: \[!Ref AdminKeyRole\]"):
+        transforms.function_policies(without)
+    shared = json.loads(json.dumps(template))
+    shared["Resources"]["ApiHandlerPolicy"]["Properties"]["Roles"].append({"Ref": "AdminKeyRole"})
+    with pytest.raises(DeployError, match="a policy belongs to one function"):
+        transforms.function_policies(shared)
+
+
+def test_the_policies_are_least_privilege(template: dict[str, Any]) -> None:
+    api, authorizer, stream = (function_statements(template, f) for f in ("APIHandler", "AdminKey", "OrderStream"))
+    for statement in api + authorizer + stream:
         assert statement["Effect"] == "Allow"
         assert all("*" not in action for action in as_list(statement["Action"])), statement
         assert all(resource != "*" and ":*:" not in resource for resource in as_list(statement["Resource"])), statement
-    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-orders"
-    assert allows(statements, "dynamodb:ConditionCheckItem", table)
-    assert not allows(statements, "dynamodb:Scan", table)
-    assert not allows(statements, "dynamodb:DeleteTable", table)
-    assert not allows(statements, "dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-dev-orders")
-    stream = f"{table}/stream/2026-11-21T00:00:00.000"
-    for action in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"):
-        assert allows(statements, f"dynamodb:{action}", stream), action
-    assert not allows(statements, "dynamodb:GetRecords", f"{table.replace('orders', 'carts')}/stream/x")
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-"
     parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/cartwise/prod/llm/api_key"
-    assert allows(statements, "ssm:GetParameter", parameter)
-    assert allows(statements, "ssm:GetParameters", parameter.replace("llm/api_key", "flags/UPSELL_ENABLED"))
-    assert not allows(statements, "ssm:PutParameter", parameter)
-    assert not allows(statements, "ssm:GetParameter", parameter.replace("/prod/", "/dev/"))
-    assert allows(statements, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/cartwise-prod")
-    assert not allows(statements, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default")
-    (kms,) = [s for s in statements if "kms:Decrypt" in as_list(s["Action"])]
+    stream_arn = f"{table}orders/stream/2026-11-21T00:00:00.000"
+    bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/cartwise-prod"
+    # The authorizer reads tenants, and can write nothing nor read the LLM key.
+    assert allows(authorizer, "dynamodb:GetItem", f"{table}tenants")
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"):
+        assert not allows(authorizer, action, f"{table}tenants"), action
+    assert not allows(authorizer, "dynamodb:GetItem", f"{table}orders")
+    assert not allows(authorizer, "ssm:GetParameter", parameter)
+    # The API: the tables, the flags and key; not the stream, not the bus, no scan, no other stage.
+    assert allows(api, "dynamodb:ConditionCheckItem", f"{table}orders")
+    assert not allows(api, "dynamodb:Scan", f"{table}orders")
+    assert not allows(api, "dynamodb:DeleteTable", f"{table}orders")
+    assert not allows(api, "dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-dev-orders")
+    assert allows(api, "ssm:GetParameter", parameter)
+    assert allows(api, "ssm:GetParameters", parameter.replace("llm/api_key", "flags/UPSELL_ENABLED"))
+    assert not allows(api, "ssm:PutParameter", parameter)
+    assert not allows(api, "ssm:GetParameter", parameter.replace("/prod/", "/dev/"))
+    assert not allows(api, "events:PutEvents", bus)
+    assert not allows(api, "dynamodb:GetRecords", stream_arn)
+    (kms,) = [s for s in api if "kms:Decrypt" in as_list(s["Action"])]
     assert kms["Condition"] == {
         "StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"},
         "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/aws/ssm"},
     }
+    # The stream consumer: its stream, the stage's bus, its failure queue; no key, no reads of carts.
+    for action in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"):
+        assert allows(stream, f"dynamodb:{action}", stream_arn), action
+    assert not allows(stream, "dynamodb:GetRecords", f"{table}carts/stream/x")
+    assert allows(stream, "events:PutEvents", bus)
+    assert not allows(stream, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default")
+    assert allows(stream, "sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:cartwise-prod-order-stream-failures")
+    assert not allows(stream, "ssm:GetParameter", parameter)
+    assert not allows(stream, "dynamodb:GetItem", f"{table}carts")
 
 
 def required_permissions(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -420,7 +619,8 @@ def required_permissions(service: str, operation: str, params: dict[str, Any]) -
                 for kind, body in item.items()
             ]
         if "TableName" in params:
-            return [(f"dynamodb:{operation}", table(params["TableName"]))]
+            index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+            return [(f"dynamodb:{operation}", table(params["TableName"]) + index)]
     if service == "ssm" and operation in ("GetParameter", "GetParameters"):
         names = [params["Name"]] if operation == "GetParameter" else params["Names"]
         needed = [(f"ssm:{operation}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{n.lstrip('/')}") for n in names]
@@ -436,11 +636,32 @@ def required_permissions(service: str, operation: str, params: dict[str, Any]) -
 
 
 class Recorder:
-    """Records every AWS API call made through botocore (boto3, PynamoDB, Powertools) while active."""
+    """Records every AWS API call made through botocore (boto3, PynamoDB, Powertools) while active, with
+    the function of the packaged template that made it: the one whose handler is on the call's stack
+    (the authorizer runs inside the local gateway's request), else the API handler (`app.app`)."""
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.calls: list[tuple[str, str, str, dict[str, Any]]] = []  # (function, service, operation, params)
         self.active = False
+        self.handlers: dict[Any, str] = {}
+        for name, function in of_type(template, "AWS::Serverless::Function").items():
+            module, _, attribute = function["Properties"]["Handler"].rpartition(".")
+            handler = getattr(importlib.import_module(module), attribute)
+            if function["Properties"]["Handler"] == "app.app":
+                self.api = name
+            else:  # Chalice wraps authorizers and event handlers; .func is the code that runs
+                self.handlers[handler.func.__code__] = name
+
+    def function(self) -> str:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code in self.handlers:
+                return self.handlers[frame.f_code]
+            frame = frame.f_back
+        return self.api
+
+    def of(self, function: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(service, operation, params) for name, service, operation, params in self.calls if name == function]
 
     @contextlib.contextmanager
     def on(self) -> Iterator[None]:
@@ -460,7 +681,7 @@ class Recorder:
 
 
 @pytest.fixture
-def prod_like(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+def prod_like(template: dict[str, Any], aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     """moto provisioned for stage prod, with the prod stage's environment from .chalice/config.json.
 
     The LLM endpoint is replaced by a closed loopback port (the call fails fast and falls back), so
@@ -472,16 +693,17 @@ def prod_like(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
     from scripts.local_stack import free_port
     from scripts.provision import provision
 
-    for name, value in deploy.stage_config(STAGE)["environment_variables"].items():
+    for name, value in packaging.stage_config(STAGE)["environment_variables"].items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     clients.reset()
-    recorder = Recorder()
+    recorder = Recorder(template)
     original = BaseClient._make_api_call
 
     def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         if recorder.active:
-            recorder.calls.append((client.meta.service_model.signing_name, operation, dict(params)))
+            call = (recorder.function(), client.meta.service_model.signing_name, operation, dict(params))
+            recorder.calls.append(call)
         return original(client, operation, params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
@@ -498,8 +720,33 @@ def prod_like(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
     clients.reset()
 
 
-def test_the_policy_allows_every_aws_call_of_a_full_journey(template: dict[str, Any], prod_like: Recorder) -> None:
-    """Browse, cart, promo, up-sell (flag on, SecureString key), checkout, retry, sold out, admin, order stream."""
+def stream_event_source_needs(template: dict[str, Any], function: str) -> list[tuple[str, str]]:
+    """What Lambda's event source mapping does with the function's role: read the stream, note failures."""
+    resolve = Resolve(template, STAGE)
+    needed = []
+    for event in template["Resources"][function]["Properties"].get("Events", {}).values():
+        if event["Type"] != "DynamoDB":
+            continue
+        stream = resolve(event["Properties"]["Stream"])
+        needed += [(f"dynamodb:{a}", stream) for a in ("DescribeStream", "GetRecords", "GetShardIterator")]
+        needed += [
+            ("dynamodb:ListStreams", stream),
+            ("sqs:SendMessage", resolve(event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])),
+        ]
+    return needed
+
+
+# Table actions a policy may grant although the journey does not make them, with the reason.
+UNUSED_BUT_NEEDED = {
+    ("APIHandler", "dynamodb:ConditionCheckItem"),  # the contract's: checkout's transaction may condition-check
+}
+
+
+def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, Any], prod_like: Recorder) -> None:
+    """Browse, cart, promo, up-sell (flag on, SecureString key), checkout, retry, sold out, admin routes
+    (their authorizer runs as its own function), and the order stream: every call each function makes
+    must be allowed by that function's own policy, and no policy grants a table action or a table its
+    function does not use."""
     from chalice.test import Client
 
     import app as app_module
@@ -513,6 +760,7 @@ def test_the_policy_allows_every_aws_call_of_a_full_journey(template: dict[str, 
         assert api.get("/health").status_code == 200
         assert api.get("/health/ready").status_code == 200
         assert api.get("/tenants/acme/products").status_code == 200
+        assert api.get("/tenants/acme/products?category=camping&limit=2").status_code == 200  # the index
         assert api.get("/tenants/acme/products/tent-2p").status_code == 200
         assert api.get("/tenants/nobody/products").status_code == 404
         cart = api.post(carts, {"items": [{"product_id": "tent-2p", "quantity": 1}]})
@@ -538,42 +786,49 @@ def test_the_policy_allows_every_aws_call_of_a_full_journey(template: dict[str, 
             set_stock("acme", "sleeping-pad", 1)
         assert api.post(f"{carts}/{sold_out}/checkout").status_code == 409
         admin = {"X-Api-Key": demo_key}
-        api.get("/tenants/acme/orders", headers=admin)
-        api.post("/tenants/acme/products/tent-2p/stock", {"delta": 1}, headers=admin)
-        api.get("/tenants/acme/orders", headers={"X-Api-Key": "cw_acme_" + "x" * 43})
+        assert api.get("/tenants/acme/orders", headers=admin).status_code == 200
+        product = {"name": "Tent v2", "category": "camping", "price": "139.00", "stock": 5}
+        assert api.put("/tenants/acme/products/tent-3p", product, headers=admin).status_code in (200, 201)
+        assert api.post("/tenants/acme/products/tent-2p/stock", {"delta": 1}, headers=admin).status_code == 200
+        assert api.get("/tenants/acme/orders", headers={"X-Api-Key": "cw_acme_" + "x" * 43}).status_code == 401
 
-    stream_handler = getattr(app_module, "order_stream", None)
-    if stream_handler is not None:  # the orders stream handler: co-purchase counts and the order event
-        item = clients.client("dynamodb").get_item(
-            TableName="cartwise-prod-orders", Key={"tenant_id": {"S": "acme"}, "order_id": {"S": order_id}}
-        )["Item"]
-        record = {"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": REGION}
-        keys = {name: item[name] for name in ("tenant_id", "order_id")}
-        record["dynamodb"] = {"Keys": keys, "NewImage": item, "StreamViewType": "NEW_IMAGE"}
-        record["dynamodb"] |= {"ApproximateCreationDateTime": 1795278422, "SequenceNumber": "1", "SizeBytes": 1}
-        record["eventSourceARN"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-orders/stream/x"
-        with prod_like.on():
-            stream_handler({"Records": [record]}, None)
+    # The orders stream handler: co-purchase counts and the order event.
+    item = clients.client("dynamodb").get_item(
+        TableName="cartwise-prod-orders", Key={"tenant_id": {"S": "acme"}, "order_id": {"S": order_id}}
+    )["Item"]
+    record = {"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": REGION}
+    keys = {name: item[name] for name in ("tenant_id", "order_id")}
+    record["dynamodb"] = {"Keys": keys, "NewImage": item, "StreamViewType": "NEW_IMAGE"}
+    record["dynamodb"] |= {"ApproximateCreationDateTime": 1795278422, "SequenceNumber": "1", "SizeBytes": 1}
+    record["eventSourceARN"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-orders/stream/x"
+    with prod_like.on():
+        assert app_module.order_stream({"Records": [record]}, None) == {"batchItemFailures": []}
 
-    statements = policy_statements(template, STAGE)
-    denied = sorted(
-        {
-            f"{service}:{operation} needs {action} on {resource}"
-            for service, operation, params in prod_like.calls
-            for action, resource in required_permissions(service, operation, params)
-            if not allows(statements, action, resource)
-        }
-    )
-    assert not denied, "AppPolicy in infra/template.yml does not allow:\n" + "\n".join(denied)
-    made = {(service, operation) for service, operation, _ in prod_like.calls}
+    functions = of_type(template, "AWS::Serverless::Function")
+    assert {name for name, *_ in prod_like.calls} == set(functions)  # every function was exercised
+    for function in functions:
+        statements = function_statements(template, function)
+        needed = {pair for call in prod_like.of(function) for pair in required_permissions(*call)}
+        needed |= set(stream_event_source_needs(template, function))
+        denied = sorted(
+            f"{action} on {resource}" for action, resource in needed if not allows(statements, action, resource)
+        )
+        assert not denied, f"{function}'s policy in infra/template.yml does not allow:\n" + "\n".join(denied)
+        # ... and grants no table action, and no table, its function does not use.
+        used_actions = {action for action, _ in needed}
+        used_tables = {resource.split("/stream/")[0] for action, resource in needed if action.startswith("dynamodb:")}
+        for statement in statements:
+            actions = [a for a in as_list(statement["Action"]) if a.startswith("dynamodb:")]
+            unused = {a for a in actions if a not in used_actions and (function, a) not in UNUSED_BUT_NEEDED}
+            assert not unused, f"{function}: {statement['Sid']} grants {sorted(unused)}, which it never calls"
+            tables = {r.split("/stream/")[0] for r in as_list(statement["Resource"])} if actions else set()
+            assert tables <= used_tables, f"{function}: {statement['Sid']} grants {sorted(tables - used_tables)}"
+    made = {(service, operation) for _, service, operation, _ in prod_like.calls}
     assert {("dynamodb", "TransactWriteItems"), ("dynamodb", "BatchGetItem"), ("dynamodb", "Query")} <= made
     assert {("ssm", "GetParameters"), ("ssm", "GetParameter"), ("dynamodb", "DescribeTable")} <= made
-    decrypted = [p["Name"] for s, o, p in prod_like.calls if o == "GetParameter" and p.get("WithDecryption")]
+    decrypted = [p["Name"] for _, _, o, p in prod_like.calls if o == "GetParameter" and p.get("WithDecryption")]
     assert decrypted == ["/cartwise/prod/llm/api_key"]
-    # ... and grants no table action the app does not use (ConditionCheckItem is the contract's).
-    used = {action for s, o, p in prod_like.calls for action, _ in required_permissions(s, o, p)}
-    (tables,) = [s for s in statements if s["Sid"] == "TenantData"]
-    assert set(tables["Action"]) - used == {"dynamodb:ConditionCheckItem"}
+    assert {(s, o) for s, o, _ in prod_like.of("AdminKey")} == {("dynamodb", "GetItem")}
 
 
 # --- the deployment zip -------------------------------------------------------------------------
@@ -581,7 +836,7 @@ def test_the_policy_allows_every_aws_call_of_a_full_journey(template: dict[str, 
 LAMBDA_RUNTIME_LIBRARIES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six.py", "urllib3")
 
 
-def test_the_zip_ships_no_aws_sdk_and_fits_lambda(packaged: deploy.Package) -> None:
+def test_the_zip_ships_no_aws_sdk_and_fits_lambda(packaged: packaging.Package) -> None:
     with zipfile.ZipFile(packaged.zip_path) as archive:
         top = {name.split("/", 1)[0] for name in archive.namelist()}
     assert not top & {"boto3", "botocore", "s3transfer"}
@@ -594,7 +849,7 @@ def test_the_zip_ships_no_aws_sdk_and_fits_lambda(packaged: deploy.Package) -> N
     assert all("x86_64-linux-gnu" in n for n in binaries), binaries  # manylinux cp311 wheels
 
 
-def test_the_zip_ships_only_runtime_code(packaged: deploy.Package) -> None:
+def test_the_zip_ships_only_runtime_code(packaged: packaging.Package) -> None:
     """The app's own code in the zip is app.py and chalicelib, and none of it reads the repository's
     other directories (they are not in the zip: tests/data, bench/, ...)."""
     with zipfile.ZipFile(packaged.zip_path) as archive:
@@ -606,7 +861,7 @@ def test_the_zip_ships_only_runtime_code(packaged: deploy.Package) -> None:
         assert not any(part in source for part in ("tests/", "bench/")), name
 
 
-def test_the_zip_imports_with_only_the_lambda_runtime_beside_it(packaged: deploy.Package, tmp_path: Path) -> None:
+def test_the_zip_imports_with_only_the_lambda_runtime_beside_it(packaged: packaging.Package, tmp_path: Path) -> None:
     """Lambda's sys.path is the package plus the runtime's boto3/botocore: the app must import (without
     openai, which is imported on the first LLM call) and answer /health through the handler."""
     import botocore
@@ -653,9 +908,9 @@ print(json.dumps({"status": response["statusCode"], "body": response["body"], "l
 
 
 def test_requirements_split_keeps_botocore_out() -> None:
-    bundled, vendored = deploy.lambda_requirements()
+    bundled, vendored = packaging.lambda_requirements()
     assert vendored == ["pynamodb==6.1.0"]
-    assert not any(pin.split("==")[0].lower() in deploy.RUNTIME_PROVIDED for pin in bundled)
+    assert not any(pin.split("==")[0].lower() in packaging.RUNTIME_PROVIDED for pin in bundled)
     assert {pin.split("==")[0] for pin in bundled} >= {"aws-lambda-powertools", "openai"}
 
 
@@ -665,13 +920,38 @@ def test_a_vendored_package_with_other_dependencies_is_refused(tmp_path: Path) -
     (info / "METADATA").write_text(
         "Name: thing\nRequires-Dist: botocore>=1\nRequires-Dist: tomli; python_version < '3.11'\n"
     )
-    deploy.check_vendored_dependencies(tmp_path)  # botocore is provided; tomli is not needed on 3.11
+    packaging.check_vendored_dependencies(tmp_path)  # botocore is provided; tomli is not needed on 3.11
     (info / "METADATA").write_text("Name: thing\nRequires-Dist: botocore>=1\nRequires-Dist: requests\n")
-    with pytest.raises(deploy.DeployError, match="requests"):
-        deploy.check_vendored_dependencies(tmp_path)
+    with pytest.raises(DeployError, match="requests"):
+        packaging.check_vendored_dependencies(tmp_path)
 
 
-def test_package_size_script_reports_the_zip(capsys: pytest.CaptureFixture[str], packaged: deploy.Package) -> None:
+def test_shipped_wheels_are_the_files_the_lock_names(tmp_path: Path) -> None:
+    """Packaging checks every cached wheel against the deploy lock's hashes before Chalice reads it."""
+    import shutil
+
+    packaging.check_wheels_against_lock(packaging.WHEEL_CACHE)  # the session's cache, filled from PyPI
+    cache = tmp_path / "wheels"
+    cache.mkdir()
+    (original,) = packaging.WHEEL_CACHE.glob("pynamodb-6.1.0-*.whl")
+    shutil.copy(original, cache)
+    packaging.check_wheels_against_lock(cache)
+    with (cache / original.name).open("ab") as wheel:
+        wheel.write(b"\0")  # one byte more: another file under the same name
+    with pytest.raises(DeployError, match=r"pynamodb-6\.1\.0-.* is not in deploy-requirements\.txt"):
+        packaging.check_wheels_against_lock(cache)
+    (cache / original.name).unlink()
+    stale = cache / original.name.replace("6.1.0", "6.0.9")
+    shutil.copy(original, stale)
+    packaging.check_wheels_against_lock(cache)  # an older pin's wheel is dropped, not shipped
+    assert not stale.exists()
+    unknown = cache / original.name.replace("pynamodb", "pynamodb_extras")
+    shutil.copy(original, unknown)
+    with pytest.raises(DeployError, match=r"pynamodb_extras-6\.1\.0-.* is not in deploy-requirements\.txt"):
+        packaging.check_wheels_against_lock(cache)
+
+
+def test_package_size_script_reports_the_zip(capsys: pytest.CaptureFixture[str], packaged: packaging.Package) -> None:
     from scripts import package_size
 
     report = package_size.report(packaged)
@@ -702,15 +982,26 @@ elif args[:2] == ["cloudformation", "deploy"]:
     outputs = {{
         "EndpointURL": {{"Value": "https://abc123.execute-api.us-east-1.amazonaws.com/api/"}},
         "StorefrontBucketName": {{"Value": {{"Ref": "StorefrontBucket"}}}},
-        "StorefrontWebsiteURL": {{"Value": "http://site.s3-website-us-east-1.amazonaws.com"}},
+        "StorefrontURL": {{"Value": "https://d111111abcdef8.cloudfront.net"}},
     }}
-    template = {{"Resources": {{"StorefrontBucket": {{"Type": "AWS::S3::Bucket"}}}}, "Outputs": outputs}}
+    def table(name, retain):
+        keys = {{"KeySchema": [{{"AttributeName": "tenant_id", "KeyType": "HASH"}}],
+                 "AttributeDefinitions": [{{"AttributeName": "tenant_id", "AttributeType": "S"}}]}}
+        properties = {{"TableName": name, "BillingMode": "PAY_PER_REQUEST", **keys}}
+        return {{"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain" if retain else "Delete",
+                 "Properties": properties}}
+    resources = {{
+        "StorefrontBucket": {{"Type": "AWS::S3::Bucket"}},
+        "OrdersTable": table("cartwise-prod-orders", retain=True),
+        "CartsTable": table("cartwise-prod-carts", retain=False),
+    }}
+    template = {{"Resources": resources, "Outputs": outputs}}
     boto3.client("cloudformation").create_stack(StackName=option("--stack-name"), TemplateBody=json.dumps(template))
 """
 
 
 def test_deploy_and_destroy_against_a_stand_in_aws(
-    packaged: deploy.Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    packaged: packaging.Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The orchestration of `make deploy` / `make destroy`, with a moto server as AWS and a fake `aws` CLI."""
     import boto3
@@ -734,11 +1025,12 @@ def test_deploy_and_destroy_against_a_stand_in_aws(
         "AWS_SECRET_ACCESS_KEY": "test",
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(deploy, "package", lambda stage: packaged)  # the session's package (tested above)
+    monkeypatch.setattr(packaging, "package", lambda stage: packaged)  # the session's package (tested above)
     linted: list[tuple[Path, bool]] = []  # (template, had the AWS CLI been called yet)
-    monkeypatch.setattr(deploy, "lint", lambda template: linted.append((template, log.exists())))
+    monkeypatch.setattr(packaging, "lint", lambda template: linted.append((template, log.exists())))
+    service_role = f"arn:aws:iam::{ACCOUNT}:role/CartwiseCloudFormation"
     try:
-        result = deploy.deploy(STAGE, parameters={"ApiRateLimit": "50"})
+        result = orchestration.deploy(STAGE, parameters={"ApiRateLimit": "50"}, role_arn=service_role)
         assert linted == [(packaged.template, False)]  # linted before anything is sent to CloudFormation
         calls = [json.loads(line) for line in log.read_text().splitlines()]
         artifacts = f"cartwise-artifacts-{ACCOUNT}-{REGION}"
@@ -747,6 +1039,7 @@ def test_deploy_and_destroy_against_a_stand_in_aws(
         assert package_call[package_call.index("--s3-bucket") + 1] == artifacts
         assert deploy_call[deploy_call.index("--stack-name") + 1] == "cartwise-prod"
         assert deploy_call[deploy_call.index("--capabilities") + 1] == "CAPABILITY_IAM"
+        assert deploy_call[deploy_call.index("--role-arn") + 1] == service_role
         overrides = deploy_call[deploy_call.index("--parameter-overrides") + 1 : deploy_call.index("--tags")]
         assert overrides == ["Stage=prod", "ApiRateLimit=50"]
         s3 = boto3.client("s3")
@@ -757,11 +1050,17 @@ def test_deploy_and_destroy_against_a_stand_in_aws(
         assert config == 'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
         printed = capsys.readouterr().out
         assert "API:         https://abc123.execute-api.us-east-1.amazonaws.com/api/" in printed
-        assert "Storefront:  http://site.s3-website-us-east-1.amazonaws.com/index.html?tenant=acme" in printed
+        assert "Storefront:  https://d111111abcdef8.cloudfront.net/index.html?tenant=acme" in printed
 
         boto3.client("ssm").put_parameter(Name="/cartwise/prod/llm/api_key", Value="k", Type="SecureString")
-        deploy.destroy(STAGE)
+        kept = orchestration.destroy(STAGE)
         printed = capsys.readouterr().out
+        assert kept == {"tables": ["cartwise-prod-orders"], "parameters": ["/cartwise/prod/llm/api_key"]}
+        assert boto3.client("dynamodb").list_tables()["TableNames"] == ["cartwise-prod-orders"]
+        assert (
+            "aws dynamodb update-table --table-name cartwise-prod-orders --no-deletion-protection-enabled"
+            " && aws dynamodb delete-table --table-name cartwise-prod-orders" in printed
+        )
         assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         assert artifacts not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         stacks = boto3.client("cloudformation").list_stacks()["StackSummaries"]
@@ -781,13 +1080,13 @@ def test_a_stack_whose_creation_rolled_back_is_deleted_before_deploying() -> Non
     stack = {"StackName": "cartwise-prod", "CreationTime": "2026-11-21T00:00:00Z"}
     with Stubber(cloudformation) as stub:
         stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "UPDATE_COMPLETE"}]})
-        assert deploy.clear_failed_creation(cloudformation, "cartwise-prod") is False  # a live stack is kept
+        assert orchestration.clear_failed_creation(cloudformation, "cartwise-prod") is False  # a live stack is kept
         stub.add_response("describe_stacks", {"Stacks": [{**stack, "StackStatus": "ROLLBACK_COMPLETE"}]})
         stub.add_response("delete_stack", {}, {"StackName": "cartwise-prod"})
         stub.add_client_error("describe_stacks", "ValidationError", "Stack with id cartwise-prod does not exist")
-        assert deploy.clear_failed_creation(cloudformation, "cartwise-prod") is True
+        assert orchestration.clear_failed_creation(cloudformation, "cartwise-prod") is True
         stub.add_client_error("describe_stacks", "ValidationError", "Stack with id cartwise-prod does not exist")
-        assert deploy.clear_failed_creation(cloudformation, "cartwise-prod") is False
+        assert orchestration.clear_failed_creation(cloudformation, "cartwise-prod") is False
         stub.assert_no_pending_responses()
 
 
@@ -802,7 +1101,7 @@ def test_cloud_demo_data_never_carries_the_published_admin_key(aws_env: None, mo
     clients.reset()
     with mock_aws():
         create_tables()
-        assert deploy.seed_demo_data(STAGE) == ["acme", "globex"]
+        assert orchestration.seed_demo_data(STAGE) == ["acme", "globex"]
         for data in load_tenant_files():
             tenant = TenantModel.get(data["tenant_id"])
             assert tenant.name == data["name"]
@@ -819,7 +1118,7 @@ def test_storefront_upload_replaces_stale_objects_and_points_at_the_api(aws: Non
     bucket = "cartwise-prod-storefrontbucket-abc"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="old.js", Body=b"gone")
-    keys = deploy.upload_storefront(s3, bucket, "https://abc123.execute-api.us-east-1.amazonaws.com/api/")
+    keys = orchestration.upload_storefront(s3, bucket, "https://abc123.execute-api.us-east-1.amazonaws.com/api/")
     stored = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
     assert set(keys) == stored  # old.js, no longer in storefront/, was deleted
     assert {"index.html", "config.js", "main.js"} <= stored
@@ -834,11 +1133,27 @@ def test_stream_placeholders_must_name_a_table_of_the_stack(template: dict[str, 
     (function,) = [f for f in of_type(broken, "AWS::Serverless::Function").values() if f["Properties"].get("Events")]
     (event,) = function["Properties"]["Events"].values()
     event["Properties"]["Stream"] = "arn:aws:dynamodb:us-east-1:000000000000:table/cartwise-dev-invoices/stream/x"
-    with pytest.raises(deploy.DeployError, match="cartwise-dev-invoices"):
-        deploy.wire_table_streams(broken)
+    with pytest.raises(DeployError, match="cartwise-dev-invoices"):
+        transforms.wire_table_streams(broken)
     event["Properties"]["Stream"] = "arn:aws:dynamodb:us-east-1:000000000000:table/cartwise-dev-carts/stream/x"
-    assert deploy.wire_table_streams(broken)
+    assert transforms.wire_table_streams(broken)
     assert event["Properties"]["Stream"] == {"Fn::GetAtt": ["CartsTable", "StreamArn"]}
+
+
+def test_destroy_asks_first_and_says_what_it_keeps(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts.deploy import __main__ as cli
+
+    questions: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda question: questions.append(question) or "no")
+    monkeypatch.setattr(orchestration, "destroy", lambda *args, **kwargs: pytest.fail("destroyed without consent"))
+    assert cli.main(["destroy", "--stage", "prod"]) == 1
+    assert questions == [
+        "Delete stack cartwise-prod, its carts and products tables (and their data), API and storefront?"
+        " The orders and tenants tables are kept. Type cartwise-prod: "
+    ]
+    assert "not deleted" in capsys.readouterr().err
 
 
 def test_makefile_exposes_package_deploy_and_destroy() -> None:
@@ -854,16 +1169,217 @@ def test_makefile_exposes_package_deploy_and_destroy() -> None:
     assert "-m scripts.deploy package --stage prod" in result.stdout
 
 
-def test_deploy_workflow_uses_oidc_and_make_deploy() -> None:
-    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "deploy.yml").read_text())
-    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+# --- the pipeline: trust model and supply chain ------------------------------------------------------
+
+DEPLOY_ROLE = REPO / "infra" / "deploy-role.yml"
+WORKFLOWS = REPO / ".github" / "workflows"
+# Everything that changes a role, or the managed policy used as the boundary.
+CHANGES_A_ROLE = (
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:DeleteRole",
+    "iam:TagRole",
+)
+CHANGES_A_POLICY = (
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:DeletePolicyVersion",
+    "iam:DeletePolicy",
+)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> dict[str, Any]:
+    from cfnlint.decode import cfn_yaml
+
+    return json.loads(json.dumps(cfn_yaml.load(str(DEPLOY_ROLE))))  # plain dicts, intrinsic functions as Fn::*
+
+
+def role_statements(pipeline: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    policies = pipeline["Resources"][role]["Properties"]["Policies"]
+    return Resolve(pipeline, STAGE)([s for p in policies for s in p["PolicyDocument"]["Statement"]])
+
+
+def ways_to_change(statements: list[dict[str, Any]], protected: dict[str, str]) -> list[str]:
+    """The IAM calls `statements` allow on the pipeline's roles and its boundary (`protected`: name -> ARN)."""
+    return [
+        f"{action} on {name}"
+        for name, arn in protected.items()
+        for action in (CHANGES_A_POLICY if ":policy/" in arn else CHANGES_A_ROLE)
+        if allows(statements, action, arn)
+    ]
+
+
+def protected_arns(pipeline: dict[str, Any]) -> dict[str, str]:
+    resolve = Resolve(pipeline, STAGE)
+    roles = {name: resolve({"Fn::GetAtt": [name, "Arn"]}) for name in ("DeployRole", "CloudFormationRole")}
+    return {**roles, "AppPermissionsBoundary": resolve({"Ref": "AppPermissionsBoundary"})}
+
+
+def test_cfn_lint_passes_on_the_github_deploy_role(pipeline: dict[str, Any]) -> None:
+    packaging.lint(DEPLOY_ROLE)
+    (statement,) = pipeline["Resources"]["DeployRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    condition = statement["Condition"]["StringEquals"]
+    assert condition["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert "environment:${GitHubEnvironment}" in condition["token.actions.githubusercontent.com:sub"]["Fn::Sub"]
+    (service,) = pipeline["Resources"]["CloudFormationRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert service["Principal"] == {"Service": "cloudformation.amazonaws.com"}
+
+
+def test_no_pipeline_role_can_change_itself_the_other_or_the_boundary(pipeline: dict[str, Any]) -> None:
+    protected = protected_arns(pipeline)
+    assert protected == {
+        "DeployRole": f"arn:aws:iam::{ACCOUNT}:role/CartwiseGitHubDeploy",
+        "CloudFormationRole": f"arn:aws:iam::{ACCOUNT}:role/CartwiseCloudFormation",
+        "AppPermissionsBoundary": f"arn:aws:iam::{ACCOUNT}:policy/cartwise-app-boundary",
+    }
+    for role in ("DeployRole", "CloudFormationRole"):
+        assert ways_to_change(role_statements(pipeline, role), protected) == [], role
+    # The check is not a rubber stamp: the statement the deploy role had before (IAM writes on
+    # role/cartwise-*, which matched its own name cartwise-github-deploy) is caught.
+    before = {"Effect": "Allow", "Action": ["iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"]}
+    before["Resource"] = f"arn:aws:iam::{ACCOUNT}:role/cartwise-*"
+    assert ways_to_change([before], {"old": f"arn:aws:iam::{ACCOUNT}:role/cartwise-github-deploy"}) == [
+        "iam:PutRolePolicy on old",
+        "iam:UpdateAssumeRolePolicy on old",
+    ]
+    broad = {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}
+    assert "iam:DeletePolicy on AppPermissionsBoundary" in ways_to_change([broad], protected)
+
+
+def test_the_deploy_role_acts_only_through_the_cloudformation_service_role(pipeline: dict[str, Any]) -> None:
+    statements = role_statements(pipeline, "DeployRole")
+    service_role = f"arn:aws:iam::{ACCOUNT}:role/CartwiseCloudFormation"
+    iam = [s for s in statements if s["Effect"] == "Allow" and any(a.startswith("iam:") for a in as_list(s["Action"]))]
+    assert [(s["Action"], s["Resource"], s["Condition"]) for s in iam] == [
+        ("iam:PassRole", service_role, {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}})
+    ]
+    for action in ("cloudformation:CreateChangeSet", "cloudformation:DeleteStack", "cloudformation:CreateStack"):
+        for statement in statements:
+            if statement["Effect"] == "Allow" and _matches(
+                statement, action, "arn:aws:cloudformation:x:y:stack/cartwise-prod/1"
+            ):
+                assert statement["Condition"] == {"StringEquals": {"cloudformation:RoleArn": service_role}}, action
+    stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/cartwise-prod/1"
+    assert allows(statements, "cloudformation:CreateChangeSet", stack)
+    assert not allows(statements, "cloudformation:UpdateStack", stack)  # only change sets, through the role
+    assert not allows(
+        statements, "lambda:CreateFunction", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:cartwise-prod-x"
+    )
+
+
+def test_the_service_role_creates_roles_only_with_the_boundary(pipeline: dict[str, Any]) -> None:
+    statements = role_statements(pipeline, "CloudFormationRole")
+    boundary = protected_arns(pipeline)["AppPermissionsBoundary"]
+    app_role = f"arn:aws:iam::{ACCOUNT}:role/cartwise-prod-ApiHandlerRole-1A2B3C"
+    bounded = ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary")
+    for action in bounded:
+        granting = [s for s in statements if s["Effect"] == "Allow" and _matches(s, action, app_role)]
+        assert granting, action
+        assert all(s["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": boundary}} for s in granting), action
+    assert not allows(statements, "iam:DeleteRolePermissionsBoundary", app_role)
+    assert not allows(statements, "iam:CreateRole", f"arn:aws:iam::{ACCOUNT}:role/Admin")
+    assert not allows(statements, "iam:CreatePolicyVersion", boundary)
+    # The boundary: what Cartwise functions do, never IAM, STS or a wildcard action.
+    boundary_statements = pipeline["Resources"]["AppPermissionsBoundary"]["Properties"]["PolicyDocument"]["Statement"]
+    actions = [a for s in boundary_statements for a in as_list(s["Action"])]
+    assert not [a for a in actions if a.startswith(("iam:", "sts:")) or "*" in a]
+    # ... and every role the app stack creates carries it when the pipeline deploys (PermissionsBoundaryArn).
+    assert transforms.PERMISSIONS_BOUNDARY["Fn::If"][1] == {"Ref": "PermissionsBoundaryArn"}
+
+
+def workflow(name: str) -> dict[str, Any]:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def test_every_action_is_pinned_by_commit_sha() -> None:
+    """A tag can be moved to other code; a commit cannot. The comment says which release it is."""
+    uses = [
+        (path.name, line.strip())
+        for path in sorted(WORKFLOWS.glob("*.yml"))
+        for line in path.read_text().splitlines()
+        if line.strip().startswith(("uses:", "- uses:"))
+    ]
+    parsed = [
+        step["uses"]
+        for path in sorted(WORKFLOWS.glob("*.yml"))
+        for job in workflow(path.name)["jobs"].values()
+        for step in job["steps"]
+        if "uses" in step
+    ]
+    assert [line.split("uses: ")[1].split(" #")[0] for _, line in uses] == parsed  # every one, as written
+    unpinned = [
+        f"{name}: {line}"
+        for name, line in uses
+        if not re.fullmatch(r"(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", line)
+    ]
+    assert unpinned == []
+
+
+def test_the_deploy_job_installs_only_the_hashed_lock_before_any_credentials() -> None:
+    triggers = workflow("deploy.yml")[True]  # YAML 1.1 reads the key `on` as True
     assert "workflow_dispatch" in triggers
     assert triggers["push"]["tags"]
-    assert workflow["permissions"] == {"id-token": "write", "contents": "read"}
-    (job,) = workflow["jobs"].values()
+    assert workflow("deploy.yml")["permissions"] == {"id-token": "write", "contents": "read"}
+    (job,) = workflow("deploy.yml")["jobs"].values()
     steps = job["steps"]
-    credentials = [s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
+    runs = [step.get("run", "") for step in steps]
+    credentials = [
+        i for i, s in enumerate(steps) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+    ]
     assert len(credentials) == 1
-    assert "role-to-assume" in credentials[0]["with"]
+    assert "role-to-assume" in steps[credentials[0]]["with"]
     assert not any("aws-secret-access-key" in s.get("with", {}) for s in steps)  # OIDC, no stored keys
-    assert any("make deploy STAGE=prod" in s.get("run", "") for s in steps)
+    (install,) = [i for i, run in enumerate(runs) if "pip install" in run]
+    assert "pip install --require-hashes --no-deps -r infra/deploy-requirements.txt" in runs[install]
+    (package,) = [i for i, run in enumerate(runs) if "-m scripts.deploy package --stage prod" in run]
+    (deploy_step,) = [i for i, run in enumerate(runs) if "-m scripts.deploy deploy --stage prod" in run]
+    assert install < package < credentials[0] < deploy_step  # nothing is installed or built with credentials
+    assert not any(word in run for run in runs for word in ("make ", "requirements-dev", "pip install -r"))
+    assert '--role-arn "$CLOUDFORMATION_ROLE_ARN"' in runs[deploy_step]
+    assert '"PermissionsBoundaryArn=$PERMISSIONS_BOUNDARY_ARN"' in runs[deploy_step]
+    assert steps[deploy_step]["env"] == {
+        "CLOUDFORMATION_ROLE_ARN": "${{ vars.AWS_CLOUDFORMATION_ROLE_ARN }}",
+        "PERMISSIONS_BOUNDARY_ARN": "${{ vars.AWS_PERMISSIONS_BOUNDARY_ARN }}",
+    }
+
+
+def pins(path: Path) -> dict[str, str]:
+    """name -> version of every `name==version` line (lower-case names, `-` for `_`)."""
+    found = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;#\\]+)", line)
+        if match:
+            found[match[1].lower().replace("_", "-")] = match[2]
+    return found
+
+
+def test_the_deploy_lock_has_a_hash_for_every_pin_and_the_versions_of_the_project() -> None:
+    lock = REPO / "infra" / "deploy-requirements.txt"
+    text = lock.read_text()
+    hashes: dict[str, int] = {}  # pin -> how many hashes follow it
+    for line in text.splitlines():
+        if re.match(r"[A-Za-z0-9]", line):
+            pin = line.split(" ")[0]
+            hashes[pin] = 0
+        elif re.match(r"\s+--hash=sha256:[0-9a-f]{64}", line):
+            hashes[pin] += 1
+    assert len(hashes) > 40
+    assert [pin for pin, count in hashes.items() if count == 0] == []
+    locked = pins(lock)
+    assert len(hashes) == len(locked)
+    wanted = pins(REPO / "requirements.txt") | pins(REPO / "requirements-dev.txt")
+    direct = pins(REPO / "infra" / "deploy-requirements.in")
+    assert {name: wanted[name] for name in direct if name != "pip"} == {n: v for n, v in direct.items() if n != "pip"}
+    assert {name: locked[name] for name in wanted if name in locked} == {n: v for n, v in wanted.items() if n in locked}
+    assert set(pins(REPO / "requirements.txt")) <= set(locked)  # demo data and packaging import the app
+    assert not {"pytest", "moto", "hypothesis", "playwright", "schemathesis", "ruff"} & set(locked)
+    assert [option for option in ("--find-links", "--index-url") if option in text] == []  # nothing of this machine

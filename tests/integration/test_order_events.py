@@ -161,22 +161,80 @@ def test_a_product_deleted_since_is_skipped_not_recreated(api, handler, received
     assert len(received()) == 1
 
 
-class FailingEvents:
+def failures(*sequences: int) -> dict:
+    """The partial batch response naming the records synthetic_record() made with these sequences."""
+    return {"batchItemFailures": [{"itemIdentifier": str(n).rjust(21, "0")} for n in sequences]}
+
+
+class EventsRefusing:
+    """EventBridge that refuses the entries of some orders (as PutEvents does, per entry) and takes the rest."""
+
+    def __init__(self, *order_ids: str) -> None:
+        self.order_ids = order_ids
+        self.bus = boto3.client("events")
+
     def put_events(self, Entries):
-        return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try again"}]}
+        refused = [any(order_id in entry["Detail"] for order_id in self.order_ids) for entry in Entries]
+        accepted = self.bus.put_events(Entries=[e for e, no in zip(Entries, refused, strict=True) if not no])
+        results = iter(accepted["Entries"])
+        return {
+            "FailedEntryCount": sum(refused),
+            "Entries": [{"ErrorCode": "InternalFailure"} if no else next(results) for no in refused],
+        }
 
 
-def test_unpublished_events_fail_the_batch_so_it_is_retried(api, handler, received, monkeypatch):
+class EventsDown:
+    def put_events(self, Entries):
+        raise boto3.client("events").exceptions.InternalException({"Error": {"Code": "InternalException"}}, "PutEvents")
+
+
+def test_a_handled_batch_reports_no_failures(api, handler, received):
     placed = order(api, ("tent-2p", 1), ("headlamp", 1))
-    record = synthetic_record(order_item(placed["order_id"]))
+    assert handler(synthetic_record(order_item(placed["order_id"]))) == {"batchItemFailures": []}
+    assert len(received()) == 1
+
+
+def test_a_poisoned_record_is_reported_and_the_rest_of_the_batch_is_handled(api, handler, received):
+    first = order(api, ("tent-2p", 1), ("headlamp", 1))
+    poisoned = order(api, ("sun-hat", 1), ("headlamp", 1))
+    last = order(api, ("sun-hat", 1), ("tent-2p", 1))
+    unreadable = order_item(poisoned["order_id"]) | {"totals": {"S": "not a map"}}
+    batch = [
+        synthetic_record(order_item(first["order_id"]), sequence=1),
+        synthetic_record(unreadable, sequence=2),
+        synthetic_record(order_item(last["order_id"]), sequence=3),
+    ]
+
+    assert handler(*batch) == failures(2)
+    assert sorted(e["detail"]["order_id"] for e in received()) == sorted([first["order_id"], last["order_id"]])
+    assert counts("tent-2p") == {"headlamp": 1, "sun-hat": 1}
+    assert counts("sun-hat") == {"tent-2p": 1}  # the poisoned order's pair (sun-hat, headlamp) is not counted
+    assert OrderModel.get("acme", poisoned["order_id"]).co_purchases_counted_at is None
+
+
+def test_an_event_refused_by_the_bus_reports_its_record_only(api, handler, received, monkeypatch):
+    placed = [order(api, ("tent-2p", 1), ("headlamp", 1))["order_id"] for _ in range(3)]
+    records = [synthetic_record(order_item(order_id), sequence=n) for n, order_id in enumerate(placed, start=1)]
     with monkeypatch.context() as patched:
-        patched.setattr(clients, "events", FailingEvents)
-        with pytest.raises(RuntimeError, match="not published"):
-            handler(record)
+        patched.setattr(clients, "events", lambda: EventsRefusing(placed[1]))
+        assert handler(*records) == failures(2)
+    assert sorted(e["detail"]["order_id"] for e in received()) == sorted([placed[0], placed[2]])
+    assert counts("tent-2p") == {"headlamp": 3}  # counted before publishing, and only once
+
+    assert handler(*records[1:]) == failures()  # Lambda delivers again from the reported record
+    assert sorted(e["detail"]["order_id"] for e in received()) == sorted(placed[1:])
+    assert counts("tent-2p") == {"headlamp": 3}
+
+
+def test_a_bus_that_is_down_reports_every_record_of_the_batch(api, handler, received, monkeypatch):
+    placed = [order(api, ("tent-2p", 1), ("headlamp", 1))["order_id"] for _ in range(2)]
+    records = [synthetic_record(order_item(order_id), sequence=n) for n, order_id in enumerate(placed, start=1)]
+    with monkeypatch.context() as patched:
+        patched.setattr(clients, "events", EventsDown)
+        assert handler(*records) == failures(1, 2)
     assert received() == []
-    handler(record)  # Lambda delivers the batch again
-    assert [e["detail"]["event_id"] for e in received()] == [f"order_created:acme:{placed['order_id']}"]
-    assert counts("tent-2p") == {"headlamp": 1}
+    assert handler(*records) == failures()
+    assert sorted(e["detail"]["order_id"] for e in received()) == sorted(placed)
 
 
 def test_more_than_ten_orders_in_a_batch(api, handler, received):

@@ -1,0 +1,309 @@
+"""Build the deployment zip and the CloudFormation (SAM) template of a stage, offline once the wheels are cached.
+
+`chalice package --merge-template infra/template.yml` runs on a staging copy of the app
+(.local/build/<stage>/project) whose requirements leave out what the Lambda Python runtime already
+has: pynamodb goes into Chalice's vendor/ without its one dependency, botocore. Wheels come from a
+local cache (.local/wheels, filled from PyPI once, for manylinux2014_x86_64 / CPython 3.11). The
+packaged template is then completed by `scripts.deploy.template`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scripts.deploy import REPO, DeployError, template
+
+MERGE_TEMPLATE_NAME = "template.yml"
+CHALICE_CONFIG = REPO / ".chalice" / "config.json"
+REQUIREMENTS = REPO / "requirements.txt"
+BUILD_ROOT = REPO / ".local" / "build"
+WHEEL_CACHE = REPO / ".local" / "wheels"
+# The deploy job's lock (pip-compile --generate-hashes): every wheel shipped in the zip must be one it names.
+DEPLOY_LOCK = REPO / "infra" / "deploy-requirements.txt"
+
+# What the deployment package is built for: the python3.11 runtime on x86_64 (Chalice's default).
+LAMBDA_PLATFORM = "manylinux2014_x86_64"
+LAMBDA_PYTHON_VERSION = "3.11"
+# The Lambda Python runtime has these; shipping them would only add ~25 MB unpacked.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+# Requirements whose dependencies are all runtime-provided. Chalice resolves every requirement with
+# its dependencies (pynamodb -> botocore), so these go into vendor/ without them instead.
+WITHOUT_DEPENDENCIES = frozenset({"pynamodb"})
+# The app as Chalice packages it: what app.py imports, the config, and infra/ for the policy file
+# (.chalice/config.json names it as ../infra/policy-<stage>.json).
+APP_PATHS = ("app.py", "chalicelib", "infra")
+
+
+@dataclass(frozen=True)
+class Package:
+    template: Path
+    zip_path: Path
+
+    @property
+    def zip_bytes(self) -> int:
+        return self.zip_path.stat().st_size
+
+    @property
+    def unpacked_bytes(self) -> int:
+        with zipfile.ZipFile(self.zip_path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def stage_config(stage: str, config_path: Path = CHALICE_CONFIG) -> dict[str, Any]:
+    """The stage's Chalice settings, checked for what a CloudFormation deployment needs."""
+    config = json.loads(config_path.read_text())
+    settings = config.get("stages", {}).get(stage)
+    if settings is None:
+        raise DeployError(f"stage {stage!r} is not in {config_path}")
+    if settings.get("autogen_policy", config.get("autogen_policy", True)):
+        raise DeployError(
+            f"stage {stage!r} must set autogen_policy: false (the policies are in infra/{MERGE_TEMPLATE_NAME})"
+        )
+    policy_file = settings.get("iam_policy_file", f"policy-{stage}.json")
+    if not (config_path.parent / policy_file).is_file():
+        raise DeployError(f"stage {stage!r}: iam_policy_file {policy_file} does not exist next to {config_path}")
+    env_stage = settings.get("environment_variables", {}).get("CARTWISE_STAGE")
+    if env_stage != stage:
+        raise DeployError(f"stage {stage!r} sets CARTWISE_STAGE={env_stage!r}; table and parameter names would differ")
+    return settings
+
+
+def lambda_requirements(requirements: Path = REQUIREMENTS) -> tuple[list[str], list[str]]:
+    """(pins Chalice resolves with their dependencies, pins vendored without them) from requirements.txt."""
+    bundled: list[str] = []
+    vendored: list[str] = []
+    for raw in requirements.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, version = line.partition("==")
+        if not sep or not version or line.startswith("-"):
+            raise DeployError(f"{requirements}: {line!r} is not a plain pin (name==version)")
+        if _normalise(name) in RUNTIME_PROVIDED:
+            continue
+        (vendored if _normalise(name) in WITHOUT_DEPENDENCIES else bundled).append(f"{name.strip()}=={version.strip()}")
+    return bundled, vendored
+
+
+def _pip_download(pins: list[str], cache: Path, *, no_deps: bool, offline: bool) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--only-binary=:all:",
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        LAMBDA_PYTHON_VERSION,
+        "--dest",
+        str(cache),
+        *(["--no-deps"] if no_deps else []),
+        *pins,
+    ]
+    env = dict(os.environ)
+    if offline:
+        env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(cache))
+    return subprocess.run(command, env=env, capture_output=True, text=True)
+
+
+def ensure_wheels(bundled: list[str], vendored: list[str], cache: Path = WHEEL_CACHE) -> None:
+    """Make the cache hold Lambda-compatible wheels for every package: offline if it already does."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for pins, no_deps in ((bundled, False), (vendored, True)):
+        if not pins or _pip_download(pins, cache, no_deps=no_deps, offline=True).returncode == 0:
+            continue
+        result = _pip_download(pins, cache, no_deps=no_deps, offline=False)
+        if result.returncode != 0:
+            raise DeployError(f"pip download of {pins} for {LAMBDA_PLATFORM} failed:\n{result.stdout}{result.stderr}")
+    check_wheels_against_lock(cache)
+
+
+def locked_hashes(lock: Path = DEPLOY_LOCK) -> dict[tuple[str, str], set[str]]:
+    """(canonical name, version) -> the sha256 digests the lock allows for it."""
+    from packaging.utils import canonicalize_name
+
+    hashes: dict[tuple[str, str], set[str]] = {}
+    pin: tuple[str, str] | None = None
+    for line in lock.read_text().splitlines():
+        if re.match(r"[A-Za-z0-9]", line):
+            name, _, version = line.split()[0].partition("==")
+            pin = (canonicalize_name(name), version)
+            hashes[pin] = set()
+        elif pin is not None and (match := re.match(r"\s+--hash=sha256:([0-9a-f]{64})", line)):
+            hashes[pin].add(match[1])
+    return hashes
+
+
+def check_wheels_against_lock(cache: Path, lock: Path = DEPLOY_LOCK) -> None:
+    """Every cached wheel is a file the lock names by hash: what PyPI served then is what ships now.
+
+    `pip download` for another platform cannot check hashes itself (the lock's resolution is the
+    deploy job's), so the files are checked here, after the download and before Chalice reads them.
+    """
+    from packaging.utils import parse_wheel_filename
+
+    allowed = locked_hashes(lock)
+    locked_names = {name for name, _ in allowed}
+    for wheel in sorted(cache.glob("*.whl")):
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+        if name in locked_names and (name, str(version)) not in allowed:
+            wheel.unlink()  # a version the lock has moved on from: left by an earlier pin, never shipped again
+            continue
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        if digest not in allowed.get((name, str(version)), set()):
+            raise DeployError(
+                f"{wheel.name} (sha256 {digest}) is not in {lock.name}: a different file than the lock's, or a"
+                f" package it lacks; regenerate the lock (docs/deploy.md) or remove the file from {cache}"
+            )
+
+
+def _copy(source: Path, target: Path) -> None:
+    if target.is_dir():
+        shutil.rmtree(target)
+    elif target.exists():
+        target.unlink()
+    if source.is_dir():
+        shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    else:
+        shutil.copy2(source, target)
+
+
+def stage_project(stage: str, project: Path, cache: Path = WHEEL_CACHE, repo: Path = REPO) -> Path:
+    """A copy of the app for `chalice package`; Chalice's cache in .chalice/deployments survives."""
+    bundled, vendored = lambda_requirements(repo / "requirements.txt")
+    ensure_wheels(bundled, vendored, cache)
+    (project / ".chalice").mkdir(parents=True, exist_ok=True)
+    for relative in APP_PATHS:
+        _copy(repo / relative, project / relative)
+    _copy(repo / ".chalice" / "config.json", project / ".chalice" / "config.json")
+    (project / "requirements.txt").write_text(
+        "# Generated by scripts/deploy/packaging.py from requirements.txt: what Chalice resolves with dependencies.\n"
+        + "".join(f"{pin}\n" for pin in bundled)
+    )
+    vendor = project / "vendor"
+    if vendor.exists():
+        shutil.rmtree(vendor)
+    vendor.mkdir()
+    if vendored:
+        command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--no-index"]
+        command += ["--find-links", str(cache), "--target", str(vendor), *vendored]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise DeployError(f"installing {vendored} into vendor/ failed:\n{result.stdout}{result.stderr}")
+        check_vendored_dependencies(vendor)
+    return project
+
+
+def check_vendored_dependencies(vendor: Path) -> None:
+    """A vendored package may only depend on what the Lambda runtime provides (its deps are not shipped)."""
+    from packaging.requirements import Requirement
+
+    # Marker.evaluate overrides this machine's environment with these values.
+    environment = {"python_version": LAMBDA_PYTHON_VERSION, "extra": ""}
+    for metadata in vendor.glob("*.dist-info/METADATA"):
+        for line in metadata.read_text().splitlines():
+            if not line.startswith("Requires-Dist:"):
+                continue
+            requirement = Requirement(line.partition(":")[2].strip())
+            if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                continue
+            if _normalise(requirement.name) not in RUNTIME_PROVIDED:
+                raise DeployError(
+                    f"{metadata.parent.name} needs {requirement.name}, which the Lambda runtime lacks: "
+                    "take it out of WITHOUT_DEPENDENCIES in scripts/deploy/packaging.py"
+                )
+
+
+def check_zip(zip_path: Path) -> None:
+    with zipfile.ZipFile(zip_path) as archive:
+        top = {name.split("/", 1)[0] for name in archive.namelist()}
+    shipped = sorted(top & RUNTIME_PROVIDED)
+    if shipped:
+        raise DeployError(f"{zip_path} contains {shipped}, which the Lambda runtime provides")
+
+
+def package(
+    stage: str = "prod",
+    *,
+    build_root: Path = BUILD_ROOT,
+    cache: Path = WHEEL_CACHE,
+    repo: Path = REPO,
+    copy_to: Path | None = None,
+    quiet: bool = False,
+) -> Package:
+    """Build the deployment zip and the CloudFormation (SAM) template for `stage`.
+
+    Builds in `build_root` under a lock, so parallel runs (two test sessions in one checkout) take
+    turns; with `copy_to`, the results are copied there before the lock is released.
+    """
+    build_root.mkdir(parents=True, exist_ok=True)
+    with (build_root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built, policies = _package(stage, build_root / stage, cache, repo)
+        if copy_to is not None:
+            copy_to.mkdir(parents=True, exist_ok=True)
+            built = Package(
+                template=Path(shutil.copy2(built.template, copy_to)),
+                zip_path=Path(shutil.copy2(built.zip_path, copy_to)),
+            )
+    if not quiet:
+        attached = "; ".join(f"{function}: {', '.join(names)}" for function, names in policies.items())
+        print(
+            f"packaged {stage}: {built.template}"
+            f" + deployment.zip {built.zip_bytes / 1e6:.1f} MB ({built.unpacked_bytes / 1e6:.1f} MB unpacked);"
+            f" policies {attached}",
+            flush=True,
+        )
+    return built
+
+
+def _package(stage: str, build: Path, cache: Path, repo: Path) -> tuple[Package, dict[str, list[str]]]:
+    import yaml
+
+    stage_config(stage, repo / ".chalice" / "config.json")
+    project = stage_project(stage, build / "project", cache, repo)
+    output = build / "package"
+    if output.exists():
+        shutil.rmtree(output)
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(cache)}
+    env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1"))
+    chalice = Path(sys.executable).with_name("chalice")
+    command = [str(chalice), "package", "--stage", stage, "--template-format", "yaml"]
+    command += ["--merge-template", str(project / "infra" / MERGE_TEMPLATE_NAME), str(output)]
+    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise DeployError(f"chalice package failed:\n{result.stdout}{result.stderr}")
+    template_path = output / "sam.yaml"
+    packaged = yaml.safe_load(template_path.read_text())
+    policies = template.complete(packaged)
+    template_path.write_text(yaml.safe_dump(packaged, sort_keys=False, allow_unicode=True))
+    built = Package(template=template_path, zip_path=output / "deployment.zip")
+    check_zip(built.zip_path)
+    return built, policies
+
+
+def lint(template_path: Path) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), str(template_path)], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise DeployError(f"cfn-lint found problems in {template_path}:\n{result.stdout}{result.stderr}")
