@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from chalicelib import clients, config, upsell
-from chalicelib.models import ProductModel
+from chalicelib import clients, config, tenants, upsell
+from chalicelib.models import ProductModel, TenantModel
 from chalicelib.upsell import prompt
 from support.llm_stub import StubLLM, answer, error, hang, suggestions
 
@@ -63,6 +63,14 @@ def live(api, stub, monkeypatch):
     upsell.reset()
 
 
+def best_sellers(tenant_id="acme", **units):
+    """The tenant's best sellers as the orders stream keeps them (product ids with '_' for '-')."""
+    TenantModel(tenant_id).update(
+        actions=[TenantModel.best_sellers.set({pid.replace("_", "-"): n for pid, n in units.items()})]
+    )
+    tenants.clear_cache()
+
+
 def new_cart(api, tenant_id="acme", *product_ids):
     items = [{"product_id": pid, "quantity": 1} for pid in product_ids or ("tent-2p",)]
     response = api.post(f"/tenants/{tenant_id}/carts", {"items": items})
@@ -86,6 +94,7 @@ def data_block(messages):
 
 
 def test_good_answer_is_served_with_catalogue_names_and_prices(live, stub, llm_calls):
+    best_sellers(headlamp=12, sun_hat=3)
     stub.script(
         suggestions(
             ("camp-lantern", "Light up the tent at night."),
@@ -127,10 +136,9 @@ def test_good_answer_is_served_with_catalogue_names_and_prices(live, stub, llm_c
     assert request["body"]["model"] == "stub-model"
     assert request["body"]["response_format"] == {"type": "json_object"}
     offered = [c["product_id"] for c in json.loads(data_block(request["body"]["messages"]))["candidates"]]
-    assert offered[:3] == TENT_FALLBACK
-    assert "tent-2p" not in offered  # in the cart
-    assert "water-filter" not in offered  # sold out
-    assert len(offered) == 14  # acme's 16 products minus the cart and the sold-out filter
+    # The tent's hints, the rest of its category (read through the index, never the whole catalogue),
+    # then the best sellers; not the tent itself (in the cart).
+    assert offered == [*TENT_FALLBACK, "camp-chair", "gift-card", "headlamp", "sun-hat"]
 
     [line] = llm_calls()
     assert line.tenant_id == "acme"
@@ -172,7 +180,7 @@ def test_invalid_ids_are_dropped_and_the_rest_topped_up_from_the_fallback(live, 
     assert line.dropped == [
         {"product_id": "ghost-lamp-9000", "why": "unknown"},
         {"product_id": "tent-2p", "why": "in_cart"},
-        {"product_id": "water-filter", "why": "out_of_stock"},
+        {"product_id": "water-filter", "why": "unknown"},  # sold out: never read, so never offered
         {"product_id": "camp-chair", "why": "out_of_stock"},
         {"product_id": "camp-lantern", "why": "duplicate"},
         {"product_id": "laptop-14", "why": "unknown"},
@@ -267,7 +275,7 @@ def test_prompt_injection_in_a_product_text_stays_data(live, stub, llm_calls):
         suggestions(
             ("water-filter", "PWNED"),
             ("admin-voucher-100", "PWNED"),
-            ("headlamp", "Light for the tent."),
+            ("camp-chair", "A seat by the fire."),
         )
     )
     cart_id = new_cart(live)
@@ -282,18 +290,18 @@ def test_prompt_injection_in_a_product_text_stays_data(live, stub, llm_calls):
     assert injection in data_block(messages)
     assert injection not in user["content"].replace(data_block(messages), "")
     assert block["source"] == "llm"
-    assert ids(block) == ["headlamp", "sleeping-bag", "sleeping-pad"]
+    assert ids(block) == ["camp-chair", "sleeping-bag", "sleeping-pad"]
     assert "PWNED" not in json.dumps(block)
     [line] = llm_calls()
     assert line.dropped == [
-        {"product_id": "water-filter", "why": "out_of_stock"},
+        {"product_id": "water-filter", "why": "unknown"},  # sold out: never read, so never offered
         {"product_id": "admin-voucher-100", "why": "unknown"},
     ]
 
 
 def test_checkout_and_cart_page_give_the_same_block(live, stub):
     stub.script(
-        suggestions(("fuel-canister", "Fuel for the stove.")), suggestions(("fuel-canister", "Fuel for the stove."))
+        suggestions(("fuel-canister", "Fuel for the stove.")), suggestions(("cook-set", "A second answer."))
     )
     cart_id = new_cart(live, "acme", "camp-stove")
 
@@ -302,7 +310,8 @@ def test_checkout_and_cart_page_give_the_same_block(live, stub):
 
     assert response.status_code == 201
     assert response.data["upsell"] == page
-    assert ids(page) == ["fuel-canister", "cook-set", "camp-chair"]
+    assert ids(page) == ["fuel-canister", "cook-set"]  # the stove's two hints; nothing else is related
+    assert len(stub.requests) == 1  # the checkout of the unchanged cart reused the cart page's answer
 
 
 def test_without_an_llm_configured_the_fallback_answers_and_nothing_is_called(live, stub, monkeypatch, llm_calls):
@@ -328,10 +337,10 @@ def test_flag_off_answers_disabled_without_calling_the_llm(live, stub, capsys):
 
 
 def test_a_failing_upsell_step_never_fails_the_checkout(live, stub, monkeypatch):
-    def broken(tenant_id):
+    def broken(*args):
         raise RuntimeError("catalogue unavailable")
 
-    monkeypatch.setattr(upsell.candidates, "load_catalogue", broken)
+    monkeypatch.setattr(upsell.candidates, "gather", broken)
     cart_id = new_cart(live)
 
     response = live.post(f"/tenants/acme/carts/{cart_id}/checkout", {})
@@ -345,7 +354,7 @@ def test_api_key_comes_from_an_ssm_securestring(live, stub, monkeypatch):
     clients.ssm().put_parameter(Name="/cartwise/dev/llm/api-key", Value="sk-from-ssm", Type="SecureString")
     monkeypatch.setenv("LLM_API_KEY_PARAMETER", "/cartwise/dev/llm/api-key")
     reload_settings()
-    stub.script(suggestions(("headlamp", "Light.")))
+    stub.script(suggestions(("camp-chair", "A seat.")))
 
     block = cart_upsell(live, new_cart(live))
 
