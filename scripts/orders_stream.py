@@ -9,7 +9,10 @@ move locally as in the cloud, within about a second of a checkout:
   the next batch starts after the last record handled (AFTER_SEQUENCE_NUMBER);
 - batches of at most the mapping's batch size (25), in the Lambda event format;
 - a batch whose handler raises is retried whole, after a pause, until it succeeds (Lambda's
-  default: retry until the records expire), so nothing is skipped;
+  default: retry until the records expire), so nothing is skipped; a handler answering a
+  partial batch response (`{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}]}`,
+  ReportBatchItemFailures) has the records before the first failed one checkpointed and the
+  rest delivered again from it;
 - a parent shard is read to its end before its children; a closed shard is done when empty.
 
     python -m scripts.orders_stream   # with the stack's environment (scripts.local_stack.stack_env)
@@ -33,7 +36,7 @@ BATCH_SIZE = 25  # app.py's @app.on_dynamodb_record(batch_size=25)
 IDLE_SECONDS = 0.25  # DynamoDB Streams allows 5 GetRecords per shard per second
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)  # pauses before retrying a failed batch (the last one repeats)
 
-Handler = Callable[[dict[str, Any]], None]
+Handler = Callable[[dict[str, Any]], Any]
 
 
 def lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
@@ -103,27 +106,43 @@ class StreamPoller:
             if not records:
                 shard.done = page.get("NextShardIterator") is None  # closed and read to its end
                 return handled
-            if not self._deliver(records):
-                return handled  # retried from the same position on the next poll
-            shard.last_sequence = records[-1]["dynamodb"]["SequenceNumber"]
-            handled += len(records)
+            succeeded = self._deliver(records)
+            if succeeded:
+                shard.last_sequence = records[succeeded - 1]["dynamodb"]["SequenceNumber"]
+                handled += succeeded
+            if succeeded < len(records):
+                return handled  # the rest is delivered again, from the first failed record, on the next poll
             iterator = page.get("NextShardIterator")
         shard.done = True
         return handled
 
-    def _deliver(self, records: list[dict[str, Any]]) -> bool:
+    def _deliver(self, records: list[dict[str, Any]]) -> int:
+        """Hand one batch to the handler; how many records, from the first, it handled."""
         event = {"Records": [lambda_record(record, self.arn) for record in records]}
         try:
-            self.handler(event)
+            answer = self.handler(event)
         except Exception:  # like Lambda: log, wait, deliver the same batch again
-            pause = RETRY_SECONDS[min(self.failures, len(RETRY_SECONDS) - 1)]
-            self.failures += 1
-            log.exception("Orders stream batch of %d records failed; retrying in %.1f s", len(records), pause)
-            self.sleep(pause)
-            return False
-        self.failures = 0
-        log.info("Orders stream batch of %d records handled", len(records))
-        return True
+            log.exception("Orders stream batch of %d records failed", len(records))
+            succeeded = 0
+        else:
+            succeeded = first_failed(records, answer)
+        if succeeded == len(records):
+            self.failures = 0
+            log.info("Orders stream batch of %d records handled", len(records))
+            return succeeded
+        pause = RETRY_SECONDS[min(self.failures, len(RETRY_SECONDS) - 1)]
+        self.failures += 1
+        log.warning("Orders stream: retrying from record %d of %d in %.1f s", succeeded + 1, len(records), pause)
+        self.sleep(pause)
+        return succeeded
+
+
+def first_failed(records: list[dict[str, Any]], answer: Any) -> int:
+    """The index of the first record a partial batch response names, else len(records) (all handled)."""
+    named = answer.get("batchItemFailures") if isinstance(answer, dict) else None
+    failed = {item.get("itemIdentifier") for item in named or ()}
+    numbers = [record["dynamodb"]["SequenceNumber"] for record in records]
+    return next((index for index, number in enumerate(numbers) if number in failed), len(records))
 
 
 def orders_stream_arn(dynamodb: Any, table_name: str) -> str:

@@ -115,3 +115,24 @@ def test_batches_resume_where_they_left_off_and_a_failed_batch_is_retried_whole(
     expected = [f"item-{n:02}" for n in range(30)]
     assert batches == [expected[:25], expected[25:], expected[25:], ["late-1", "late-2"]]
     assert pauses == [0.5]  # one pause before the retry
+
+
+def test_a_partial_batch_response_checkpoints_before_the_first_failed_record(stream_table):
+    dynamodb, table, streams = stream_table
+    put(dynamodb, table, [f"item-{n}" for n in range(6)])
+    batches, pauses = [], []
+
+    def handler(event):
+        ids = [r["dynamodb"]["Keys"]["id"]["S"] for r in event["Records"]]
+        batches.append(ids)
+        failed = [r for r in event["Records"] if r["dynamodb"]["Keys"]["id"]["S"] in ("item-2", "item-4")]
+        if len(batches) == 1:
+            return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in failed]}
+        return {"batchItemFailures": []}
+
+    poller = StreamPoller(streams, orders_stream_arn(dynamodb, table), handler, sleep=pauses.append)
+
+    assert poller.poll_once() == 2
+    assert poller.poll_once() == 4
+    assert batches == [[f"item-{n}" for n in range(6)], [f"item-{n}" for n in range(2, 6)]]
+    assert pauses == [0.5]
