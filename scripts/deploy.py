@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts import bytecode
 from scripts.provision import delete_keys, object_keys, upload_storefront
 
 REPO = Path(__file__).resolve().parent.parent
@@ -363,6 +364,7 @@ def _package(stage: str, build: Path, cache: Path, repo: Path) -> tuple[Package,
     add_log_groups(template)
     template_path.write_text(yaml.safe_dump(template, sort_keys=False, allow_unicode=True))
     built = Package(template=template_path, zip_path=output / "deployment.zip")
+    bytecode.add_to_zip(built.zip_path, LAMBDA_PYTHON_VERSION)
     check_zip(built.zip_path)
     return built, roles
 

@@ -113,7 +113,8 @@ class Recorder:
         """The records so far (JSON-ready), forgetting them."""
         with self._lock:
             records, self.requests = self.requests, []
-        return [{**r, **{k: dict(r[k]) for k in ("calls", "attempts", "wait_s", "sdk_s", "items_read")}} for r in records]
+        counters = ("calls", "attempts", "wait_s", "sdk_s", "items_read")
+        return [{**r, **{k: dict(r[k]) for k in counters}} for r in records]
 
 
 def items_read(parsed: dict[str, Any]) -> int:
