@@ -3,9 +3,10 @@
 Reading them is bounded whatever the catalogue's size (`gather`): at most
 - one BatchGetItem for the cart's products (the first MAX_CART_PRODUCTS) and the tenant's best
   sellers (BEST_SELLERS ids, carried by the cached tenant),
-- one BatchGetItem for what those cart products point at: their complement hints and their top
+- then, at the same time (each on its own thread, so they cost one round trip of waiting):
+  one BatchGetItem for what those cart products point at: their complement hints and their top
   co-purchases (COMPLEMENTS_PER_PRODUCT and CO_PURCHASES_PER_PRODUCT each, MAX_RELATED in all),
-- one Query with a Limit on the `by-category` index for each of the cart's first CATEGORIES
+  and one Query with a Limit on the `by-category` index for each of the cart's first CATEGORIES
   categories (PER_CATEGORY items each),
 so at most MAX_ITEMS_READ items, never the tenant's whole partition.
 
@@ -21,7 +22,11 @@ Ranking (best first), compared in this order:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import contextvars
+import functools
+import threading
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +43,9 @@ MAX_RELATED = 40
 CATEGORIES = 3
 PER_CATEGORY = 8
 MAX_ITEMS_READ = MAX_CART_PRODUCTS + BEST_SELLERS + MAX_RELATED + CATEGORIES * PER_CATEGORY  # 84
+
+_lock = threading.Lock()
+_readers: list[ThreadPoolExecutor] = []  # built on first use: no thread at import time
 
 
 @dataclass(frozen=True)
@@ -98,12 +106,27 @@ def gather(source: Catalogue, cart_product_ids: Sequence[str], best_sellers: Seq
         pointed_at += list(item.complements or ())[:COMPLEMENTS_PER_PRODUCT]
         pointed_at += counters.ranked(co_purchase_counts(item))[:CO_PURCHASES_PER_PRODUCT]
     related = [pid for pid in dict.fromkeys(pointed_at) if pid not in found and pid not in excluded]
+    categories = list(dict.fromkeys(item.category for item in cart))[:CATEGORIES]
+    reads: list[Callable[[], Iterable[ProductModel]]] = [
+        functools.partial(source.in_category, category, PER_CATEGORY) for category in categories
+    ]
     if related:
-        found.update(source.products(related[:MAX_RELATED]))
-    for category in list(dict.fromkeys(item.category for item in cart))[:CATEGORIES]:
-        for product in source.in_category(category, PER_CATEGORY):
+        reads.insert(0, lambda: source.products(related[:MAX_RELATED]).values())
+    for products in _at_once(reads):
+        for product in products:
             found.setdefault(product.product_id, product)
     return list(found.values())
+
+
+def _at_once(reads: list[Callable[[], Iterable[ProductModel]]]) -> list[Iterable[ProductModel]]:
+    """Run independent reads concurrently (in copies of the caller's context); results in order."""
+    if len(reads) < 2:
+        return [read() for read in reads]
+    with _lock:
+        if not _readers:
+            _readers.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="upsell-read"))
+    futures = [_readers[0].submit(contextvars.copy_context().run, read) for read in reads]
+    return [future.result() for future in futures]
 
 
 def co_purchase_counts(product: ProductModel) -> dict[str, int]:
