@@ -34,7 +34,8 @@ DEMO_CART = ["tent-2p", "headlamp"]
 SCALE_CART = ["p-00000", "p-00001"]
 UPSELL_ROUTE = "/tenants/{tenant_id}/carts/{cart_id}/upsell"
 BLOCKS, BLOCK = 6, 5  # up-sell latency: 30 requests per tenant
-PAIRS = 20  # checkout comparisons
+PAIRS = 30  # checkout comparisons
+THINK_S = 0.3  # a shopper's pause before each checkout, so no checkout lands on the previous request's tail
 
 
 def product_id(n: int) -> str:
@@ -271,23 +272,29 @@ def checkout_comparison(
     records: Callable[[], list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """Per round, one client: the bare floor, a checkout with the up-sell off, and a checkout of a cart
-    whose page already asked (flag on); medians of PAIRS rounds."""
+    whose page already asked (flag on); medians of PAIRS rounds. Each checkout follows a pause of
+    THINK_S, as a shopper's would, so none is measured on the tail of the previous request (the
+    cart page's LLM call, the server's log lines)."""
     floor, off, after_page = [], [], []
     off_records: list[dict[str, Any]] = []
     page_records: list[dict[str, Any]] = []
     with httpx.Client(base_url=api_url, timeout=30) as http:
         checkout = f"/tenants/{DEMO_TENANT}/carts/{{}}/checkout"
         for _ in range(PAIRS):
-            floor.append(bare.checkout(bare.prepare()))
+            cart_id = bare.prepare()
+            time.sleep(THINK_S)
+            floor.append(bare.checkout(cart_id))
             flag(False)
             cart_id = _new_cart(http, DEMO_TENANT, [product])
             records()
+            time.sleep(THINK_S)
             off.append(_timed(http, "POST", checkout.format(cart_id), 201, json={}))
             off_records += records()
             flag(True)
             cart_id = _new_cart(http, DEMO_TENANT, [product])
             assert http.get(f"/tenants/{DEMO_TENANT}/carts/{cart_id}/upsell").json()["source"] == "llm"
             records()
+            time.sleep(THINK_S)
             after_page.append(_timed(http, "POST", checkout.format(cart_id), 201, json={}))
             page_records += records()
     floor_ms, off_ms, page_ms = (round(statistics.median(s) * 1000, 1) for s in (floor, off, after_page))
