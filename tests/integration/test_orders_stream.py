@@ -91,19 +91,33 @@ def put(dynamodb, table: str, ids) -> None:
         dynamodb.put_item(TableName=table, Item={"id": {"S": item_id}})
 
 
+def item_id(record) -> str:
+    return record["dynamodb"]["Keys"]["id"]["S"]
+
+
+class Handler:
+    """Records each batch's item ids, then answers with `answer(batch number, records)`."""
+
+    def __init__(self, answer) -> None:
+        self.batches: list[list[str]] = []
+        self.answer = answer
+
+    def __call__(self, event):
+        self.batches.append([item_id(r) for r in event["Records"]])
+        return self.answer(len(self.batches), event["Records"])
+
+
 def test_batches_resume_where_they_left_off_and_a_failed_batch_is_retried_whole(stream_table):
     dynamodb, table, streams = stream_table
     put(dynamodb, table, [f"item-{n:02}" for n in range(30)])
-    batches, pauses = [], []
+    arn = orders_stream_arn(dynamodb, table)
 
-    def handler(event):
-        ids = [r["dynamodb"]["Keys"]["id"]["S"] for r in event["Records"]]
-        batches.append(ids)
-        assert {r["eventSourceARN"] for r in event["Records"]} == {arn}
-        if len(batches) == 2:
+    def answer(number, records):
+        assert {r["eventSourceARN"] for r in records} == {arn}
+        if number == 2:
             raise RuntimeError("the handler failed this batch")
 
-    arn = orders_stream_arn(dynamodb, table)
+    handler, pauses = Handler(answer), []
     poller = StreamPoller(streams, arn, handler, sleep=pauses.append)
 
     assert poller.poll_once() == 25  # the second batch failed: not handled, not skipped
@@ -113,26 +127,22 @@ def test_batches_resume_where_they_left_off_and_a_failed_batch_is_retried_whole(
     assert poller.poll_once() == 2
 
     expected = [f"item-{n:02}" for n in range(30)]
-    assert batches == [expected[:25], expected[25:], expected[25:], ["late-1", "late-2"]]
+    assert handler.batches == [expected[:25], expected[25:], expected[25:], ["late-1", "late-2"]]
     assert pauses == [0.5]  # one pause before the retry
 
 
 def test_a_partial_batch_response_checkpoints_before_the_first_failed_record(stream_table):
     dynamodb, table, streams = stream_table
     put(dynamodb, table, [f"item-{n}" for n in range(6)])
-    batches, pauses = [], []
 
-    def handler(event):
-        ids = [r["dynamodb"]["Keys"]["id"]["S"] for r in event["Records"]]
-        batches.append(ids)
-        failed = [r for r in event["Records"] if r["dynamodb"]["Keys"]["id"]["S"] in ("item-2", "item-4")]
-        if len(batches) == 1:
-            return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in failed]}
-        return {"batchItemFailures": []}
+    def answer(number, records):
+        failed = [r for r in records if item_id(r) in ("item-2", "item-4")] if number == 1 else []
+        return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in failed]}
 
+    handler, pauses = Handler(answer), []
     poller = StreamPoller(streams, orders_stream_arn(dynamodb, table), handler, sleep=pauses.append)
 
     assert poller.poll_once() == 2
     assert poller.poll_once() == 4
-    assert batches == [[f"item-{n}" for n in range(6)], [f"item-{n}" for n in range(2, 6)]]
+    assert handler.batches == [[f"item-{n}" for n in range(6)], [f"item-{n}" for n in range(2, 6)]]
     assert pauses == [0.5]
