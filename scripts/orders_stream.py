@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import FrameType
 from typing import Any
 
@@ -43,7 +44,7 @@ def lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
     """A GetRecords record in the Lambda event format (epoch seconds, the source ARN added)."""
     dynamodb = dict(record["dynamodb"])
     created = dynamodb.get("ApproximateCreationDateTime")
-    if hasattr(created, "timestamp"):
+    if isinstance(created, datetime):  # boto3 parses it; Lambda delivers epoch seconds
         dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
     return {**record, "dynamodb": dynamodb, "eventSourceARN": arn}
 
