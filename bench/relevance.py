@@ -1,10 +1,11 @@
 """Relevance of the deterministic fallback on a small hand-labelled set (`make bench` prints it).
 
-The seeded demo catalogues (data/tenants/*.json) are ranked in memory, exactly as
-`suggest` ranks them when no LLM answers, and the top three suggestions of each labelled
-cart (bench/data/upsell_labels.json) are compared with the products a person marked as
-acceptable complements. It reads files of the repository, so it lives here and not in the
-Lambda package.
+The seeded demo catalogues (data/tenants/*.json) are read in memory through the same bounded
+`candidates.gather` that reads DynamoDB (cart products, their hints and top co-purchases, the
+first products of their categories by id) and ranked exactly as `suggest` ranks them when no
+LLM answers, and the top three suggestions of each labelled cart (bench/data/upsell_labels.json)
+are compared with the products a person marked as acceptable complements. It reads files of the
+repository, so it lives here and not in the Lambda package.
 
     python -m bench.relevance
 """
@@ -12,6 +13,7 @@ Lambda package.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,12 +60,28 @@ def seeded_catalogue(tenant_id: str, directory: Path = CATALOGUES) -> list[Produ
     return [catalog.product_from_record(tenant_id, item) for item in data["products"]]
 
 
+@dataclass(frozen=True)
+class SeedCatalogue:
+    """A seed file's products answering the reads `candidates.gather` makes of DynamoDB."""
+
+    products_by_id: dict[str, ProductModel]
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, ProductModel]:
+        return {pid: self.products_by_id[pid] for pid in product_ids if pid in self.products_by_id}
+
+    def in_category(self, category: str, limit: int) -> list[ProductModel]:
+        # The by-category index returns a category's products in id order.
+        return sorted((p for p in self.products_by_id.values() if p.category == category), key=lambda p: p.product_id)[
+            :limit
+        ]
+
+
 def evaluate_fallback(labels: Path = LABELS, catalogues: Path = CATALOGUES) -> Report:
     results = []
     for tenant_id, carts in json.loads(labels.read_text())["tenants"].items():
-        products = seeded_catalogue(tenant_id, catalogues)
+        source = SeedCatalogue({p.product_id: p for p in seeded_catalogue(tenant_id, catalogues)})
         for case in carts:
-            ranking = candidates.rank(products, case["cart"])
+            ranking = candidates.rank(candidates.gather(source, case["cart"], best_sellers=()), case["cart"])
             suggested = [s.product_id for s in fallback.pick(ranking)]
             results.append(CartResult(tenant_id, case["cart"], suggested, case["acceptable"]))
     return Report(results)

@@ -54,6 +54,12 @@ class CheckoutRequest:
 
 
 @dataclass(frozen=True)
+class Placed:
+    order: OrderModel
+    cart: CartModel | None  # the cart as read before the transaction; None when the order is replayed
+
+
+@dataclass(frozen=True)
 class CheckoutResult:
     order: OrderModel
     created: bool
@@ -61,15 +67,29 @@ class CheckoutResult:
 
 
 def checkout(tenant: Tenant, request: CheckoutRequest) -> CheckoutResult:
-    """Place the order for a cart, then ask for up-sell suggestions (which never fail it)."""
-    order, created = _place_order(tenant, request)
+    """Place the order for a cart, then ask for up-sell suggestions (which never fail it).
+
+    The up-sell flag is read from SSM while the order is placed. The cart as read carries the
+    up-sell answer of its content (from the cart page), so an unchanged cart pays no second LLM
+    call; a replay never calls the LLM.
+    """
+    flag = upsell.read_flag(tenant.tenant_id)
+    placed, created = _place_order(tenant, request)
+    order = placed.order
     if created:
         observability.record_order(tenant.tenant_id, order.order_id, order.totals.total, order.currency)
-    suggestions = upsell.suggest(tenant, request.cart_id, [line.product_id for line in order.lines])
+    suggestions = upsell.suggest(
+        tenant,
+        request.cart_id,
+        [line.product_id for line in order.lines],
+        cart=placed.cart,
+        flag=flag,
+        llm_allowed=created,
+    )
     return CheckoutResult(order=order, created=created, upsell=suggestions)
 
 
-def _place_order(tenant: Tenant, request: CheckoutRequest) -> tuple[OrderModel, bool]:
+def _place_order(tenant: Tenant, request: CheckoutRequest) -> tuple[Placed, bool]:
     return idempotency.perform(
         attempt=lambda: _attempt(tenant, request),
         replay=lambda: _replay(tenant, request),
@@ -78,14 +98,16 @@ def _place_order(tenant: Tenant, request: CheckoutRequest) -> tuple[OrderModel, 
     )
 
 
-def _replay(tenant: Tenant, request: CheckoutRequest) -> OrderModel | None:
+def _replay(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
     """The order this same request placed before under its key; 422 if the key did something else."""
     use = request.key_use(tenant.tenant_id)
     record = idempotency.recorded(use, carts.now()) if use else None
-    return get_order(tenant.tenant_id, record.order_id, consistent=True) if record and record.order_id else None
+    if not record or not record.order_id:
+        return None
+    return Placed(get_order(tenant.tenant_id, record.order_id, consistent=True), cart=None)
 
 
-def _attempt(tenant: Tenant, request: CheckoutRequest) -> OrderModel | None:
+def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
     """Read, check and commit once; None means "read again and retry", a raised refusal is final."""
     cart = carts.load_cart(tenant.tenant_id, request.cart_id, consistent=True)
     if cart.status != "open":
@@ -146,7 +168,7 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> OrderModel | None:
             "Checkout transaction cancelled, retrying", reasons=[r and r.code for r in exc.cancellation_reasons]
         )
         return None
-    return order
+    return Placed(order, cart)
 
 
 def _shortages_from(failed_items: list[dict[str, Any] | None], requested: dict[str, int]) -> list[dict[str, Any]]:

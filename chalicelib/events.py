@@ -1,10 +1,12 @@
 """What follows a new order, driven by the orders table's stream (at-least-once delivery).
 
 For every INSERT of an order:
-1. the tenant's co-purchase counts (used by the up-sell ranking) are updated exactly once: one
-   TransactWriteItems adds 1 to `co_purchases[B]` of every product A for each other product B of
-   the order, and marks the order as counted (condition: not counted yet); a redelivered record
-   finds the mark and counts nothing;
+1. the up-sell's counts are updated exactly once: the products' co-purchases (1 for each pair of
+   distinct products of the order) and the tenant's best sellers (units per product), both top-K
+   maps (chalicelib/counters.py) so no item grows with the catalogue. The maps are read, added to
+   and written back in one TransactWriteItems that also marks the order as counted; each write is
+   conditioned on its map being unchanged since the read (another order counted meanwhile: read
+   again) and the mark on not being there yet (a redelivered record counts nothing);
 2. an `order_created` event goes to EventBridge. Publishing is at-least-once, so the detail
    carries a deterministic `event_id` for consumers to de-duplicate.
 
@@ -26,12 +28,14 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.attributes import MapAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clients
+from chalicelib import catalog, clients, counters
 from chalicelib.config import get_settings
-from chalicelib.models import OrderModel, ProductModel
+from chalicelib.models import OrderModel, ProductModel, TenantModel
 from chalicelib.observability import logger
 from chalicelib.pricing import format_money
 
@@ -41,6 +45,9 @@ DETAIL_TYPE = "order_created"
 # stream, set by infra/'s merge template (see docs/operations.md). Locally nothing consumes it.
 ORDERS_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/cartwise-dev-orders/stream/set-by-infra"
 PUT_EVENTS_BATCH = 10
+# Top-K kept per map (chalicelib/counters.py): at most ~2 KB per product or tenant item, whatever the catalogue.
+CO_PURCHASES_KEPT = 50
+BEST_SELLERS_KEPT = 50
 ATTEMPTS = 5
 BACKOFF_SECONDS = 0.05
 
@@ -133,44 +140,60 @@ def publish(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 
 def count_co_purchases(order: OrderModel) -> bool:
-    """Count each pair of distinct products of the order once; False when there was nothing (more) to count."""
-    product_ids = sorted({line.product_id for line in order.lines})
+    """Count the order once: its pairs into the products' co-purchases, its units into the tenant's
+    best sellers (both top-K maps, chalicelib/counters.py). False when it was counted already."""
     for attempt in range(ATTEMPTS):
-        if len(product_ids) < 2:
-            return False
         try:
-            _count_once(order, product_ids)
+            _count_once(order)
             return True
         except TransactWriteError as exc:
-            # Every action is an update, so PynamoDB keeps their order: one reason per product, then the order's.
+            # Every action is an update, so PynamoDB keeps their order: the order's mark comes last.
             codes = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
             if codes and codes[-1] == "ConditionalCheckFailed":
-                logger.info("Co-purchases already counted", order_id=order.order_id)
+                logger.info("Order already counted", order_id=order.order_id)
                 return False
-            gone = {pid for pid, code in zip(product_ids, codes, strict=False) if code == "ConditionalCheckFailed"}
-            if gone:
-                product_ids = [pid for pid in product_ids if pid not in gone]  # deleted since: count the rest
-            elif exc.cause_response_code == "ValidationException" or "ValidationError" in codes:
-                _ensure_maps(order.tenant_id, product_ids)  # items written before co_purchases existed
-            elif not _is_contention(exc, codes):
+            # A map changed since it was read (another order counted at the same time), a product was
+            # deleted, or a plain conflict: read again and count on fresh maps.
+            if "ConditionalCheckFailed" not in codes and not _is_contention(exc, codes):
                 raise
-            logger.info("Co-purchase update retried", order_id=order.order_id, reasons=codes, attempt=attempt)
+            logger.info("Order counting retried", order_id=order.order_id, reasons=codes, attempt=attempt)
             time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
-    raise RuntimeError(f"co-purchases of order {order.order_id} not counted after {ATTEMPTS} attempts")
+    raise RuntimeError(f"order {order.order_id} not counted after {ATTEMPTS} attempts")
 
 
-def _count_once(order: OrderModel, product_ids: list[str]) -> None:
+def _count_once(order: OrderModel) -> None:
+    """Read the maps, add this order, write them back unless they changed meanwhile (compare and set)."""
+    units: dict[str, int] = {}
+    for line in order.lines:
+        units[line.product_id] = units.get(line.product_id, 0) + int(line.quantity)
+    # A product deleted since the order is skipped, never recreated by the update.
+    products = catalog.get_products(order.tenant_id, units, consistent=True) if len(units) > 1 else {}
+    try:
+        tenant: TenantModel | None = TenantModel.get(order.tenant_id, consistent_read=True)
+    except TenantModel.DoesNotExist:
+        tenant = None  # a removed tenant's late orders still count their pairs
     with TransactWrite(connection=clients.dynamodb()) as transaction:
-        for product_id in product_ids:
-            actions = [
-                ProductModel.co_purchases[other].set((ProductModel.co_purchases[other] | 0) + 1)
-                for other in product_ids
-                if other != product_id
-            ]
+        for product_id, product in sorted(products.items()):
+            together = {other: 1 for other in products if other != product_id}
             transaction.update(
-                ProductModel(order.tenant_id, product_id),
-                actions=actions,
-                condition=ProductModel.product_id.exists(),
+                product,
+                actions=[
+                    ProductModel.co_purchases.set(
+                        counters.add_top_k(counters.as_counts(product.co_purchases), together, CO_PURCHASES_KEPT)
+                    )
+                ],
+                condition=ProductModel.product_id.exists()
+                & _unchanged(ProductModel.co_purchases, product.co_purchases),
+            )
+        if tenant is not None:
+            transaction.update(
+                tenant,
+                actions=[
+                    TenantModel.best_sellers.set(
+                        counters.add_top_k(counters.as_counts(tenant.best_sellers), units, BEST_SELLERS_KEPT)
+                    )
+                ],
+                condition=TenantModel.tenant_id.exists() & _unchanged(TenantModel.best_sellers, tenant.best_sellers),
             )
         transaction.update(
             OrderModel(order.tenant_id, order.order_id),
@@ -179,20 +202,17 @@ def _count_once(order: OrderModel, product_ids: list[str]) -> None:
         )
 
 
+def _unchanged(attribute: MapAttribute, as_read: Any) -> Condition:
+    """The map still holds what was read (DynamoDB compares maps by value).
+
+    PynamoDB reads a missing map as its default ({}), so an empty map also matches a missing one.
+    """
+    value = as_read.as_dict() if isinstance(as_read, MapAttribute) else dict(as_read or {})
+    return (attribute == value) | attribute.does_not_exist() if not value else attribute == value
+
+
 def _is_contention(exc: TransactWriteError, codes: list[str | None]) -> bool:
     transient = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
     return exc.cause_response_code in {"TransactionConflictException", "TransactionInProgressException"} or bool(
         transient & set(codes)
     )
-
-
-def _ensure_maps(tenant_id: str, product_ids: list[str]) -> None:
-    for product_id in product_ids:
-        try:
-            ProductModel(tenant_id, product_id).update(
-                actions=[ProductModel.co_purchases.set(ProductModel.co_purchases | {})],
-                condition=ProductModel.product_id.exists(),
-            )
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise

@@ -110,6 +110,9 @@ class TenantModel(CartwiseModel):
     vat_rate = DecimalAttribute()
     promo_codes = ListAttribute(of=PromoCode, default=list)
     api_key_hashes = UnicodeSetAttribute(default=set)
+    # Units ordered per product, top-K only (chalicelib/counters.py), kept by chalicelib/events.py:
+    # the up-sell's "best sellers" without reading the catalogue.
+    best_sellers: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 def category_key(tenant_id: str, category: str) -> str:
@@ -145,12 +148,28 @@ class ProductModel(CartwiseModel):
     # Annotated: PynamoDB types a list of UnicodeAttribute as holding attributes, not strings.
     tags: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
     complements: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
-    co_purchases: MapAttribute[str, Any] = MapAttribute(default=dict)
+    co_purchases: MapAttribute[str, Any] = MapAttribute(default=dict)  # product_id -> orders together, top-K
 
 
 class CartLine(MapAttribute):
     product_id = UnicodeAttribute()
     quantity = CountAttribute()
+
+
+class StoredSuggestion(MapAttribute):
+    product_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    price = DecimalAttribute()
+    reason = UnicodeAttribute()
+
+
+class UpsellMemo(MapAttribute):
+    """The up-sell answer for the cart's content, so the LLM is paid once per content (chalicelib/upsell/memo.py)."""
+
+    content_key = UnicodeAttribute()  # the cart's products and the flag state it answers
+    computed_at = UTCDateTimeAttribute()
+    source = UnicodeAttribute()
+    suggestions = ListAttribute(of=StoredSuggestion, default=list)
 
 
 class CartModel(CartwiseModel):
@@ -167,6 +186,7 @@ class CartModel(CartwiseModel):
     updated_at = UTCDateTimeAttribute()
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()
+    upsell = UpsellMemo(null=True)  # written without bumping `version`: it never races an edit
 
 
 class OrderLine(MapAttribute):

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from pynamodb.exceptions import UpdateError
 
+from chalicelib import counters
 from chalicelib.config import get_settings
 from chalicelib.errors import InvalidPromoCode, TenantNotFound
 from chalicelib.ids import is_tenant_id
@@ -22,6 +23,7 @@ class Tenant:
     vat_rate: Decimal
     promo_codes: dict[str, Decimal] = field(default_factory=dict)
     api_key_hashes: frozenset[str] = frozenset()
+    best_sellers: tuple[str, ...] = ()  # product ids, most units ordered first (kept by the orders stream)
 
 
 _cache: dict[str, tuple[float, Tenant]] = {}
@@ -46,6 +48,7 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         vat_rate=record.vat_rate,
         promo_codes={promo.code: promo.rate for promo in record.promo_codes},
         api_key_hashes=frozenset(record.api_key_hashes or ()),
+        best_sellers=tuple(counters.ranked(counters.as_counts(record.best_sellers))),
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant

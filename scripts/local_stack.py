@@ -1,4 +1,5 @@
-"""Run Cartwise locally without Docker: DynamoDB Local, a moto server, provisioning and `chalice local`.
+"""Run Cartwise locally without Docker: DynamoDB Local, a moto server, provisioning, `chalice local`
+and, for `make run`, the orders-stream handler fed from DynamoDB Local's stream (scripts/orders_stream.py).
 
 Used by `make run` (`python -m scripts.local_stack`) and by pytest fixtures (`LocalStack`, with free
 ports). Every child runs in its own process group with its output in a log file, and is stopped
@@ -264,12 +265,28 @@ def start_chalice_local(
     return _start("chalice", args, port, log_dir, cwd=project_dir, env=env)
 
 
+def start_orders_stream(env: Mapping[str, str], *, log_dir: Path = LOG_DIR) -> ChildProcess:
+    """Start the orders-stream poller (Lambda's event source mapping, locally); it listens on no port,
+    so it counts as started once it has found the stream and is still running."""
+    args = [sys.executable, "-m", "scripts.orders_stream"]
+    process = ChildProcess("orders-stream", args, log_dir / "orders-stream.log", cwd=REPO, env=env)
+    deadline = time.monotonic() + 60
+    while "Reading arn:" not in process.output_tail():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.stop()
+            raise RuntimeError(f"the orders stream did not start:\n{process.output_tail()}")
+        time.sleep(0.1)
+    return process
+
+
 class LocalStack:
     """The whole local stack as a context manager, for `make run` and for pytest fixtures.
 
     Starts DynamoDB Local (or, without Java, a locked moto server), a moto server for the other
-    services, runs `scripts.provision --seed` and optionally `chalice local`. Tests should pass free
-    ports and their own `log_dir`. Stops every child on exit, also when starting fails halfway.
+    services, runs `scripts.provision --seed` and optionally `chalice local` and the orders-stream
+    handler (`orders_stream`, on for `make run`; tests that hand records to the handler themselves
+    leave it off). Tests should pass free ports and their own `log_dir`. Stops every child on exit,
+    also when starting fails halfway.
     """
 
     def __init__(
@@ -280,6 +297,7 @@ class LocalStack:
         api_port: int = DEFAULT_API_PORT,
         api: bool = True,
         provision: bool = True,
+        orders_stream: bool = False,
         log_dir: Path = LOG_DIR,
     ) -> None:
         self.dynamodb_port = dynamodb_port
@@ -287,6 +305,7 @@ class LocalStack:
         self.api_port = api_port
         self.api = api
         self.provision = provision
+        self.orders_stream = orders_stream
         self.log_dir = log_dir
         self.dynamodb_url = f"http://{HOST}:{dynamodb_port}"
         self.aws_url = f"http://{HOST}:{aws_port}"
@@ -329,6 +348,8 @@ class LocalStack:
                 self.provision_output = self._provision()
             if self.api:
                 self.processes.append(start_chalice_local(self.api_port, self.env, log_dir=self.log_dir))
+            if self.orders_stream:
+                self.processes.append(start_orders_stream(self.env, log_dir=self.log_dir))
         except BaseException:
             self.stop()
             raise
@@ -369,7 +390,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     # A shell that starts us in the background sets SIGINT to "ignore"; Ctrl-C must still stop us.
     signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
-    stack = LocalStack()
+    stack = LocalStack(orders_stream=True)
     try:
         print(f"Starting the local stack (logs in {LOG_DIR}) ...", flush=True)
         stack.start()
@@ -389,6 +410,7 @@ Cartwise is running locally.
   Storefront:  {stack.aws_url}/cartwise-{STAGE}-storefront/index.html?tenant=acme
   DynamoDB:    {stack.dynamodb_url} ({dynamodb_kind})
   Other AWS:   {stack.aws_url} (moto: SSM, S3, EventBridge)
+  Orders stream: handled as Lambda would (order_created events, co-purchase counts)
   Logs:        {LOG_DIR}
 
 Provisioning said:

@@ -3,8 +3,9 @@
 Handlers registered on the process's one botocore session (chalicelib.clients.botocore_session)
 reach every client built afterwards: PynamoDB's DynamoDB connection, boto3's SSM client, the
 Powertools provider. An HTTP middleware (outermost, so it sees what the client waits for,
-minus chalice local's own HTTP handling) opens a record per request on the serving thread;
-the hooks add to the record of the thread they run on:
+minus chalice local's own HTTP handling) opens a record per request in a context variable,
+which the up-sell's flag thread inherits (chalicelib/upsell/flags.py runs it in a copy of the
+request's context); the hooks add to the record of the context they run in:
 
 - calls:    API calls per "service.Operation" (provide-client-params, once per call)
 - attempts: HTTP attempts per "service.Operation" (before-send, once per try, retries included)
@@ -12,11 +13,14 @@ the hooks add to the record of the thread they run on:
             the answer is read; a retry's backoff sleep is not in it)
 - sdk_s:    time inside botocore per service, provide-client-params to after-call (serialising,
             signing, parsing and backoff included, so sdk_s - wait_s is botocore's own CPU)
+- items_read: DynamoDB items read per "service.Operation" (GetItem's item, BatchGetItem's
+            responses, Query's ScannedCount: what DynamoDB reads and bills, not what it returns)
 - total_s, cpu_s: the request's wall time and the serving thread's CPU time
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections import Counter
@@ -25,7 +29,10 @@ from typing import Any
 
 class Recorder:
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._current: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+            "bench_record", default=None
+        )
+        self._local = threading.local()  # per-thread timing of the call in flight
         self._lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
 
@@ -39,7 +46,7 @@ class Recorder:
         session.register("after-call-error", self._call_ended, unique_id="bench-call-failed")
 
     def _record(self) -> dict[str, Any] | None:
-        return getattr(self._local, "record", None)
+        return self._current.get()
 
     @staticmethod
     def _names(event_name: str) -> tuple[str, str]:
@@ -65,12 +72,16 @@ class Recorder:
             record["wait_s"][self._names(event_name)[0]] += time.perf_counter() - sent
             self._local.sent = None
 
-    def _call_ended(self, event_name: str, **_: Any) -> None:
+    def _call_ended(self, event_name: str, parsed: Any = None, **_: Any) -> None:
         record = self._record()
         started = getattr(self._local, "call_started", None)
         if record is not None and started is not None:
-            record["sdk_s"][self._names(event_name)[0]] += time.perf_counter() - started
+            service, operation = self._names(event_name)
+            record["sdk_s"][service] += time.perf_counter() - started
             self._local.call_started = None
+            read = items_read(parsed) if service == "dynamodb" and isinstance(parsed, dict) else 0
+            if read:
+                record["items_read"][operation] += read
 
     # --- the HTTP middleware ----------------------------------------------------------------------
 
@@ -83,8 +94,9 @@ class Recorder:
             "attempts": Counter(),
             "wait_s": Counter(),
             "sdk_s": Counter(),
+            "items_read": Counter(),
         }
-        self._local.record = record
+        token = self._current.set(record)
         started, cpu_started = time.perf_counter(), time.thread_time()
         try:
             response = get_response(event)
@@ -93,7 +105,7 @@ class Recorder:
         finally:
             record["total_s"] = time.perf_counter() - started
             record["cpu_s"] = time.thread_time() - cpu_started
-            self._local.record = None
+            self._current.reset(token)
             with self._lock:
                 self.requests.append(record)
 
@@ -101,4 +113,14 @@ class Recorder:
         """The records so far (JSON-ready), forgetting them."""
         with self._lock:
             records, self.requests = self.requests, []
-        return [{**r, **{k: dict(r[k]) for k in ("calls", "attempts", "wait_s", "sdk_s")}} for r in records]
+        counters = ("calls", "attempts", "wait_s", "sdk_s", "items_read")
+        return [{**r, **{k: dict(r[k]) for k in counters}} for r in records]
+
+
+def items_read(parsed: dict[str, Any]) -> int:
+    """Items a DynamoDB answer says were read: GetItem's item, BatchGetItem's, a Query's scanned ones."""
+    if "Item" in parsed:
+        return 1
+    if "Responses" in parsed and isinstance(parsed["Responses"], dict):
+        return sum(len(items) for items in parsed["Responses"].values())
+    return int(parsed.get("ScannedCount", 0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.models import OrderModel
+from scripts.orders_stream import lambda_record
 
 
 def stream_arn(dynamodb: Any) -> str:
@@ -25,15 +26,6 @@ def read_stream(streams: Any, arn: str) -> list[dict[str, Any]]:
             # An open shard always returns a next iterator; an empty page means we are at its tip.
             iterator = page.get("NextShardIterator") if page["Records"] else None
     return records
-
-
-def lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
-    """A GetRecords record in the Lambda event format (epoch seconds, the source ARN added)."""
-    dynamodb = dict(record["dynamodb"])
-    created = dynamodb.get("ApproximateCreationDateTime")
-    if hasattr(created, "timestamp"):
-        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
-    return {**record, "dynamodb": dynamodb, "eventSourceARN": arn}
 
 
 def records_of(records: list[dict[str, Any]], order_id: str) -> list[dict[str, Any]]:

@@ -56,9 +56,7 @@ def remove_promo(tenant_id: str, cart_id: str) -> dict:
 
 @blueprint.route(CART + "/upsell", methods=["GET"])
 def cart_upsell(tenant_id: str, cart_id: str) -> dict:
-    tenant = tenants.get_tenant(tenant_id)
-    cart = carts.load_cart(tenant.tenant_id, cart_id)
-    return shapes.upsell(upsell.suggest(tenant, cart.cart_id, [line.product_id for line in cart.lines]))
+    return shapes.upsell(upsell.for_cart(tenants.get_tenant(tenant_id), cart_id))
 
 
 @blueprint.route(CART + "/checkout", methods=["POST"])

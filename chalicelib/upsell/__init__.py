@@ -1,7 +1,8 @@
-"""AI up-sell: checkout and the cart page call `suggest` and nothing else.
+"""AI up-sell: the cart page calls `for_cart`; checkout calls `read_flag` first and `suggest` after.
 
-flags.py       UPSELL_ENABLED from SSM Parameter Store, per request
-candidates.py  the tenant's in-stock catalogue minus the cart, pre-ranked and capped
+flags.py       UPSELL_ENABLED from SSM Parameter Store, per request (read while DynamoDB works)
+memo.py        the answer kept with the cart: the LLM is paid once per cart content
+candidates.py  bounded reads of the products worth suggesting, pre-ranked and capped
 prompt.py      the Chat Completions messages (shop data delimited, never instructions)
 llm.py         the OpenAI-compatible call inside the time budget
 validation.py  the answer parsed and checked against the candidates
@@ -13,21 +14,50 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from concurrent.futures import Future
 
+from chalicelib import carts
 from chalicelib.config import get_settings
+from chalicelib.models import CartModel
 from chalicelib.observability import logger
 from chalicelib.tenants import Tenant
-from chalicelib.upsell import candidates, fallback, flags, llm, prompt, telemetry, validation
+from chalicelib.upsell import candidates, fallback, flags, llm, memo, prompt, telemetry, validation
 from chalicelib.upsell.results import DISABLED, MAX_SUGGESTIONS, Suggestion, Upsell
 
-__all__ = ["DISABLED", "Suggestion", "Upsell", "reset", "suggest"]
+__all__ = ["DISABLED", "Suggestion", "Upsell", "for_cart", "read_flag", "reset", "suggest"]
 
 
-def suggest(tenant: Tenant, cart_id: str, cart_product_ids: Collection[str]) -> Upsell:
-    """Suggestions for a cart; never raises, so a checkout cannot fail because of it."""
+def read_flag(tenant_id: str) -> Future[bool]:
+    """Start reading UPSELL_ENABLED now; hand the future to `suggest` once the DynamoDB work is done."""
+    return flags.read_in_background(tenant_id)
+
+
+def for_cart(tenant: Tenant, cart_id: str) -> Upsell:
+    """The cart page's suggestions: the flag is read while the cart is (404 if there is no such cart)."""
+    flag = read_flag(tenant.tenant_id)
+    cart = carts.load_cart(tenant.tenant_id, cart_id)
+    return suggest(tenant, cart.cart_id, [line.product_id for line in cart.lines], cart=cart, flag=flag)
+
+
+def suggest(
+    tenant: Tenant,
+    cart_id: str,
+    cart_product_ids: Collection[str],
+    *,
+    cart: CartModel | None = None,
+    flag: Future[bool] | None = None,
+    llm_allowed: bool = True,
+) -> Upsell:
+    """Suggestions for a cart; never raises, so a checkout cannot fail because of it.
+
+    `cart` is the cart as just read (its stored answer is reused for the same content); without it
+    the cart is read. `flag` is a started `read_flag`. `llm_allowed=False` (an idempotent replay)
+    answers from the stored answer or the fallback, never from a new LLM call.
+    """
     started = time.monotonic()
     try:
-        result = _suggest(tenant, cart_id, list(cart_product_ids), started)
+        enabled = flag.result() if flag is not None else flags.is_enabled(tenant.tenant_id)
+        result = _suggest(tenant, cart_id, list(cart_product_ids), enabled, cart, llm_allowed, started)
     except Exception:  # noqa: BLE001 - the up-sell step must never fail its caller
         logger.exception("Up-sell failed; answering without suggestions", tenant_id=tenant.tenant_id, cart_id=cart_id)
         result = Upsell(enabled=True, source="fallback", suggestions=[])
@@ -38,16 +68,46 @@ def suggest(tenant: Tenant, cart_id: str, cart_product_ids: Collection[str]) -> 
     return result
 
 
-def _suggest(tenant: Tenant, cart_id: str, cart_product_ids: list[str], started: float) -> Upsell:
-    settings = get_settings()
-    if not flags.is_enabled(tenant.tenant_id):
+def _suggest(
+    tenant: Tenant,
+    cart_id: str,
+    cart_product_ids: list[str],
+    enabled: bool,
+    cart: CartModel | None,
+    llm_allowed: bool,
+    started: float,
+) -> Upsell:
+    if not enabled:
         return DISABLED
-    ranking = candidates.rank(candidates.load_catalogue(tenant.tenant_id), cart_product_ids)
+    key = memo.content_key(cart_product_ids, enabled)
+    if cart is None:
+        cart = _stored_cart(tenant.tenant_id, cart_id)
+    now = carts.now()
+    remembered = memo.recall(cart, key, now)
+    if remembered is not None:
+        return remembered
+    result = _answer(tenant, cart_id, cart_product_ids, llm_allowed, started)
+    if cart is not None:
+        memo.remember(tenant.tenant_id, cart_id, key, result, now)
+    return result
+
+
+def _stored_cart(tenant_id: str, cart_id: str) -> CartModel | None:
+    try:
+        return CartModel.get(tenant_id, cart_id)
+    except CartModel.DoesNotExist:
+        return None
+
+
+def _answer(tenant: Tenant, cart_id: str, cart_product_ids: list[str], llm_allowed: bool, started: float) -> Upsell:
+    settings = get_settings()
+    products = candidates.gather(candidates.TenantCatalogue(tenant.tenant_id), cart_product_ids, tenant.best_sellers)
+    ranking = candidates.rank(products, cart_product_ids)
     only_fallback = Upsell(enabled=True, source="fallback", suggestions=fallback.pick(ranking))
-    if not ranking.offered or not ranking.cart or not llm.is_configured(settings):
-        return only_fallback  # nothing to choose from, nothing to complement, or no LLM
+    if not ranking.offered or not ranking.cart or not llm_allowed or not llm.is_configured(settings):
+        return only_fallback  # nothing to choose from, nothing to complement, a replay, or no LLM
     messages = prompt.build(tenant.name, tenant.currency, ranking)
-    # One budget for the whole step: flag read, catalogue query and LLM call together.
+    # One budget for the whole step: candidate reads and LLM call together (the flag was read meanwhile).
     reply = llm.complete(messages, settings, deadline=started + settings.llm_timeout_seconds)
     checked = validation.Validated()
     outcome = reply.status

@@ -1,5 +1,15 @@
 """Candidates for a cart: only the tenant's own catalogue, in stock, not in the cart, pre-ranked.
 
+Reading them is bounded whatever the catalogue's size (`gather`): at most
+- one BatchGetItem for the cart's products (the first MAX_CART_PRODUCTS) and the tenant's best
+  sellers (BEST_SELLERS ids, carried by the cached tenant),
+- then, at the same time (each on its own thread, so they cost one round trip of waiting):
+  one BatchGetItem for what those cart products point at: their complement hints and their top
+  co-purchases (COMPLEMENTS_PER_PRODUCT and CO_PURCHASES_PER_PRODUCT each, MAX_RELATED in all),
+  and one Query with a Limit on the `by-category` index for each of the cart's first CATEGORIES
+  categories (PER_CATEGORY items each),
+so at most MAX_ITEMS_READ items, never the tenant's whole partition.
+
 Ranking (best first), compared in this order:
 1. complement hints: the product is a hint of a cart product (2 points per cart product)
    or names a cart product as its own hint (1 point);
@@ -12,15 +22,30 @@ Ranking (best first), compared in this order:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+import contextvars
+import functools
+import threading
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from pynamodb.attributes import MapAttribute
-
-from chalicelib.models import ProductModel
+from chalicelib import catalog, counters
+from chalicelib.models import ProductModel, category_key
 
 MAX_CANDIDATES = 20  # keeps the prompt small; the LLM chooses among these only
+
+MAX_CART_PRODUCTS = 10  # cart products whose signals are read (all of them are still excluded)
+BEST_SELLERS = 10
+COMPLEMENTS_PER_PRODUCT = 5
+CO_PURCHASES_PER_PRODUCT = 5
+MAX_RELATED = 40
+CATEGORIES = 3
+PER_CATEGORY = 8
+MAX_ITEMS_READ = MAX_CART_PRODUCTS + BEST_SELLERS + MAX_RELATED + CATEGORIES * PER_CATEGORY  # 84
+
+_lock = threading.Lock()
+_readers: list[ThreadPoolExecutor] = []  # built on first use: no thread at import time
 
 
 @dataclass(frozen=True)
@@ -36,7 +61,7 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Ranking:
-    catalogue: dict[str, ProductModel]  # the tenant's whole catalogue, by id
+    catalogue: dict[str, ProductModel]  # the products gathered for this cart, by id
     cart_ids: frozenset[str]
     cart: list[ProductModel]  # cart products found in the catalogue, in cart order
     ranked: list[Candidate]  # every eligible product, best first
@@ -47,25 +72,65 @@ class Ranking:
         return self.ranked[:MAX_CANDIDATES]
 
 
-def load_catalogue(tenant_id: str) -> list[ProductModel]:
-    """The tenant's products: one query on its partition (never a scan)."""
-    return list(ProductModel.query(tenant_id))
+class Catalogue(Protocol):
+    """Where candidates are read from: the tenant's table, or a seed file for the relevance evaluation."""
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, ProductModel]: ...
+
+    def in_category(self, category: str, limit: int) -> list[ProductModel]: ...
+
+
+@dataclass(frozen=True)
+class TenantCatalogue:
+    """The tenant's products in DynamoDB: key lookups and limited index queries only (never a scan)."""
+
+    tenant_id: str
+
+    def products(self, product_ids: Sequence[str]) -> dict[str, ProductModel]:
+        return catalog.get_products(self.tenant_id, product_ids)
+
+    def in_category(self, category: str, limit: int) -> list[ProductModel]:
+        return list(ProductModel.by_category.query(category_key(self.tenant_id, category), limit=limit))
+
+
+def gather(source: Catalogue, cart_product_ids: Sequence[str], best_sellers: Sequence[str]) -> list[ProductModel]:
+    """The cart's products and the products worth ranking for it, in a bounded number of reads."""
+    cart_ids = list(dict.fromkeys(cart_product_ids))
+    excluded = set(cart_ids)
+    found = source.products(
+        cart_ids[:MAX_CART_PRODUCTS] + [pid for pid in best_sellers[:BEST_SELLERS] if pid not in excluded]
+    )
+    cart = [found[pid] for pid in cart_ids if pid in found]
+    pointed_at: list[str] = []
+    for item in cart:
+        pointed_at += list(item.complements or ())[:COMPLEMENTS_PER_PRODUCT]
+        pointed_at += counters.ranked(co_purchase_counts(item))[:CO_PURCHASES_PER_PRODUCT]
+    related = [pid for pid in dict.fromkeys(pointed_at) if pid not in found and pid not in excluded]
+    categories = list(dict.fromkeys(item.category for item in cart))[:CATEGORIES]
+    reads: list[Callable[[], Iterable[ProductModel]]] = [
+        functools.partial(source.in_category, category, PER_CATEGORY) for category in categories
+    ]
+    if related:
+        reads.insert(0, lambda: source.products(related[:MAX_RELATED]).values())
+    for products in _at_once(reads):
+        for product in products:
+            found.setdefault(product.product_id, product)
+    return list(found.values())
+
+
+def _at_once(reads: list[Callable[[], Iterable[ProductModel]]]) -> list[Iterable[ProductModel]]:
+    """Run independent reads concurrently (in copies of the caller's context); results in order."""
+    if len(reads) < 2:
+        return [read() for read in reads]
+    with _lock:
+        if not _readers:
+            _readers.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="upsell-read"))
+    futures = [_readers[0].submit(contextvars.copy_context().run, read) for read in reads]
+    return [future.result() for future in futures]
 
 
 def co_purchase_counts(product: ProductModel) -> dict[str, int]:
-    raw: Any = product.co_purchases
-    if raw is None:
-        return {}
-    data: Mapping[str, Any] = raw.as_dict() if isinstance(raw, MapAttribute) else raw
-    counts = {}
-    for other, value in data.items():
-        try:
-            count = int(value)
-        except (TypeError, ValueError):
-            continue
-        if count > 0:
-            counts[str(other)] = count
-    return counts
+    return counters.as_counts(product.co_purchases)
 
 
 def in_stock(product: ProductModel) -> bool:

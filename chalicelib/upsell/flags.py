@@ -16,8 +16,10 @@ a failure SSM is not asked again, so a throttled account is not hammered by ever
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,6 +35,7 @@ _clock = time.monotonic
 _lock = threading.Lock()
 _last: dict[str, tuple[bool, float]] = {}  # tenant_id -> (value, monotonic time read)
 _backoff_until = [0.0]  # monotonic time before which SSM is not asked after a failure
+_readers: list[ThreadPoolExecutor] = []  # built on first use: no thread at import time
 
 
 class FlagReadError(Exception):
@@ -71,6 +74,20 @@ def is_enabled(tenant_id: str) -> bool:
     with _lock:
         _last[tenant_id] = (value, now)
     return value
+
+
+def read_in_background(tenant_id: str) -> Future[bool]:
+    """Start `is_enabled` on a worker thread, so the SSM round trip overlaps the caller's DynamoDB work.
+
+    The future always completes with a bool (is_enabled never raises). It runs in a copy of the
+    caller's context, so whatever the request keeps in context variables follows it.
+    """
+    with _lock:
+        if not _readers:
+            # A handful of threads: Lambda serves one request at a time, `chalice local` a few.
+            _readers.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="upsell-flag"))
+        reader = _readers[0]
+    return reader.submit(contextvars.copy_context().run, is_enabled, tenant_id)
 
 
 def _read(tenant_id: str, max_age: int) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scripts import bytecode
 from scripts.deploy import REPO, DeployError, template
 
 MERGE_TEMPLATE_NAME = "template.yml"
@@ -297,6 +298,7 @@ def _package(stage: str, build: Path, cache: Path, repo: Path) -> tuple[Package,
     policies = template.complete(packaged)
     template_path.write_text(yaml.safe_dump(packaged, sort_keys=False, allow_unicode=True))
     built = Package(template=template_path, zip_path=output / "deployment.zip")
+    bytecode.add_to_zip(built.zip_path, LAMBDA_PYTHON_VERSION)
     check_zip(built.zip_path)
     return built, policies
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -854,7 +855,11 @@ def test_the_zip_ships_only_runtime_code(packaged: packaging.Package) -> None:
     other directories (they are not in the zip: tests/data, bench/, ...)."""
     with zipfile.ZipFile(packaged.zip_path) as archive:
         names = archive.namelist()
-        own = {name: archive.read(name).decode() for name in names if name.startswith("chalicelib/")}
+        own = {
+            name: archive.read(name).decode()
+            for name in names
+            if name.startswith("chalicelib/") and not name.endswith(".pyc")  # sources, not their bytecode
+        }
     assert not {name.split("/", 1)[0] for name in names} & {"tests", "bench", "support", "scripts", "data", "docs"}
     assert "chalicelib/upsell/__init__.py" in own
     for name, source in own.items():
@@ -905,6 +910,44 @@ print(json.dumps({"status": response["statusCode"], "body": response["body"], "l
     assert answer["leaked"] == []  # -S: nothing came from the venv's site-packages
     assert (answer["status"], json.loads(answer["body"])) == (200, {"status": "ok"})
     assert answer["spec"] == [200, "openapi:"]
+
+
+def test_the_zip_ships_bytecode_for_what_the_functions_import(packaged: packaging.Package, tmp_path: Path) -> None:
+    """Lambda's code directory is read-only: without .pyc files in the zip every cold start compiles
+    every module. With them, importing the app and what requests import compiles nothing from the zip."""
+    code = tmp_path / "task"
+    with zipfile.ZipFile(packaged.zip_path) as archive:
+        archive.extractall(code)
+        names = set(archive.namelist())
+    assert {"app.py", "__pycache__/app.cpython-311.pyc", "chalicelib/checkout.py"} <= names  # sources kept
+    assert "chalicelib/__pycache__/checkout.cpython-311.pyc" in names
+    header = (code / "__pycache__" / "app.cpython-311.pyc").read_bytes()[:8]
+    assert header[:4] == importlib.util.MAGIC_NUMBER  # Python 3.11's, the runtime's
+    assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, unchecked: no source mtime check
+    script = """
+import json, sys
+import importlib._bootstrap_external as loaders
+compiled = []
+original = loaders.SourceLoader.source_to_code
+def counting(self, data, path, *args, **kwargs):
+    compiled.append(str(path))
+    return original(self, data, path, *args, **kwargs)
+loaders.SourceLoader.source_to_code = counting
+sys.path.insert(0, sys.argv[1])
+import app, chalicelib.api.schemas, aws_lambda_powertools.utilities.parameters, openai
+files = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
+loaded = [f for f in files if f.startswith(sys.argv[1])]
+print(json.dumps({"compiled": [p for p in compiled if p.startswith(sys.argv[1])], "loaded": len(loaded)}))
+"""
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": REGION, "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(code) + "/"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["compiled"] == []
+    assert answer["loaded"] > 600  # app, chalicelib, pydantic, Powertools, openai ... all from the zip
+    assert packaged.zip_bytes < 10_000_000  # the issue's target, bytecode included
 
 
 def test_requirements_split_keeps_botocore_out() -> None:

@@ -7,8 +7,8 @@ import json
 import boto3
 import pytest
 
-from chalicelib import clients
-from chalicelib.models import OrderModel, ProductModel
+from chalicelib import catalog, clients, events, tenants
+from chalicelib.models import OrderModel, ProductModel, TenantModel
 from tests.conftest import product_record
 from tests.streams import synthetic_record
 
@@ -65,6 +65,11 @@ def order_item(order_id: str) -> dict:
 
 def counts(product_id: str) -> dict:
     return product_record("acme", product_id).co_purchases.as_dict()
+
+
+def best_sellers() -> dict:
+    stored = TenantModel.get("acme", consistent_read=True).best_sellers
+    return stored.as_dict() if stored else {}
 
 
 def test_insert_publishes_order_created(api, handler, received):
@@ -127,12 +132,53 @@ def test_only_inserts_count(api, handler, received):
     assert counts("tent-2p") == {}
 
 
-def test_a_single_product_order_is_published_and_counts_nothing(api, handler, received):
+def test_a_single_product_order_is_published_and_counts_its_units_only(api, handler, received):
     placed = order(api, ("tent-2p", 3))
     handler(synthetic_record(order_item(placed["order_id"])))
     assert [e["detail"]["order_id"] for e in received()] == [placed["order_id"]]
     assert counts("tent-2p") == {}
-    assert OrderModel.get("acme", placed["order_id"]).co_purchases_counted_at is None
+    assert best_sellers() == {"tent-2p": 3}
+    assert OrderModel.get("acme", placed["order_id"]).co_purchases_counted_at is not None
+
+
+def test_best_sellers_add_units_of_every_order_once(api, handler, received):
+    first = order(api, ("tent-2p", 1), ("headlamp", 2))
+    second = order(api, ("headlamp", 3), ("sun-hat", 1))
+    record = synthetic_record(order_item(first["order_id"]), sequence=1)
+    handler(record, synthetic_record(order_item(second["order_id"]), sequence=2), record)
+    assert best_sellers() == {"headlamp": 5, "tent-2p": 1, "sun-hat": 1}
+    assert tenants.get_tenant("acme", fresh=True).best_sellers == ("headlamp", "sun-hat", "tent-2p")
+
+
+def test_co_purchases_keep_the_top_k_whatever_the_catalogue(api, handler, received, monkeypatch):
+    """With room for 2 counters, a third partner takes the smallest one's place (Space-Saving)."""
+    monkeypatch.setattr(events, "CO_PURCHASES_KEPT", 2)
+    for partner, times in (("headlamp", 3), ("sun-hat", 1), ("cook-set", 1)):
+        for _ in range(times):
+            handler(synthetic_record(order_item(order(api, ("tent-2p", 1), (partner, 1))["order_id"])))
+    # cook-set evicted sun-hat (the smallest) and inherited its count: 1 + 1.
+    assert counts("tent-2p") == {"headlamp": 3, "cook-set": 2}
+    assert counts("sun-hat") == {"tent-2p": 1}
+
+
+def test_a_map_changed_since_it_was_read_is_read_again(api, handler, received, monkeypatch):
+    """Another order counted between this one's read and its write: nothing is lost."""
+    placed = order(api, ("tent-2p", 1), ("headlamp", 1))
+    real_get_products = catalog.get_products
+    raced = []
+
+    def get_products_then_race(*args, **kwargs):
+        products = real_get_products(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            ProductModel("acme", "tent-2p").update(actions=[ProductModel.co_purchases["sun-hat"].set(4)])
+        return products
+
+    monkeypatch.setattr(catalog, "get_products", get_products_then_race)
+    handler(synthetic_record(order_item(placed["order_id"])))
+    assert counts("tent-2p") == {"headlamp": 1, "sun-hat": 4}
+    assert counts("headlamp") == {"tent-2p": 1}
+    assert best_sellers() == {"tent-2p": 1, "headlamp": 1}
 
 
 def test_products_stored_before_co_purchases_existed_are_counted(api, handler, received):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from datetime import timedelta
 
 import pytest
 
-from chalicelib import clients, config, upsell
-from chalicelib.models import ProductModel
-from chalicelib.upsell import prompt
+from chalicelib import carts, catalog, clients, config, tenants, upsell
+from chalicelib.models import CartModel, ProductModel, TenantModel
+from chalicelib.upsell import memo, prompt
 from support.llm_stub import StubLLM, answer, error, hang, suggestions
 
 TIMEOUT = 1.5  # LLM_TIMEOUT_SECONDS in these tests
@@ -63,6 +65,14 @@ def live(api, stub, monkeypatch):
     upsell.reset()
 
 
+def best_sellers(tenant_id="acme", **units):
+    """The tenant's best sellers as the orders stream keeps them (product ids with '_' for '-')."""
+    TenantModel(tenant_id).update(
+        actions=[TenantModel.best_sellers.set({pid.replace("_", "-"): n for pid, n in units.items()})]
+    )
+    tenants.clear_cache()
+
+
 def new_cart(api, tenant_id="acme", *product_ids):
     items = [{"product_id": pid, "quantity": 1} for pid in product_ids or ("tent-2p",)]
     response = api.post(f"/tenants/{tenant_id}/carts", {"items": items})
@@ -86,6 +96,7 @@ def data_block(messages):
 
 
 def test_good_answer_is_served_with_catalogue_names_and_prices(live, stub, llm_calls):
+    best_sellers(headlamp=12, sun_hat=3)
     stub.script(
         suggestions(
             ("camp-lantern", "Light up the tent at night."),
@@ -127,10 +138,9 @@ def test_good_answer_is_served_with_catalogue_names_and_prices(live, stub, llm_c
     assert request["body"]["model"] == "stub-model"
     assert request["body"]["response_format"] == {"type": "json_object"}
     offered = [c["product_id"] for c in json.loads(data_block(request["body"]["messages"]))["candidates"]]
-    assert offered[:3] == TENT_FALLBACK
-    assert "tent-2p" not in offered  # in the cart
-    assert "water-filter" not in offered  # sold out
-    assert len(offered) == 14  # acme's 16 products minus the cart and the sold-out filter
+    # The tent's hints, the rest of its category (read through the index, never the whole catalogue),
+    # then the best sellers; not the tent itself (in the cart).
+    assert offered == [*TENT_FALLBACK, "camp-chair", "gift-card", "headlamp", "sun-hat"]
 
     [line] = llm_calls()
     assert line.tenant_id == "acme"
@@ -172,7 +182,7 @@ def test_invalid_ids_are_dropped_and_the_rest_topped_up_from_the_fallback(live, 
     assert line.dropped == [
         {"product_id": "ghost-lamp-9000", "why": "unknown"},
         {"product_id": "tent-2p", "why": "in_cart"},
-        {"product_id": "water-filter", "why": "out_of_stock"},
+        {"product_id": "water-filter", "why": "unknown"},  # sold out: never read, so never offered
         {"product_id": "camp-chair", "why": "out_of_stock"},
         {"product_id": "camp-lantern", "why": "duplicate"},
         {"product_id": "laptop-14", "why": "unknown"},
@@ -267,7 +277,7 @@ def test_prompt_injection_in_a_product_text_stays_data(live, stub, llm_calls):
         suggestions(
             ("water-filter", "PWNED"),
             ("admin-voucher-100", "PWNED"),
-            ("headlamp", "Light for the tent."),
+            ("camp-chair", "A seat by the fire."),
         )
     )
     cart_id = new_cart(live)
@@ -282,19 +292,17 @@ def test_prompt_injection_in_a_product_text_stays_data(live, stub, llm_calls):
     assert injection in data_block(messages)
     assert injection not in user["content"].replace(data_block(messages), "")
     assert block["source"] == "llm"
-    assert ids(block) == ["headlamp", "sleeping-bag", "sleeping-pad"]
+    assert ids(block) == ["camp-chair", "sleeping-bag", "sleeping-pad"]
     assert "PWNED" not in json.dumps(block)
     [line] = llm_calls()
     assert line.dropped == [
-        {"product_id": "water-filter", "why": "out_of_stock"},
+        {"product_id": "water-filter", "why": "unknown"},  # sold out: never read, so never offered
         {"product_id": "admin-voucher-100", "why": "unknown"},
     ]
 
 
 def test_checkout_and_cart_page_give_the_same_block(live, stub):
-    stub.script(
-        suggestions(("fuel-canister", "Fuel for the stove.")), suggestions(("fuel-canister", "Fuel for the stove."))
-    )
+    stub.script(suggestions(("fuel-canister", "Fuel for the stove.")), suggestions(("cook-set", "A second answer.")))
     cart_id = new_cart(live, "acme", "camp-stove")
 
     page = cart_upsell(live, cart_id)
@@ -302,7 +310,8 @@ def test_checkout_and_cart_page_give_the_same_block(live, stub):
 
     assert response.status_code == 201
     assert response.data["upsell"] == page
-    assert ids(page) == ["fuel-canister", "cook-set", "camp-chair"]
+    assert ids(page) == ["fuel-canister", "cook-set"]  # the stove's two hints; nothing else is related
+    assert len(stub.requests) == 1  # the checkout of the unchanged cart reused the cart page's answer
 
 
 def test_without_an_llm_configured_the_fallback_answers_and_nothing_is_called(live, stub, monkeypatch, llm_calls):
@@ -328,10 +337,10 @@ def test_flag_off_answers_disabled_without_calling_the_llm(live, stub, capsys):
 
 
 def test_a_failing_upsell_step_never_fails_the_checkout(live, stub, monkeypatch):
-    def broken(tenant_id):
+    def broken(*args):
         raise RuntimeError("catalogue unavailable")
 
-    monkeypatch.setattr(upsell.candidates, "load_catalogue", broken)
+    monkeypatch.setattr(upsell.candidates, "gather", broken)
     cart_id = new_cart(live)
 
     response = live.post(f"/tenants/acme/carts/{cart_id}/checkout", {})
@@ -345,7 +354,7 @@ def test_api_key_comes_from_an_ssm_securestring(live, stub, monkeypatch):
     clients.ssm().put_parameter(Name="/cartwise/dev/llm/api-key", Value="sk-from-ssm", Type="SecureString")
     monkeypatch.setenv("LLM_API_KEY_PARAMETER", "/cartwise/dev/llm/api-key")
     reload_settings()
-    stub.script(suggestions(("headlamp", "Light.")))
+    stub.script(suggestions(("camp-chair", "A seat.")))
 
     block = cart_upsell(live, new_cart(live))
 
@@ -368,3 +377,127 @@ def test_co_purchases_and_tenant_isolation_shape_the_fallback(live, stub, monkey
     globex_ids = {p.product_id for p in ProductModel.query("globex")}
     assert set(ids(globex)) <= globex_ids - {"gift-card"}
     assert ids(globex) == ["external-ssd-1tb", "laptop-14", "usb-c-dock"]
+
+
+# --- paid once per cart content (the answer kept with the cart) ---------------------------------
+
+
+def checkout(api, cart_id, key=None):
+    headers = {"Idempotency-Key": key} if key else None
+    return api.post(f"/tenants/acme/carts/{cart_id}/checkout", {}, headers=headers)
+
+
+def stored_memo(cart_id):
+    return CartModel.get("acme", cart_id, consistent_read=True).upsell
+
+
+def test_one_llm_call_per_cart_content_then_a_new_one_when_the_products_change(live, stub, llm_calls):
+    stub.script(suggestions(("camp-lantern", "Light.")), suggestions(("cook-set", "Dinner.")))
+    cart_id = new_cart(live)
+    version = CartModel.get("acme", cart_id).version
+
+    first = cart_upsell(live, cart_id)
+    assert cart_upsell(live, cart_id) == first
+    # A quantity does not change what complements the cart: same content, same answer.
+    live.put(f"/tenants/acme/carts/{cart_id}/items/tent-2p", {"quantity": 3})
+    assert cart_upsell(live, cart_id) == first
+    assert len(stub.requests) == 1
+    assert CartModel.get("acme", cart_id).version == version + 1  # the quantity; storing the answer bumps nothing
+
+    live.put(f"/tenants/acme/carts/{cart_id}/items/camp-stove", {"quantity": 1})
+    second = cart_upsell(live, cart_id)
+    assert ids(second)[0] == "cook-set"
+    assert len(stub.requests) == 2
+    assert [line.outcome for line in llm_calls()] == ["accepted", "accepted"]  # one log line per real call
+
+    response = checkout(live, cart_id)
+    assert response.status_code == 201
+    assert response.data["upsell"] == second
+    assert len(stub.requests) == 2
+
+
+def test_toggling_the_flag_changes_the_very_next_answer(live, stub):
+    stub.script(suggestions(("camp-lantern", "Light.")))
+    cart_id = new_cart(live)
+    flag = "/cartwise/dev/tenants/acme/flags/UPSELL_ENABLED"
+
+    on = cart_upsell(live, cart_id)
+    clients.ssm().put_parameter(Name=flag, Value="false", Type="String")
+    assert cart_upsell(live, cart_id) == {"enabled": False, "source": "disabled", "suggestions": []}
+    clients.ssm().put_parameter(Name=flag, Value="true", Type="String", Overwrite=True)
+    assert cart_upsell(live, cart_id) == on  # the content and the flag state are those of the stored answer
+    assert len(stub.requests) == 1
+
+
+def test_an_idempotent_replay_never_calls_the_llm(live, stub, llm_calls):
+    stub.script(suggestions(("camp-lantern", "Light.")))
+    cart_id = new_cart(live)
+
+    placed = checkout(live, cart_id, key="memo-1")
+    replayed = checkout(live, cart_id, key="memo-1")
+
+    assert (placed.status_code, replayed.status_code) == (201, 200)
+    assert replayed.data["upsell"] == placed.data["upsell"]
+    assert placed.data["upsell"]["source"] == "llm"
+    assert len(stub.requests) == 1
+    assert len(llm_calls()) == 1
+
+
+def test_a_replay_after_the_answer_aged_out_gets_the_fallback_not_a_new_call(live, stub, monkeypatch):
+    stub.script(suggestions(("camp-chair", "A seat.")))
+    cart_id = new_cart(live)
+    assert checkout(live, cart_id, key="memo-2").data["upsell"]["source"] == "llm"
+    monkeypatch.setattr(memo, "MAX_AGE", timedelta(0))
+
+    replayed = checkout(live, cart_id, key="memo-2")
+
+    assert replayed.status_code == 200
+    assert replayed.data["upsell"]["source"] == "fallback"
+    assert ids(replayed.data["upsell"]) == TENT_FALLBACK
+    assert len(stub.requests) == 1
+
+
+def test_an_aged_answer_is_asked_again(live, stub, monkeypatch):
+    stub.script(suggestions(("camp-lantern", "Light.")), suggestions(("camp-chair", "A seat.")))
+    cart_id = new_cart(live)
+    assert ids(cart_upsell(live, cart_id))[0] == "camp-lantern"
+    assert stored_memo(cart_id).source == "llm"
+    monkeypatch.setattr(memo, "MAX_AGE", timedelta(0))
+
+    assert ids(cart_upsell(live, cart_id))[0] == "camp-chair"
+    assert len(stub.requests) == 2
+
+
+def test_the_flag_is_read_while_the_checkout_works_on_dynamodb(live, stub, monkeypatch):
+    """The flag read and the checkout's reads wait for each other: the SSM read waits until the cart
+    has been read, the products' read until the SSM read has begun. Done one after the other on one
+    thread (flag first or flag last), one of the waits would time out."""
+    stub.script(suggestions(("camp-lantern", "Light.")))
+    cart_id = new_cart(live)
+    cart_read, flag_begun = threading.Event(), threading.Event()
+    waits = []
+    real_load_cart, real_get_products, real_is_enabled = carts.load_cart, catalog.get_products, upsell.flags.is_enabled
+
+    def load_cart(*args, **kwargs):
+        cart = real_load_cart(*args, **kwargs)
+        cart_read.set()
+        return cart
+
+    def get_products(*args, **kwargs):
+        waits.append(("products wait for the flag read", flag_begun.wait(5)))
+        return real_get_products(*args, **kwargs)
+
+    def is_enabled(tenant_id):
+        flag_begun.set()
+        waits.append(("flag read waits for the cart", cart_read.wait(5)))
+        return real_is_enabled(tenant_id)
+
+    monkeypatch.setattr(carts, "load_cart", load_cart)
+    monkeypatch.setattr(catalog, "get_products", get_products)
+    monkeypatch.setattr(upsell.flags, "is_enabled", is_enabled)
+
+    response = checkout(live, cart_id)
+
+    assert response.status_code == 201
+    assert response.data["upsell"]["source"] == "llm"
+    assert sorted(waits)[:2] == [("flag read waits for the cart", True), ("products wait for the flag read", True)]

@@ -22,15 +22,18 @@ def test_labelled_set_covers_both_seeded_tenants_with_real_products():
 
 def test_fallback_hits_on_the_labelled_carts():
     # Counted by hand from the table `python -m bench.relevance` prints: every cart gets at least one
-    # acceptable suggestion, and 41 of the 54 suggestions shown are acceptable. A ranking change
+    # acceptable suggestion, and 41 of the 49 suggestions shown are acceptable. A ranking change
     # that moves these figures must update them here, on purpose.
     report = relevance.evaluate_fallback()
 
     assert len(report.carts) == 18
-    assert [len(case.suggested) for case in report.carts] == [3] * 18
+    # Candidates come from bounded reads (issue 14): every cart keeps exactly the acceptable
+    # suggestions it had when the whole catalogue was ranked; only the arbitrary fill-ins are gone
+    # (a seed without orders has no best sellers), so 5 carts get two suggestions, not three.
+    assert [len(case.suggested) for case in report.carts] == [3, 2, 2, 3, 3, 2, 3, 3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 2]
     assert [case.hits for case in report.carts] == [3, 2, 2, 3, 2, 2, 3, 3, 2, 3, 3, 3, 1, 1, 2, 2, 3, 1]
     assert report.hit_rate == 1.0
-    assert report.precision == 41 / 54
+    assert report.precision == 41 / 49  # 41 / 54 before
 
 
 def test_evaluation_never_suggests_sold_out_or_cart_products():
