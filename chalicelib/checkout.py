@@ -15,7 +15,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import carts, catalog, clients, contention, idempotency, observability, upsell
+from chalicelib import carts, catalog, clients, contention, idempotency, upsell
 from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, PriceChanged
 from chalicelib.ids import new_ulid
 from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel
@@ -76,8 +76,6 @@ def checkout(tenant: Tenant, request: CheckoutRequest) -> CheckoutResult:
     flag = upsell.read_flag(tenant.tenant_id)
     placed, created = _place_order(tenant, request)
     order = placed.order
-    if created:
-        observability.record_order(tenant.tenant_id, order.order_id, order.totals.total, order.currency)
     suggestions = upsell.suggest(
         tenant,
         request.cart_id,

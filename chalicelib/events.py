@@ -7,6 +7,8 @@ For every INSERT of an order:
    and written back in one TransactWriteItems that also marks the order as counted; each write is
    conditioned on its map being unchanged since the read (another order counted meanwhile: read
    again) and the mark on not being there yet (a redelivered record counts nothing);
+   The `Orders` and `Revenue` metrics are emitted by the same first count, so an order is counted
+   once however its checkout went: answered, replayed, or committed with its answer lost;
 2. an `order_created` event goes to EventBridge. Publishing is at-least-once, so the detail
    carries a deterministic `event_id` for consumers to de-duplicate.
 
@@ -33,7 +35,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import catalog, clients, counters
+from chalicelib import catalog, clients, counters, observability
 from chalicelib.config import get_settings
 from chalicelib.models import OrderModel, ProductModel, TenantModel
 from chalicelib.observability import logger
@@ -74,7 +76,8 @@ def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str,
             continue
         try:
             order = OrderModel.from_raw_data(record.new_image)
-            count_co_purchases(order)
+            if count_co_purchases(order):  # True once per order, whatever redelivers its record
+                observability.record_order(order.tenant_id, order.order_id, order.totals.total, order.currency)
             entries.append((record.sequence_number, order_created(order)))
         except Exception as exc:  # noqa: BLE001 - whatever it is, this record alone must not hold the shard back
             logger.exception("Order stream record failed", sequence_number=record.sequence_number, error=repr(exc))

@@ -299,3 +299,25 @@ def test_bus_name_comes_from_settings(api, handler, monkeypatch):
     placed = order(api, ("tent-2p", 1))
     handler(synthetic_record(order_item(placed["order_id"])))
     assert [e["detail"]["order_id"] for e in drain()] == [placed["order_id"]]
+
+
+def test_an_order_is_counted_in_the_metrics_once_whatever_redelivers_or_replays_it(api, handler, aws, capsys):
+    """Orders and Revenue come from the order's first count, not from the checkout's answer: a replay
+    (or a checkout whose answer was lost) and a redelivered stream record count nothing more."""
+    cart_id = api.post(
+        CARTS, {"items": [{"product_id": "tent-2p", "quantity": 1}, {"product_id": "headlamp", "quantity": 2}]}
+    ).data["cart_id"]
+    placed = api.post(f"{CARTS}/{cart_id}/checkout", headers={"Idempotency-Key": "k-metrics"}).data["order"]
+    assert api.post(f"{CARTS}/{cart_id}/checkout", headers={"Idempotency-Key": "k-metrics"}).status_code == 200
+    capsys.readouterr()
+    record = synthetic_record(order_item(placed["order_id"]))
+
+    handler(record)
+    handler(record)  # redelivered
+
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    [document] = [d for d in documents if "Orders" in d]
+    assert (document["Orders"], document["Revenue"]) == ([1.0], [214.78])  # 129.00 + 2 x 24.99 + 20 % VAT
+    assert (document["currency"], document["tenant_id"], document["order_id"]) == ("EUR", "acme", placed["order_id"])
+    assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Cartwise"
+    assert ["currency", "service"] in [sorted(d) for d in document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]]
