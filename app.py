@@ -13,7 +13,7 @@ local_gateway.install()
 app = Chalice(app_name="cartwise")
 app.api.cors = CORSConfig(
     allow_origin="*",
-    allow_headers=["Content-Type", "Idempotency-Key", "X-Api-Key"],
+    allow_headers=["Content-Type", "Idempotency-Key", "X-Api-Key", "X-Order-Token"],
     expose_headers=["Location", "Retry-After", middleware.CORRELATION_HEADER],
     max_age=600,
 )

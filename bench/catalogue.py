@@ -58,6 +58,7 @@ def product_item(n: int) -> dict[str, Any]:
         "price": {"N": "9.99"},
         "stock": {"N": "1000"},
         "reserved": {"N": "0"},
+        "sold": {"N": "0"},
         "tags": {"L": [{"S": "scale"}]},
         "complements": {"L": [{"S": product_id(n + CATEGORIES)}, {"S": product_id(n + 2 * CATEGORIES)}]},
         "co_purchases": {"M": co_purchases},
@@ -207,7 +208,7 @@ class BareCheckout:
                     "Update": {
                         "TableName": self.tables["products"],
                         "Key": {**key, "product_id": {"S": self.product}},
-                        "UpdateExpression": "ADD stock :minus, reserved :one",
+                        "UpdateExpression": "ADD stock :minus, sold :one",
                         "ConditionExpression": "stock >= :one AND price = :price",
                         "ExpressionAttributeValues": {
                             ":minus": {"N": "-1"},

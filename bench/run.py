@@ -106,7 +106,7 @@ class Bench:
             Key={"tenant_id": {"S": "acme"}, "product_id": {"S": product_id}},
             ConsistentRead=True,
         )["Item"]
-        return int(item["stock"]["N"]), int(item["reserved"]["N"])
+        return int(item["stock"]["N"]), int(item.get("sold", {"N": "0"})["N"])
 
 
 # --- figures from the server's records --------------------------------------------------------------
@@ -203,15 +203,15 @@ def phase_load(bench: Bench, shoppers: int, seconds: float, stock: dict[str, int
     records = bench.records()
     routes = load.summarise(run.samples, run.seconds)
     products = {}
-    for product_id, (initial, reserved_before) in before.items():
-        available, reserved = bench.stored_stock(product_id)
+    for product_id, (initial, sold_before) in before.items():
+        available, sold = bench.stored_stock(product_id)
         ordered = run.ordered[product_id]
         products[product_id] = {
             "initial": initial,
             "ordered": ordered,
             "stock": available,
-            "reserved": reserved - reserved_before,
-            "consistent": available == initial - ordered and reserved - reserved_before == ordered and available >= 0,
+            "sold": sold - sold_before,
+            "consistent": available == initial - ordered and sold - sold_before == ordered and available >= 0,
         }
     checkout = routes.get("POST /carts/{id}/checkout", {})
     return {
@@ -384,7 +384,7 @@ def design_rows(r: dict[str, Any]) -> list[Row]:
         (f"4 load: {ld['shoppers']} shoppers for {ld['seconds']} s, requests/s", ld["requests_per_s"], None),
         ("  checkouts/s (orders)", f"{ld['checkouts_per_s']} ({ld['orders']})", None),
         (
-            "  oversold units; stock + reserved consistent",
+            "  oversold units; stock + sold consistent",
             f"{ld['oversold_units']}; {ld['stock_consistent']}",
             Target("0", ld["oversold_units"] == 0 and ld["stock_consistent"]),
         ),

@@ -23,7 +23,7 @@ ADJUST_ATTEMPTS = 6
 
 @dataclass(frozen=True)
 class ProductFields:
-    """What an operator sets on a product; stock bookkeeping (reserved) and co-purchase counts are not."""
+    """What an operator sets on a product; stock bookkeeping (reserved, sold) and co-purchase counts are not."""
 
     name: str
     description: str
@@ -62,7 +62,7 @@ def get_product(tenant_id: str, product_id: str, consistent: bool = False) -> Pr
 
 
 def product_from_record(tenant_id: str, record: dict) -> ProductModel:
-    """A product from a plain record as in data/tenants/*.json (price as a string), nothing reserved yet."""
+    """A product from a plain record as in data/tenants/*.json (price as a string), nothing reserved or sold yet."""
     return ProductModel(
         tenant_id,
         record["product_id"],
@@ -73,6 +73,7 @@ def product_from_record(tenant_id: str, record: dict) -> ProductModel:
         price=Decimal(record["price"]),
         stock=record["stock"],
         reserved=0,
+        sold=0,
         tags=record.get("tags", []),
         complements=record.get("complements", []),
     )
@@ -89,7 +90,7 @@ def get_products(tenant_id: str, product_ids: Iterable[str], consistent: bool = 
 def upsert_product(tenant_id: str, product_id: str, fields: ProductFields) -> tuple[ProductModel, bool]:
     """Create or replace a product in ONE UpdateItem; True when it was created.
 
-    Only the operator's fields are set: `reserved` and `co_purchases` of an existing product are
+    Only the operator's fields are set: `reserved`, `sold` and `co_purchases` of an existing product are
     kept (and start at 0 and {} for a new one), so a replace racing a checkout loses nothing. So is
     `stock` when the operator leaves it out: fixing a typo during a sale must not reset it.
     """
@@ -104,6 +105,7 @@ def upsert_product(tenant_id: str, product_id: str, fields: ProductFields) -> tu
         ProductModel.tags.set(fields.tags),
         ProductModel.complements.set(fields.complements),
         ProductModel.reserved.set(ProductModel.reserved | 0),
+        ProductModel.sold.set(ProductModel.sold | 0),
         ProductModel.co_purchases.set(ProductModel.co_purchases | {}),
     ]
     old = ProductModel._get_connection().update_item(tenant_id, product_id, actions=actions, return_values=ALL_OLD)

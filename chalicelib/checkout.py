@@ -1,4 +1,4 @@
-"""Checkout: one DynamoDB transaction reserves stock, writes the order, closes the cart and claims the key.
+"""Checkout: one DynamoDB transaction takes the stock, writes the order, closes the cart and claims the key.
 
 Idempotency costs no extra round trip on the happy path: the Idempotency-Key's record is written
 in that same transaction (chalicelib/idempotency.py). Whenever a checkout is refused (cart closed
@@ -15,7 +15,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import carts, catalog, clients, contention, idempotency, upsell
+from chalicelib import carts, catalog, clients, contention, idempotency, orders, upsell
 from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, PriceChanged
 from chalicelib.ids import new_ulid
 from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel
@@ -57,6 +57,7 @@ class CheckoutRequest:
 class Placed:
     order: OrderModel
     cart: CartModel | None  # the cart as read before the transaction; None when the order is replayed
+    order_token: str | None  # the shopper's token for this order (None: a replay past the token cap)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class CheckoutResult:
     order: OrderModel
     created: bool
     upsell: upsell.Upsell
+    order_token: str | None
 
 
 def checkout(tenant: Tenant, request: CheckoutRequest) -> CheckoutResult:
@@ -84,7 +86,7 @@ def checkout(tenant: Tenant, request: CheckoutRequest) -> CheckoutResult:
         flag=flag,
         llm_allowed=created,
     )
-    return CheckoutResult(order=order, created=created, upsell=suggestions)
+    return CheckoutResult(order=order, created=created, upsell=suggestions, order_token=placed.order_token)
 
 
 def _place_order(tenant: Tenant, request: CheckoutRequest) -> tuple[Placed, bool]:
@@ -102,7 +104,8 @@ def _replay(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
     record = idempotency.recorded(use, carts.now()) if use else None
     if not record or not record.order_id:
         return None
-    return Placed(get_order(tenant.tenant_id, record.order_id, consistent=True), cart=None)
+    order = get_order(tenant.tenant_id, record.order_id, consistent=True)
+    return Placed(order, cart=None, order_token=orders.issue_another_token(order))
 
 
 def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
@@ -126,13 +129,15 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
             f"The total is now {format_money(priced.totals.total)}, not {format_money(request.expected_total)}.",
             {"expected_total": format_money(request.expected_total), "totals": priced.totals.as_strings()},
         )
-    order = _new_order(tenant, priced, request)
+    order_token, token_digest = orders.new_token()
+    order = _new_order(tenant, priced, request, token_digest)
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             for line in priced.lines:
                 transaction.update(
                     ProductModel(tenant.tenant_id, line.product_id),
-                    actions=[ProductModel.stock.add(-line.quantity), ProductModel.reserved.add(line.quantity)],
+                    # A confirmed order (payment on delivery) sells its units at once.
+                    actions=[ProductModel.stock.add(-line.quantity), ProductModel.sold.add(line.quantity)],
                     condition=(ProductModel.stock >= line.quantity) & (ProductModel.price == line.unit_price),
                     return_values="ALL_OLD",
                 )
@@ -166,7 +171,7 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
             "Checkout transaction cancelled, retrying", reasons=[r and r.code for r in exc.cancellation_reasons]
         )
         return None
-    return Placed(order, cart)
+    return Placed(order, cart, order_token)
 
 
 def _shortages_from(failed_items: list[dict[str, Any] | None], requested: dict[str, int]) -> list[dict[str, Any]]:
@@ -186,7 +191,7 @@ def _shortages_from(failed_items: list[dict[str, Any] | None], requested: dict[s
     return short
 
 
-def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutRequest) -> OrderModel:
+def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutRequest, token_digest: str) -> OrderModel:
     totals = priced.totals
     return OrderModel(
         tenant.tenant_id,
@@ -215,5 +220,6 @@ def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutReques
         currency=tenant.currency,
         email=request.email,
         idempotency_key=request.idempotency_key,
+        token_hashes={token_digest},
         created_at=carts.now(),
     )

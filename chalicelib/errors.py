@@ -78,6 +78,10 @@ class PriceChanged(CartwiseError):
     status, code = 409, "PRICE_CHANGED"
 
 
+class OrderNotCancellable(CartwiseError):
+    status, code = 409, "ORDER_NOT_CANCELLABLE"
+
+
 class PayloadTooLarge(CartwiseError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
 

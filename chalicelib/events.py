@@ -12,6 +12,8 @@ For every INSERT of an order:
 2. an `order_created` event goes to EventBridge. Publishing is at-least-once, so the detail
    carries a deterministic `event_id` for consumers to de-duplicate.
 
+For every MODIFY that shows an order cancelled, an `order_cancelled` event goes to the bus.
+
 A record that cannot be handled (an unreadable image, counts not written, an event not accepted)
 does not fail the batch: it is reported back to Lambda by sequence number (ReportBatchItemFailures)
 and the rest are handled. Lambda retries from the first reported record, gives up on it after the
@@ -42,7 +44,6 @@ from chalicelib.observability import logger
 from chalicelib.pricing import format_money
 
 SOURCE = "cartwise.orders"
-DETAIL_TYPE = "order_created"
 # Chalice needs a literal stream ARN at import time; the deployed one is the orders table's
 # stream, set by infra/'s merge template (see docs/operations.md). Locally nothing consumes it.
 ORDERS_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/cartwise-dev-orders/stream/set-by-infra"
@@ -72,13 +73,18 @@ def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str,
     entries: list[tuple[str, dict[str, Any]]] = []
     for record in records:
         sequence_numbers.append(record.sequence_number)
-        if record.event_name != "INSERT" or not record.new_image:
+        if not record.new_image or record.event_name not in ("INSERT", "MODIFY"):
             continue
         try:
             order = OrderModel.from_raw_data(record.new_image)
-            if count_co_purchases(order):  # True once per order, whatever redelivers its record
-                observability.record_order(order.tenant_id, order.order_id, order.totals.total, order.currency)
-            entries.append((record.sequence_number, order_created(order)))
+            if record.event_name == "INSERT":
+                if count_co_purchases(order):  # True once per order, whatever redelivers its record
+                    observability.record_order(order.tenant_id, order.order_id, order.totals.total, order.currency)
+                entries.append((record.sequence_number, order_event(order, "order_created")))
+            elif order.status == "cancelled":
+                # Any later change of a cancelled order (its count mark, say) repeats the event with the
+                # same event_id; consumers de-duplicate on it, as for every redelivery.
+                entries.append((record.sequence_number, order_event(order, "order_cancelled")))
         except Exception as exc:  # noqa: BLE001 - whatever it is, this record alone must not hold the shard back
             logger.exception("Order stream record failed", sequence_number=record.sequence_number, error=repr(exc))
             failed.add(record.sequence_number)
@@ -87,17 +93,18 @@ def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str,
     return {"batchItemFailures": [{"itemIdentifier": number} for number in reported]}
 
 
-def event_id(order: OrderModel) -> str:
-    return f"order_created:{order.tenant_id}:{order.order_id}"
+def event_id(order: OrderModel, detail_type: str) -> str:
+    return f"{detail_type}:{order.tenant_id}:{order.order_id}"
 
 
-def order_created(order: OrderModel) -> dict[str, Any]:
-    """The EventBridge entry; no e-mail address (consumers get the order id to look it up)."""
+def order_event(order: OrderModel, detail_type: str) -> dict[str, Any]:
+    """The EventBridge entry (order_created, order_cancelled); no e-mail address (consumers look the order up)."""
     detail = {
-        "event_id": event_id(order),
+        "event_id": event_id(order, detail_type),
         "tenant_id": order.tenant_id,
         "order_id": order.order_id,
         "cart_id": order.cart_id,
+        "status": order.status,
         "created_at": order.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "total": format_money(order.totals.total),
         "currency": order.currency,
@@ -114,7 +121,7 @@ def order_created(order: OrderModel) -> dict[str, Any]:
     }
     return {
         "Source": SOURCE,
-        "DetailType": DETAIL_TYPE,
+        "DetailType": detail_type,
         "Detail": json.dumps(detail, separators=(",", ":")),
         "EventBusName": get_settings().event_bus_name,
         "Time": order.created_at,
@@ -135,10 +142,10 @@ def publish(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
         for (number, entry), result in zip(batch, results, strict=True):
             event = json.loads(entry["Detail"])["event_id"]
             if result.get("ErrorCode"):
-                logger.error("order_created event not published", event_id=event, error=result["ErrorCode"])
+                logger.error("Order event not published", event_id=event, error=result["ErrorCode"])
                 not_published.append(number)
             else:
-                logger.info("order_created event published", event_id=event)
+                logger.info("Order event published", event_id=event)
     return not_published
 
 

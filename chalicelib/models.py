@@ -143,8 +143,9 @@ class ProductModel(CartwiseModel):
     category_key = UnicodeAttribute(null=True)  # category_key(tenant_id, category), set by every writer
     by_category = ProductsByCategory()
     price = DecimalAttribute()
-    stock = CountAttribute(default=0)
-    reserved = CountAttribute(default=0)
+    stock = CountAttribute(default=0)  # sellable
+    reserved = CountAttribute(default=0)  # held by orders awaiting payment
+    sold = CountAttribute(default=0)  # taken by confirmed orders; a cancel gives it back to `stock`
     # Annotated: PynamoDB types a list of UnicodeAttribute as holding attributes, not strings.
     tags: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
     complements: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
@@ -221,7 +222,10 @@ class OrderModel(CartwiseModel):
     currency = UnicodeAttribute()
     email = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
+    # SHA-256 of the order tokens handed out (the checkout's answer and its replays); never the tokens.
+    token_hashes = UnicodeSetAttribute(default=set)
     created_at = UTCDateTimeAttribute()
+    cancelled_at = UTCDateTimeAttribute(null=True)
     co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/events.py
 
 

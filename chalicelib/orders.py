@@ -1,11 +1,66 @@
-"""Orders: read back under their tenant only."""
+"""Orders: read back under their tenant only; the shopper's order token; cancellation.
+
+An order token is the shopper's capability for one order (cancel it; pay it, once payments
+exist): 32 random bytes handed out with the checkout's answer, of which only the SHA-256 is
+stored. Every change of an order's status is ONE TransactWriteItems conditioned on the status
+it leaves, with the stock moves it implies, so it happens once however requests race.
+"""
 
 from __future__ import annotations
 
-from chalicelib import cursors
-from chalicelib.errors import NotFound
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import size
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clients, contention, cursors
+from chalicelib.errors import NotFound, OrderNotCancellable, Unavailable
 from chalicelib.ids import is_ulid
-from chalicelib.models import OrderModel
+from chalicelib.models import OrderModel, ProductModel
+
+TOKEN_BYTES = 32
+# Each replay of a checkout hands out a token of its own; the cap keeps a replaying client from
+# growing the order item without bound. Beyond it a replay answers without a new token.
+MAX_TOKENS_PER_ORDER = 20
+CANCEL_ATTEMPTS = 6
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh order token and the digest that is stored in its place."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    return token, token_digest(token)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_opens(order: OrderModel, token: str) -> bool:
+    """True when `token` is one of the tokens handed out for this order (constant-time comparison)."""
+    digest = token_digest(token)
+    found = False
+    for stored in order.token_hashes or ():
+        found |= hmac.compare_digest(digest, stored)
+    return found
+
+
+def issue_another_token(order: OrderModel) -> str | None:
+    """A new token for a replayed checkout's answer (the first one is only stored hashed); None past the cap."""
+    token, digest = new_token()
+    room = OrderModel.token_hashes.does_not_exist() | (size(OrderModel.token_hashes) < MAX_TOKENS_PER_ORDER)
+    try:
+        OrderModel(order.tenant_id, order.order_id).update(
+            actions=[OrderModel.token_hashes.add({digest})], condition=OrderModel.order_id.exists() & room
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return None
+    return token
 
 
 def get_order(tenant_id: str, order_id: str, consistent: bool = False) -> OrderModel:
@@ -34,3 +89,38 @@ def list_orders(tenant_id: str, limit: int, cursor: str | None = None) -> tuple[
     if len(items) <= limit:
         return items, None
     return items[:limit], cursors.encode(items[limit - 1].order_id)
+
+
+def cancel(tenant_id: str, order_id: str) -> OrderModel:
+    """Cancel a confirmed order and put its units back on sale; a cancelled one is answered as it is."""
+    for attempt in range(CANCEL_ATTEMPTS):
+        order = get_order(tenant_id, order_id, consistent=True)
+        if order.status == "cancelled":
+            return order
+        if order.status != "confirmed":
+            raise OrderNotCancellable(
+                f"Order {order_id!r} is {order.status} and cannot be cancelled.", {"status": order.status}
+            )
+        cancelled_at = datetime.now(UTC)
+        try:
+            with TransactWrite(connection=clients.dynamodb()) as transaction:
+                transaction.update(
+                    OrderModel(tenant_id, order_id),
+                    actions=[OrderModel.status.set("cancelled"), OrderModel.cancelled_at.set(cancelled_at)],
+                    condition=OrderModel.status == "confirmed",
+                )
+                for line in order.lines:
+                    transaction.update(
+                        ProductModel(tenant_id, line.product_id),
+                        actions=[ProductModel.stock.add(line.quantity), ProductModel.sold.add(-line.quantity)],
+                        condition=ProductModel.product_id.exists(),
+                    )
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
+            contention.raise_if_permanent(exc)
+            contention.pause(attempt)  # cancelled meanwhile, or a conflict: read the order again
+            continue
+        order.status, order.cancelled_at = "cancelled", cancelled_at
+        return order
+    raise Unavailable("The order is being changed concurrently, please retry.")

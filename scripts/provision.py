@@ -62,6 +62,19 @@ def add_missing_indexes(model: type[Model]) -> None:
         print(f"added index {index['index_name']} to {table}")
 
 
+def move_reserved_to_sold(tenant_id: str) -> int:
+    """Orders of versions before decision 15 held their units in `reserved`; with no payments yet, all of
+    it is sold. Returns how many products changed; each update is conditioned on the figure read."""
+    moved = 0
+    for product in ProductModel.query(tenant_id, filter_condition=ProductModel.reserved > 0):
+        ProductModel(tenant_id, product.product_id).update(
+            actions=[ProductModel.sold.add(product.reserved), ProductModel.reserved.add(-product.reserved)],
+            condition=ProductModel.reserved == product.reserved,
+        )
+        moved += 1
+    return moved
+
+
 def backfill_category_keys(tenant_id: str) -> int:
     """Set `category_key` on the tenant's products written before the category index; returns how many.
 
@@ -220,10 +233,19 @@ def main() -> None:
         default=[],
         help="index these tenants' products written before the category index (one-off, after an upgrade)",
     )
+    parser.add_argument(
+        "--move-reserved-to-sold",
+        metavar="TENANT",
+        nargs="+",
+        default=[],
+        help="count these tenants' units held by earlier versions' orders as sold (one-off, after an upgrade)",
+    )
     args = parser.parse_args()
     provision(seed=args.seed, upsell_enabled=args.upsell_enabled, api_url=args.api_url)
     for tenant_id in args.backfill_category_keys:
         print(f"category index: {backfill_category_keys(tenant_id)} products of {tenant_id} backfilled")
+    for tenant_id in args.move_reserved_to_sold:
+        print(f"sold units: {move_reserved_to_sold(tenant_id)} products of {tenant_id} moved from reserved")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,10 @@ def checkout_cart(tenant_id: str, cart_id: str) -> Response:
             idempotency_key=idempotency_key(request.headers),
         ),
     )
-    answer = {"order": shapes.order(result.order), "upsell": shapes.upsell(result.upsell)}
+    answer = {
+        "order": shapes.order(result.order),
+        "upsell": shapes.upsell(result.upsell),
+        "order_token": result.order_token,
+    }
     location = f"/tenants/{tenant_id}/orders/{result.order.order_id}"
     return Response(answer, status_code=201 if result.created else 200, headers={"Location": location})

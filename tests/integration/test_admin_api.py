@@ -103,17 +103,17 @@ def test_upsert_creates_201_then_replaces_200(api):
     assert (record.price, record.complements, record.reserved) == (Decimal("9.90"), [], 0)
 
 
-def test_upsert_keeps_reserved_and_co_purchase_counts(api, aws):
+def test_upsert_keeps_sold_and_co_purchase_counts(api, aws):
     place_order(api, "tent-2p", 2)
     ProductModel("acme", "tent-2p").update(actions=[ProductModel.co_purchases["headlamp"].set(7)])
     before = product_record("acme", "tent-2p")
-    assert before.reserved == 2
+    assert before.sold == 2
 
     body = {"name": "Tent v2", "category": "camping", "price": "139.00", "stock": 5}
     assert api.put(f"{PRODUCTS}/tent-2p", body, headers=admin()).status_code == 200
 
     after = product_record("acme", "tent-2p")
-    assert (after.name, after.price, after.stock, after.reserved) == ("Tent v2", Decimal("139.00"), 5, 2)
+    assert (after.name, after.price, after.stock, after.sold) == ("Tent v2", Decimal("139.00"), 5, 2)
     assert after.co_purchases.as_dict() == {"headlamp": 7}
 
 
@@ -125,22 +125,22 @@ def test_an_upsert_without_stock_leaves_the_stock_alone(api):
 
     assert (response.status_code, response.data["stock"], response.data["name"]) == (200, 7, "Tent 2P (typo fixed)")
     record = product_record("acme", "tent-2p")
-    assert (record.stock, record.reserved) == (7, 3)
+    assert (record.stock, record.sold) == (7, 3)
     created = api.put(f"{PRODUCTS}/mug-blue", {k: v for k, v in MUG.items() if k != "stock"}, headers=admin())
     assert (created.status_code, created.data["stock"], product_record("acme", "mug-blue").stock) == (201, 0, 0)
 
 
-def test_a_new_product_starts_with_nothing_reserved_and_no_counts(api):
+def test_a_new_product_starts_with_nothing_reserved_or_sold_and_no_counts(api):
     api.put(f"{PRODUCTS}/mug-blue", MUG, headers=admin())
     record = product_record("acme", "mug-blue")
-    assert (record.reserved, record.co_purchases.as_dict()) == (0, {})
+    assert (record.reserved, record.sold, record.co_purchases.as_dict()) == (0, 0, {})
 
 
 def test_upserted_product_can_be_bought(api):
     api.put(f"{PRODUCTS}/mug-blue", {**MUG, "stock": 1}, headers=admin())
     place_order(api, "mug-blue")
     record = product_record("acme", "mug-blue")
-    assert (record.stock, record.reserved) == (0, 1)
+    assert (record.stock, record.sold) == (0, 1)
 
 
 INVALID_BODIES = {
@@ -224,11 +224,11 @@ def test_stock_never_goes_below_zero(api):
     assert product_record("acme", "headlamp").stock == 3
 
 
-def test_adjusting_stock_leaves_reserved_alone(api):
+def test_adjusting_stock_leaves_sold_alone(api):
     place_order(api, "tent-2p", 2)
     adjust(api, "tent-2p", 5)
     record = product_record("acme", "tent-2p")
-    assert (record.stock, record.reserved) == (13, 2)
+    assert (record.stock, record.sold) == (13, 2)
 
 
 @pytest.mark.parametrize("product_id", ["no-such-product", "Bad_Id"])

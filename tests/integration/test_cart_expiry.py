@@ -45,4 +45,4 @@ def test_an_expired_cart_cannot_be_checked_out_or_changed(api):
         api.get(f"{CARTS}/{cart_id}/upsell"),
     ):
         assert (response.status_code, response.data["error"]["code"]) == (404, "NOT_FOUND")
-    assert product_record("acme", "headlamp").reserved == 0
+    assert product_record("acme", "headlamp").sold == 0

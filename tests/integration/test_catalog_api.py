@@ -115,3 +115,17 @@ def test_an_upgrade_adds_the_category_index_and_backfills_older_products(aws_env
         assert backfill_category_keys("acme") == 0
         items, _ = catalog.list_products("acme", 10, category="lighting")
         assert [item.product_id for item in items] == ["old-lamp"]
+
+
+def test_an_upgrade_counts_units_held_by_earlier_orders_as_sold(api, aws):
+    from chalicelib.models import ProductModel
+    from scripts.provision import move_reserved_to_sold
+    from tests.conftest import product_record
+
+    # What an earlier version's checkout left: 2 units in `reserved`.
+    ProductModel("acme", "headlamp").update(actions=[ProductModel.stock.add(-2), ProductModel.reserved.add(2)])
+
+    assert move_reserved_to_sold("acme") == 1
+    assert move_reserved_to_sold("acme") == 0
+    headlamp = product_record("acme", "headlamp")
+    assert (headlamp.stock, headlamp.reserved, headlamp.sold) == (28, 0, 2)

@@ -41,8 +41,8 @@ def test_checkout_prices_reserves_stock_and_persists_the_order(api):
     assert response.data["upsell"] == {"enabled": False, "source": "disabled", "suggestions": []}
 
     tent, headlamp = product_record("acme", "tent-2p"), product_record("acme", "headlamp")
-    assert (tent.stock, tent.reserved) == (9, 1)
-    assert (headlamp.stock, headlamp.reserved) == (28, 2)
+    assert (tent.stock, tent.reserved, tent.sold) == (9, 0, 1)  # paid on delivery: sold at once
+    assert (headlamp.stock, headlamp.reserved, headlamp.sold) == (28, 0, 2)
     cart = api.get(f"{CARTS}/{cart_id}").data
     assert (cart["status"], cart["order_id"]) == ("checked_out", order["order_id"])
     assert api.get(f"/tenants/acme/orders/{order['order_id']}").data == order
@@ -104,7 +104,7 @@ def test_the_key_belongs_to_the_tenant_another_cart_with_it_is_422_and_nothing_i
 
     assert (response.status_code, response.data["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     assert [o.order_id for o in orders_of("acme")] == [order["order_id"]]
-    assert (product_record("acme", "tent-2p").stock, product_record("acme", "tent-2p").reserved) == (10, 0)
+    assert (product_record("acme", "tent-2p").stock, product_record("acme", "tent-2p").sold) == (10, 0)
     assert api.get(f"{CARTS}/{second_cart}").data["status"] == "open"
     # Another tenant's identical key is another key.
     globex_cart = api.post("/tenants/globex/carts", {"items": [{"product_id": "usb-c-dock", "quantity": 1}]})
@@ -228,7 +228,7 @@ def test_short_stock_found_before_the_transaction_writes_nothing(api):
 
 def assert_nothing_written(api, cart_id):
     assert product_record("acme", "tent-2p").stock == 10
-    assert product_record("acme", "tent-2p").reserved == 0
+    assert product_record("acme", "tent-2p").sold == 0
     assert orders_of("acme") == []
     assert api.get(f"{CARTS}/{cart_id}").data["status"] == "open"
 

@@ -53,7 +53,7 @@ def test_fifty_shoppers_for_ten_units_never_oversell(local_stack, race_product):
     assert statuses.count(409) == 40
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"OUT_OF_STOCK"}
     product = ProductModel.get("acme", race_product, consistent_read=True)
-    assert (product.stock, product.reserved) == (0, 10)
+    assert (product.stock, product.reserved, product.sold) == (0, 0, 10)
     assert len(orders_for(race_product)) == 10
 
 
@@ -79,7 +79,7 @@ def test_concurrent_retries_of_one_key_make_one_order_whatever_the_quantity(
     assert sorted(r.status_code for r in responses) == [200] * (retries - 1) + [201]
     assert len({r.json()["order"]["order_id"] for r in responses}) == 1
     product = ProductModel.get("acme", race_product, consistent_read=True)
-    assert (product.stock, product.reserved) == (10 - quantity, quantity)
+    assert (product.stock, product.sold) == (10 - quantity, quantity)
     assert len(orders_for(race_product)) == 1
 
 
@@ -105,7 +105,7 @@ def test_racing_checkouts_of_two_carts_with_one_key_place_one_order(local_stack,
     assert outcomes == [(200, None)] * 4 + [(422, "IDEMPOTENCY_KEY_REUSED")] * 5
     assert all(r.json()["order"]["cart_id"] == won_cart for r in responses if r.status_code == 200)
     product = ProductModel.get("acme", race_product, consistent_read=True)
-    assert (product.stock, product.reserved) == (7, 3)
+    assert (product.stock, product.sold) == (7, 3)
     assert len(orders_for(race_product)) == 1
 
 
@@ -120,3 +120,42 @@ def test_concurrent_cart_edits_lose_no_update(local_stack, stack_aws):
         assert [r.status_code for r in responses] == [200] * len(products)
         cart = http.get(f"{base}/{cart_id}").json()
     assert sorted(item["product_id"] for item in cart["items"]) == sorted(products)
+
+
+def test_checkouts_racing_cancels_keep_every_unit_accounted_for(local_stack, race_product):
+    """Stock 10: 6 orders placed, then 8 more checkouts race 12 cancels (each of the 6 orders twice).
+    Every cancel happens once, and stock + reserved + sold stays 10 with sold = the confirmed orders' units."""
+    base = f"{local_stack.api_url}/tenants/acme"
+    with httpx.Client(timeout=60) as http:
+
+        def new_cart() -> str:
+            items = [{"product_id": race_product, "quantity": 1}]
+            return http.post(f"{base}/carts", json={"items": items}).json()["cart_id"]
+
+        first = [http.post(f"{base}/carts/{new_cart()}/checkout").json() for _ in range(6)]
+        later = [new_cart() for _ in range(8)]
+        calls = [("checkout", cart_id) for cart_id in later] + [
+            ("cancel", answer) for answer in first for _ in range(2)
+        ]
+
+        def call(i: int):
+            kind, target = calls[i]
+            if kind == "checkout":
+                return kind, http.post(f"{base}/carts/{target}/checkout")
+            order_id = target["order"]["order_id"]
+            headers = {"X-Order-Token": target["order_token"]}
+            return kind, http.post(f"{base}/orders/{order_id}/cancel", headers=headers)
+
+        results = all_at_once(len(calls), call)
+
+    cancels = [r for kind, r in results if kind == "cancel"]
+    assert [(r.status_code, r.json()["status"]) for r in cancels] == [(200, "cancelled")] * 12
+    placed_later = [r for kind, r in results if kind == "checkout" and r.status_code == 201]
+    refused = [r for kind, r in results if kind == "checkout" and r.status_code != 201]
+    assert {r.json()["error"]["code"] for r in refused} <= {"OUT_OF_STOCK"}
+    assert 4 <= len(placed_later) <= 8  # 4 units were free all along; cancels may free more in time
+    product = ProductModel.get("acme", race_product, consistent_read=True)
+    assert product.stock + product.reserved + product.sold == 10
+    assert (product.reserved, product.sold) == (0, len(placed_later))
+    statuses = sorted(o.status for o in orders_for(race_product))
+    assert statuses == ["cancelled"] * 6 + ["confirmed"] * len(placed_later)

@@ -86,7 +86,7 @@ def state(product_id: str, cart_id: str) -> dict:
     record = CartModel.get("acme", cart_id, consistent_read=True)
     orders = [o.order_id for o in OrderModel.query("acme", consistent_read=True) if o.cart_id == cart_id]
     return {
-        "stock": (product.stock, product.reserved),
+        "stock": (product.stock, product.sold),
         "cart": (record.status, record.order_id, record.version),
         "orders": orders,
     }

@@ -368,13 +368,17 @@ def api_routes(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]
 
 
 def costs_more_than_a_read(method: str, path: str, spec: dict[str, Any]) -> bool:
-    """Checkout, up-sell, payment, readiness and admin routes (those behind the admin-key authorizer).
+    """Checkout, up-sell, payment, order changes, readiness and admin routes (behind the admin-key authorizer).
 
     Not their CORS preflights (OPTIONS): API Gateway answers those itself, no function runs.
     """
     if method == "OPTIONS":
         return False
-    return bool(spec.get("security")) or path == "/health/ready" or path.endswith(("/checkout", "/upsell", "/payment"))
+    return (
+        bool(spec.get("security"))
+        or path == "/health/ready"
+        or path.endswith(("/checkout", "/upsell", "/payment", "/cancel", "/refund"))
+    )
 
 
 def test_costly_routes_have_limits_below_the_catalogue_reads(template: dict[str, Any]) -> None:
@@ -392,6 +396,7 @@ def test_costly_routes_have_limits_below_the_catalogue_reads(template: dict[str,
     assert costly == set(limits)
     assert {route: (s["ThrottlingRateLimit"], s["ThrottlingBurstLimit"]) for route, s in limits.items()} == {
         ("POST", "/tenants/{tenant_id}/carts/{cart_id}/checkout"): (5, 10),
+        ("POST", "/tenants/{tenant_id}/orders/{order_id}/cancel"): (5, 10),
         ("GET", "/tenants/{tenant_id}/carts/{cart_id}/upsell"): (5, 10),
         ("GET", "/health/ready"): (1, 2),
         ("GET", "/tenants/{tenant_id}/orders"): (2, 5),
@@ -782,6 +787,10 @@ def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, A
         again = api.post(f"{carts}/{cart_id}/checkout", {"email": "ada@example.com"}, headers={"Idempotency-Key": "k1"})
         assert again.data["order"]["order_id"] == order_id
         assert api.get(f"/tenants/acme/orders/{order_id}").status_code == 200
+        cancel = api.post(
+            f"/tenants/acme/orders/{order_id}/cancel", headers={"X-Order-Token": again.data["order_token"]}
+        )
+        assert (cancel.status_code, cancel.data["status"]) == (200, "cancelled")
         sold_out = api.post(carts, {"items": [{"product_id": "sleeping-pad", "quantity": 2}]}).data["cart_id"]
         with prod_like.paused():
             set_stock("acme", "sleeping-pad", 1)
@@ -791,6 +800,8 @@ def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, A
         product = {"name": "Tent v2", "category": "camping", "price": "139.00", "stock": 5}
         assert api.put("/tenants/acme/products/tent-3p", product, headers=admin).status_code in (200, 201)
         assert api.post("/tenants/acme/products/tent-2p/stock", {"delta": 1}, headers=admin).status_code == 200
+        keyed = {**admin, "Idempotency-Key": "restock-1"}
+        assert api.post("/tenants/acme/products/tent-2p/stock", {"delta": 1}, headers=keyed).status_code == 200
         assert api.get("/tenants/acme/orders", headers={"X-Api-Key": "cw_acme_" + "x" * 43}).status_code == 401
 
     # The orders stream handler: co-purchase counts and the order event.

@@ -13,11 +13,11 @@ from tests.conftest import product_record
 from tests.streams import synthetic_record
 
 CARTS = "/tenants/acme/carts"
-PATTERN = {"source": ["cartwise.orders"], "detail-type": ["order_created"]}
+PATTERN = {"source": ["cartwise.orders"], "detail-type": ["order_created", "order_cancelled"]}
 
 
 def subscribe(bus: str, name: str = "order-events") -> object:
-    """A queue receiving every order_created event of the bus; returns a function draining it."""
+    """A queue receiving every order event of the bus; returns a function draining it."""
     sqs = boto3.client("sqs")
     events = boto3.client("events")
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -83,6 +83,7 @@ def test_insert_publishes_order_created(api, handler, received):
         "tenant_id": "acme",
         "order_id": placed["order_id"],
         "cart_id": placed["cart_id"],
+        "status": "confirmed",
         "created_at": placed["created_at"],
         "total": "214.78",
         "currency": "EUR",
@@ -321,3 +322,28 @@ def test_an_order_is_counted_in_the_metrics_once_whatever_redelivers_or_replays_
     assert (document["currency"], document["tenant_id"], document["order_id"]) == ("EUR", "acme", placed["order_id"])
     assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Cartwise"
     assert ["currency", "service"] in [sorted(d) for d in document["_aws"]["CloudWatchMetrics"][0]["Dimensions"]]
+
+
+def test_a_cancellation_publishes_order_cancelled_once_per_event_id(api, handler, received):
+    cart_id = api.post(CARTS, {"items": [{"product_id": "sun-hat", "quantity": 2}]}).data["cart_id"]
+    answer = api.post(f"{CARTS}/{cart_id}/checkout").data
+    handler(synthetic_record(order_item(answer["order"]["order_id"])))
+    cancel = api.post(
+        f"/tenants/acme/orders/{answer['order']['order_id']}/cancel", headers={"X-Order-Token": answer["order_token"]}
+    )
+    assert cancel.status_code == 200
+    received()  # the order_created event
+
+    cancelled = synthetic_record(order_item(answer["order"]["order_id"]), event_name="MODIFY", sequence=2)
+    handler(cancelled)
+    handler(cancelled)  # redelivered
+
+    events = received()
+    assert [e["detail-type"] for e in events] == ["order_cancelled", "order_cancelled"]
+    assert {e["detail"]["event_id"] for e in events} == {f"order_cancelled:acme:{answer['order']['order_id']}"}
+    assert events[0]["detail"]["status"] == "cancelled"
+    # A MODIFY of an order that is not cancelled (the stream handler's own count mark) publishes nothing.
+    other = api.post(CARTS, {"items": [{"product_id": "sun-hat", "quantity": 1}]}).data["cart_id"]
+    confirmed = api.post(f"{CARTS}/{other}/checkout").data["order"]
+    handler(synthetic_record(order_item(confirmed["order_id"]), event_name="MODIFY", sequence=3))
+    assert received() == []
