@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import carts, catalog, clients, contention, idempotency, orders, upsell
 from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, PriceChanged
 from chalicelib.ids import new_ulid
-from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel
+from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel, status_key
 from chalicelib.observability import logger
 from chalicelib.orders import get_order
 from chalicelib.pricing import format_money
@@ -198,6 +198,7 @@ def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutReques
         new_ulid(),
         cart_id=priced.cart.cart_id,
         status="confirmed",
+        status_key=status_key(tenant.tenant_id, "confirmed"),
         lines=[
             OrderLine(
                 product_id=line.product_id,

@@ -207,6 +207,22 @@ class OrderTotals(MapAttribute):
     total = DecimalAttribute()
 
 
+def status_key(tenant_id: str, status: str) -> str:
+    """The status index's partition: one per tenant and status."""
+    return f"{tenant_id}/{status}"
+
+
+class OrdersByStatus(GlobalSecondaryIndex["OrderModel"]):
+    """A tenant's orders of one status, newest first (ULIDs sort by time): the admin list's filter."""
+
+    class Meta:
+        index_name = "by-status"
+        projection = AllProjection()
+
+    status_key = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)
+
+
 class OrderModel(CartwiseModel):
     class Meta(TableMeta):
         table_name = TableName("orders")
@@ -216,6 +232,8 @@ class OrderModel(CartwiseModel):
     order_id = UnicodeAttribute(range_key=True)
     cart_id = UnicodeAttribute()
     status = UnicodeAttribute(default="confirmed")
+    status_key = UnicodeAttribute(null=True)  # status_key(tenant_id, status), set with every status
+    by_status = OrdersByStatus()
     lines = ListAttribute(of=OrderLine)
     totals = OrderTotals()
     promo_code = UnicodeAttribute(null=True)

@@ -20,7 +20,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import clients, contention, cursors
 from chalicelib.errors import NotFound, OrderNotCancellable, Unavailable
 from chalicelib.ids import is_ulid
-from chalicelib.models import OrderModel, ProductModel
+from chalicelib.models import OrderModel, ProductModel, status_key
 
 TOKEN_BYTES = 32
 # Each replay of a checkout hands out a token of its own; the cap keeps a replaying client from
@@ -72,19 +72,25 @@ def get_order(tenant_id: str, order_id: str, consistent: bool = False) -> OrderM
     raise NotFound(f"Order {order_id!r} not found.", {"order_id": order_id})
 
 
-def list_orders(tenant_id: str, limit: int, cursor: str | None = None) -> tuple[list[OrderModel], str | None]:
-    """One page of the tenant's orders, newest first (order ids are ULIDs, so they sort by time).
+def list_orders(
+    tenant_id: str, limit: int, cursor: str | None = None, status: str | None = None
+) -> tuple[list[OrderModel], str | None]:
+    """One page of the tenant's orders (or of one status, through its index), newest first.
 
-    One item more than the page is read, so the last page says so (next_cursor null) instead of
-    sending the client to an empty page.
+    Order ids are ULIDs, so they sort by time. One item more than the page is read, so the last
+    page says so (next_cursor null) instead of sending the client to an empty page.
     """
     start_after = cursors.decode(cursor, is_ulid) if cursor else None
-    results = OrderModel.query(
-        tenant_id,
-        scan_index_forward=False,
-        limit=limit + 1,
-        last_evaluated_key={"tenant_id": {"S": tenant_id}, "order_id": {"S": start_after}} if start_after else None,
-    )
+    start_key = {"tenant_id": {"S": tenant_id}, "order_id": {"S": start_after}} if start_after else None
+    if status:
+        partition = status_key(tenant_id, status)
+        if start_key:
+            start_key["status_key"] = {"S": partition}
+        results = OrderModel.by_status.query(
+            partition, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start_key
+        )
+    else:
+        results = OrderModel.query(tenant_id, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start_key)
     items = list(results)
     if len(items) <= limit:
         return items, None
@@ -106,7 +112,11 @@ def cancel(tenant_id: str, order_id: str) -> OrderModel:
             with TransactWrite(connection=clients.dynamodb()) as transaction:
                 transaction.update(
                     OrderModel(tenant_id, order_id),
-                    actions=[OrderModel.status.set("cancelled"), OrderModel.cancelled_at.set(cancelled_at)],
+                    actions=[
+                        OrderModel.status.set("cancelled"),
+                        OrderModel.status_key.set(status_key(tenant_id, "cancelled")),
+                        OrderModel.cancelled_at.set(cancelled_at),
+                    ],
                     condition=OrderModel.status == "confirmed",
                 )
                 for line in order.lines:

@@ -20,7 +20,7 @@ from pynamodb.models import Model
 
 from chalicelib import api_keys, catalog, clients
 from chalicelib.config import get_settings
-from chalicelib.models import ALL_MODELS, ProductModel, PromoCode, TenantModel, category_key
+from chalicelib.models import ALL_MODELS, OrderModel, ProductModel, PromoCode, TenantModel, category_key, status_key
 
 REPO = Path(__file__).resolve().parent.parent
 TENANT_DATA = REPO / "data" / "tenants"
@@ -75,17 +75,25 @@ def move_reserved_to_sold(tenant_id: str) -> int:
     return moved
 
 
-def backfill_category_keys(tenant_id: str) -> int:
-    """Set `category_key` on the tenant's products written before the category index; returns how many.
+def backfill_index_keys(tenant_id: str) -> int:
+    """Set the index keys on the tenant's products (`category_key`) and orders (`status_key`) written before
+    those indexes existed; returns how many items changed.
 
-    The index only holds items that carry its key, so older products are missing from filtered
-    lists until this has run (docs/deploy.md). A Query of the tenant's partition, page by page.
+    An index only holds items that carry its key, so older ones are missing from filtered lists until
+    this has run (docs/deploy.md). Queries of the tenant's partitions, page by page, never a scan.
     """
     updated = 0
     for product in ProductModel.query(tenant_id, filter_condition=ProductModel.category_key.does_not_exist()):
         ProductModel(tenant_id, product.product_id).update(
             actions=[ProductModel.category_key.set(category_key(tenant_id, product.category))],
             condition=ProductModel.product_id.exists(),
+        )
+        updated += 1
+    for order in OrderModel.query(tenant_id, filter_condition=OrderModel.status_key.does_not_exist()):
+        OrderModel(tenant_id, order.order_id).update(
+            actions=[OrderModel.status_key.set(status_key(tenant_id, order.status))],
+            # Only while the status is the one read: a transition sets the key itself.
+            condition=OrderModel.status == order.status,
         )
         updated += 1
     return updated
@@ -227,11 +235,11 @@ def main() -> None:
     parser.add_argument("--upsell-enabled", default="true", choices=["true", "false"])
     parser.add_argument("--api-url", help="publish the storefront, pointing it at this API URL")
     parser.add_argument(
-        "--backfill-category-keys",
+        "--backfill-index-keys",
         metavar="TENANT",
         nargs="+",
         default=[],
-        help="index these tenants' products written before the category index (one-off, after an upgrade)",
+        help="index these tenants' products and orders written before their indexes (one-off, after an upgrade)",
     )
     parser.add_argument(
         "--move-reserved-to-sold",
@@ -242,8 +250,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     provision(seed=args.seed, upsell_enabled=args.upsell_enabled, api_url=args.api_url)
-    for tenant_id in args.backfill_category_keys:
-        print(f"category index: {backfill_category_keys(tenant_id)} products of {tenant_id} backfilled")
+    for tenant_id in args.backfill_index_keys:
+        print(f"indexes: {backfill_index_keys(tenant_id)} products and orders of {tenant_id} backfilled")
     for tenant_id in args.move_reserved_to_sold:
         print(f"sold units: {move_reserved_to_sold(tenant_id)} products of {tenant_id} moved from reserved")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
@@ -66,6 +66,7 @@ class OrderListQuery(BaseModel):
 
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, min_length=1, max_length=512)
+    status: Literal["pending_payment", "paid", "confirmed", "expired", "cancelled", "refunded"] | None = None
 
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=40)]

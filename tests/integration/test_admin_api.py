@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib.models import ProductModel
+from chalicelib.models import OrderModel, ProductModel
 from tests.admin import GLOBEX_KEY, admin
 from tests.conftest import product_record, set_stock
 
@@ -51,6 +51,33 @@ def test_orders_are_listed_newest_first_with_a_cursor(api):
     assert last.data["next_cursor"] is None
 
 
+def test_the_list_filters_by_status_through_its_index_newest_first(api):
+    placed = [place_order(api, product) for product in ("headlamp", "sun-hat", "wool-socks", "tent-2p", "cook-set")]
+    for order_id in (placed[0], placed[3]):
+        assert api.post(f"{ORDERS}/{order_id}/cancel", headers=admin()).status_code == 200
+
+    cancelled = api.get(f"{ORDERS}?status=cancelled", headers=admin())
+    assert [o["order_id"] for o in cancelled.data["items"]] == [placed[3], placed[0]]
+    assert {o["status"] for o in cancelled.data["items"]} == {"cancelled"}
+    first = api.get(f"{ORDERS}?status=confirmed&limit=2", headers=admin())
+    assert [o["order_id"] for o in first.data["items"]] == [placed[4], placed[2]]
+    rest = api.get(f"{ORDERS}?status=confirmed&limit=2&cursor={first.data['next_cursor']}", headers=admin())
+    assert ([o["order_id"] for o in rest.data["items"]], rest.data["next_cursor"]) == ([placed[1]], None)
+    assert api.get(f"{ORDERS}?status=paid", headers=admin()).data == {"items": [], "next_cursor": None}
+    assert api.get("/tenants/globex/orders?status=cancelled", headers=admin(GLOBEX_KEY)).data["items"] == []
+
+
+def test_orders_written_before_the_status_index_are_listed_after_the_backfill(api, aws):
+    from scripts.provision import backfill_index_keys
+
+    order_id = place_order(api, "headlamp")
+    OrderModel("acme", order_id).update(actions=[OrderModel.status_key.remove()])  # as an older version wrote it
+    assert api.get(f"{ORDERS}?status=confirmed", headers=admin()).data["items"] == []
+
+    assert backfill_index_keys("acme") == 1
+    assert [o["order_id"] for o in api.get(f"{ORDERS}?status=confirmed", headers=admin()).data["items"]] == [order_id]
+
+
 def test_order_list_items_are_full_orders_and_a_full_page_has_no_cursor(api):
     order_id = place_order(api, "headlamp", 2)
     response = api.get(ORDERS, headers=admin())
@@ -68,7 +95,9 @@ def test_orders_of_another_tenant_are_never_listed(api):
     assert response.data == {"items": [], "next_cursor": None}
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=ten", "cursor=bm9wZQ", "cursor=", "sort=asc"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "limit=ten", "cursor=bm9wZQ", "cursor=", "sort=asc", "status=shipped", "status="]
+)
 def test_bad_list_parameters_are_400(api, query):
     response = api.get(f"{ORDERS}?{query}", headers=admin())
     assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")

@@ -77,7 +77,7 @@ def test_an_upgrade_adds_the_category_index_and_backfills_older_products(aws_env
 
     from chalicelib import catalog, clients
     from chalicelib.models import ProductModel
-    from scripts.provision import backfill_category_keys, create_tables
+    from scripts.provision import backfill_index_keys, create_tables
 
     with mock_aws():
         dynamodb = clients.client("dynamodb")
@@ -111,8 +111,8 @@ def test_an_upgrade_adds_the_category_index_and_backfills_older_products(aws_env
         assert [index["IndexName"] for index in indexes] == ["by-category"]
         assert catalog.list_products("acme", 10, category="lighting") == ([], None)  # not indexed yet
 
-        assert backfill_category_keys("acme") == 2
-        assert backfill_category_keys("acme") == 0
+        assert backfill_index_keys("acme") == 2
+        assert backfill_index_keys("acme") == 0
         items, _ = catalog.list_products("acme", 10, category="lighting")
         assert [item.product_id for item in items] == ["old-lamp"]
 

@@ -261,6 +261,9 @@ def test_tables_equal_the_pynamodb_models(template: dict[str, Any], monkeypatch:
     assert models["cartwise-prod-products"]["indexes"] == {
         "by-category": {"keys": {"HASH": "category_key", "RANGE": "product_id"}, "projection": "ALL"}
     }
+    assert models["cartwise-prod-orders"]["indexes"] == {
+        "by-status": {"keys": {"HASH": "status_key", "RANGE": "order_id"}, "projection": "ALL"}
+    }
     assert {table["billing_mode"] for table in models.values()} == {"PAY_PER_REQUEST"}
     assert {table["keys"]["HASH"] for table in models.values()} == {"tenant_id"}
 
@@ -797,6 +800,7 @@ def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, A
         assert api.post(f"{carts}/{sold_out}/checkout").status_code == 409
         admin = {"X-Api-Key": demo_key}
         assert api.get("/tenants/acme/orders", headers=admin).status_code == 200
+        assert api.get("/tenants/acme/orders?status=cancelled", headers=admin).data["items"][0]["order_id"] == order_id
         product = {"name": "Tent v2", "category": "camping", "price": "139.00", "stock": 5}
         assert api.put("/tenants/acme/products/tent-3p", product, headers=admin).status_code in (200, 201)
         assert api.post("/tenants/acme/products/tent-2p/stock", {"delta": 1}, headers=admin).status_code == 200
