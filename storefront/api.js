@@ -77,6 +77,9 @@ export function createApi(baseUrl, tenantId) {
     applyPromo: (cartId, code) => request("PUT", `${cart(cartId)}/promo`, { body: { code } }),
     removePromo: (cartId) => request("DELETE", `${cart(cartId)}/promo`),
     getUpsell: (cartId) => request("GET", `${cart(cartId)}/upsell`),
+    /** Cancel an order with the shopper's order token (from the checkout's answer). */
+    cancelOrder: (orderId, orderToken) =>
+      request("POST", `/orders/${encodeURIComponent(orderId)}/cancel`, { headers: { "X-Order-Token": orderToken } }),
     /** Place the order at the total the shopper saw: the API refuses it (PRICE_CHANGED) if that total is stale. */
     checkout: (cartId, { key, expectedTotal }) =>
       request("POST", `${cart(cartId)}/checkout`, {

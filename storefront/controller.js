@@ -40,6 +40,7 @@ export class Controller {
     view.bindRemovePromo(() => this.removePromo());
     view.bindCheckout(() => this.checkout());
     view.bindRetryProducts(() => this.loadProducts());
+    view.bindCancelOrder((order) => this.cancelOrder(order));
   }
 
   async start() {
@@ -303,8 +304,20 @@ export class Controller {
     this.state.shortages.clear();
     this.setCart(null); // a fresh, empty cart; it is created on the first add
     this.view.showCheckoutError(null);
-    this.view.showConfirmation(result.order, result.upsell);
+    // The order token lives in this page only: it is the shopper's key to this one order.
+    this.orderToken = result.order_token;
+    this.view.showConfirmation(result.order, result.upsell, { cancellable: Boolean(this.orderToken) });
     this.loadProducts(); // the stock has dropped
+  }
+
+  async cancelOrder(order) {
+    try {
+      const cancelled = await this.api.cancelOrder(order.order_id, this.orderToken);
+      this.view.showConfirmation(cancelled, null, { message: "Nothing will be delivered or charged." });
+      this.loadProducts(); // its units are back on sale
+    } catch (error) {
+      this.view.showConfirmation(order, null, { cancellable: true, message: errorMessage(error) });
+    }
   }
 
   async checkoutFailed(error) {

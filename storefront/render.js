@@ -225,10 +225,17 @@ export function shortageNotice(shortages, nameOf, onFix) {
   ];
 }
 
-export function confirmationView(order, upsell, { onAddSuggestion, onContinue }) {
-  const suggestions = upsellList(upsell, order.currency, { idPrefix: "confirmation-upsell", onAdd: onAddSuggestion });
+export function confirmationView(order, upsell, { onAddSuggestion, onContinue, onCancel, message }) {
+  const cancelled = order.status === "cancelled";
+  const suggestions = cancelled
+    ? null
+    : upsellList(upsell, order.currency, { idPrefix: "confirmation-upsell", onAdd: onAddSuggestion });
   return [
-    el("h2", { id: "confirmation-heading", tabindex: "-1" }, "Thank you! Your order is confirmed."),
+    el(
+      "h2",
+      { id: "confirmation-heading", tabindex: "-1" },
+      cancelled ? "Your order is cancelled." : "Thank you! Your order is confirmed.",
+    ),
     el("p", { class: "order-number" }, "Order number ", el("strong", { class: "order-id" }, order.order_id)),
     el(
       "table",
@@ -271,6 +278,14 @@ export function confirmationView(order, upsell, { onAddSuggestion, onContinue })
           suggestions,
         )
       : null,
-    el("button", { type: "button", class: "button primary", onclick: onContinue }, "Continue shopping"),
-  ];
+    message ? el("p", { class: "confirmation-message", role: "alert" }, message) : null,
+    el(
+      "div",
+      { class: "confirmation-actions" },
+      el("button", { type: "button", class: "button primary", onclick: onContinue }, "Continue shopping"),
+      onCancel && !cancelled
+        ? el("button", { type: "button", class: "button secondary cancel-order", onclick: onCancel }, "Cancel order")
+        : null,
+    ),
+  ].filter((node) => node !== null); // replaceChildren() would show a null as the text "null"
 }

@@ -44,6 +44,7 @@ export class View {
       removeLine: () => {},
       fixShortage: () => {},
       retryProducts: () => {},
+      cancelOrder: null, // set when the page holds the order's token: the confirmation offers "Cancel order"
     };
     this.dom.promoInput.addEventListener("input", () => this.showPromoError(null));
   }
@@ -90,6 +91,11 @@ export class View {
 
   bindRetryProducts(handler) {
     this.handlers.retryProducts = handler;
+  }
+
+  /** "Cancel order" on the confirmation: handler(order). */
+  bindCancelOrder(handler) {
+    this.handlers.cancelOrder = handler;
   }
 
   // ---- show: the page --------------------------------------------------------------------------
@@ -265,11 +271,15 @@ export class View {
     this.dom.checkoutMessage.hidden = kind === null;
   }
 
-  showConfirmation(order, upsell) {
+  /** The placed (or cancelled) order; `cancellable` offers "Cancel order", `message` explains an outcome. */
+  showConfirmation(order, upsell, { cancellable = false, message = null } = {}) {
     const confirmation = this.dom.confirmation;
+    const cancel = this.handlers.cancelOrder;
     confirmation.replaceChildren(
       ...render.confirmationView(order, upsell, {
         onAddSuggestion: this.handlers.addProduct,
+        onCancel: cancellable && cancel ? () => cancel(order) : null,
+        message,
         onContinue: () => {
           confirmation.hidden = true;
           confirmation.replaceChildren();

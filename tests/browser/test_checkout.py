@@ -140,6 +140,27 @@ def test_an_edit_after_a_lost_answer_shows_the_order_placed_instead_of_a_new_car
     assert shop.stock("globex", "usb-microphone") == before - 1
 
 
+def test_the_shopper_cancels_the_order_from_its_confirmation(page: Page, shop: Shop) -> None:
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("usb-c-dock")
+    before = shop.stock("globex", "usb-c-dock")
+    shop_page.checkout_button.click()
+    expect(shop_page.confirmation.locator("h2")).to_have_text("Thank you! Your order is confirmed.")
+    assert shop.stock("globex", "usb-c-dock") == before - 1
+    order_id = shop_page.confirmation.locator(".order-id").inner_text()
+
+    with page.expect_request(lambda r: r.url.endswith(f"/orders/{order_id}/cancel")) as sent:
+        shop_page.confirmation.get_by_role("button", name="Cancel order").click()
+    expect(shop_page.confirmation.locator("h2")).to_have_text("Your order is cancelled.")
+    expect(shop_page.confirmation).to_contain_text("Nothing will be delivered or charged.")
+    expect(shop_page.confirmation.get_by_role("button", name="Cancel order")).to_have_count(0)
+    expect(shop_page.confirmation).not_to_contain_text("null")  # no promo, no suggestions: nothing shown
+    assert sent.value.headers["x-order-token"]  # the token from the checkout's answer, nothing else
+    assert sent.value.response().status == 200
+    assert shop.stock("globex", "usb-c-dock") == before
+
+
 def test_busy_state_while_the_order_is_placed(page: Page, shop: Shop) -> None:
     shop_page = Storefront(page, shop)
     shop_page.open("globex")
