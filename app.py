@@ -1,8 +1,9 @@
 """Cartwise API: blueprints and middleware only; everything else lives in chalicelib."""
 
-from chalice import Chalice, CORSConfig
+from chalice import Chalice, CORSConfig, Rate
 
 from chalicelib import events
+from chalicelib import orders as order_lifecycle
 from chalicelib.api import admin, auth, carts, catalog, health, local_gateway, middleware, orders
 from chalicelib.errors import rewrite_chalice_error
 
@@ -37,3 +38,9 @@ def envelope_chalice_errors(event, get_response):
 def order_stream(event):
     # Lambda's partial batch response (ReportBatchItemFailures in infra/template.yml).
     return events.process_records(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def expire_holds(event):
+    # Unpaid orders whose hold lapsed give their units back (chalicelib/orders.py).
+    return {"expired": order_lifecycle.sweep_lapsed_holds()}

@@ -9,6 +9,7 @@ a same-key request that won the race is answered with its order, never with the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,9 +17,10 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import carts, catalog, clients, contention, idempotency, orders, upsell
+from chalicelib.config import get_settings
 from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, PriceChanged
 from chalicelib.ids import new_ulid
-from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel, status_key
+from chalicelib.models import HOLD_QUEUE, CartModel, OrderLine, OrderModel, OrderTotals, ProductModel, status_key
 from chalicelib.observability import logger
 from chalicelib.orders import get_order
 from chalicelib.pricing import format_money
@@ -131,13 +133,15 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
         )
     order_token, token_digest = orders.new_token()
     order = _new_order(tenant, priced, request, token_digest)
+    # A card payment holds the units (reserved) until it succeeds or the hold lapses; payment on
+    # delivery sells them at once.
+    taken_into = ProductModel.reserved if order.status == "pending_payment" else ProductModel.sold
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             for line in priced.lines:
                 transaction.update(
                     ProductModel(tenant.tenant_id, line.product_id),
-                    # A confirmed order (payment on delivery) sells its units at once.
-                    actions=[ProductModel.stock.add(-line.quantity), ProductModel.sold.add(line.quantity)],
+                    actions=[ProductModel.stock.add(-line.quantity), taken_into.add(line.quantity)],
                     condition=(ProductModel.stock >= line.quantity) & (ProductModel.price == line.unit_price),
                     return_values="ALL_OLD",
                 )
@@ -193,12 +197,17 @@ def _shortages_from(failed_items: list[dict[str, Any] | None], requested: dict[s
 
 def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutRequest, token_digest: str) -> OrderModel:
     totals = priced.totals
+    created_at = carts.now()
+    pays_by_card = tenant.payment_mode == "stripe"
+    status = "pending_payment" if pays_by_card else "confirmed"
     return OrderModel(
         tenant.tenant_id,
         new_ulid(),
         cart_id=priced.cart.cart_id,
-        status="confirmed",
-        status_key=status_key(tenant.tenant_id, "confirmed"),
+        status=status,
+        status_key=status_key(tenant.tenant_id, status),
+        hold_queue=HOLD_QUEUE if pays_by_card else None,
+        hold_expires_at=created_at + timedelta(seconds=get_settings().order_hold_seconds) if pays_by_card else None,
         lines=[
             OrderLine(
                 product_id=line.product_id,
@@ -222,5 +231,5 @@ def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutReques
         email=request.email,
         idempotency_key=request.idempotency_key,
         token_hashes={token_digest},
-        created_at=carts.now(),
+        created_at=created_at,
     )

@@ -22,6 +22,7 @@ class Settings:
     openai_api_key: str | None = field(default=None, repr=False)  # a secret: kept out of repr/logs
     llm_json_mode: bool = True
     event_bus_name: str = "cartwise-dev"
+    order_hold_seconds: int = 900
 
     def table_name(self, entity: str) -> str:
         return f"{self.table_prefix}-{self.stage}-{entity}"
@@ -49,6 +50,7 @@ def get_settings() -> Settings:
         event_bus_name=env.get("EVENT_BUS_NAME", f"cartwise-{stage}"),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         llm_json_mode=env.get("LLM_JSON_MODE", "true").strip().lower() != "false",
+        order_hold_seconds=int(env.get("ORDER_HOLD_SECONDS", "900")),
     )
 
 

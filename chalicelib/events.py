@@ -12,7 +12,8 @@ For every INSERT of an order:
 2. an `order_created` event goes to EventBridge. Publishing is at-least-once, so the detail
    carries a deterministic `event_id` for consumers to de-duplicate.
 
-For every MODIFY that shows an order cancelled, an `order_cancelled` event goes to the bus.
+Only a confirmed order counts (an order awaiting payment may never be paid). For every MODIFY that
+shows an order cancelled or expired, an `order_cancelled` or `order_expired` event goes to the bus.
 
 A record that cannot be handled (an unreadable image, counts not written, an event not accepted)
 does not fail the batch: it is reported back to Lambda by sequence number (ReportBatchItemFailures)
@@ -48,6 +49,8 @@ SOURCE = "cartwise.orders"
 # stream, set by infra/'s merge template (see docs/operations.md). Locally nothing consumes it.
 ORDERS_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/cartwise-dev-orders/stream/set-by-infra"
 PUT_EVENTS_BATCH = 10
+# The event a MODIFY publishes when it shows an order in one of these statuses.
+ENDED = {"cancelled": "order_cancelled", "expired": "order_expired"}
 # Top-K kept per map (chalicelib/counters.py): at most ~2 KB per product or tenant item, whatever the catalogue.
 CO_PURCHASES_KEPT = 50
 BEST_SELLERS_KEPT = 50
@@ -78,13 +81,14 @@ def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str,
         try:
             order = OrderModel.from_raw_data(record.new_image)
             if record.event_name == "INSERT":
-                if count_co_purchases(order):  # True once per order, whatever redelivers its record
+                # Only a sale counts (an unpaid order may never be paid); True once per order.
+                if order.status == "confirmed" and count_co_purchases(order):
                     observability.record_order(order.tenant_id, order.order_id, order.totals.total, order.currency)
                 entries.append((record.sequence_number, order_event(order, "order_created")))
-            elif order.status == "cancelled":
-                # Any later change of a cancelled order (its count mark, say) repeats the event with the
+            elif order.status in ENDED:
+                # Any later change of an ended order (its count mark, say) repeats the event with the
                 # same event_id; consumers de-duplicate on it, as for every redelivery.
-                entries.append((record.sequence_number, order_event(order, "order_cancelled")))
+                entries.append((record.sequence_number, order_event(order, ENDED[order.status])))
         except Exception as exc:  # noqa: BLE001 - whatever it is, this record alone must not hold the shard back
             logger.exception("Order stream record failed", sequence_number=record.sequence_number, error=repr(exc))
             failed.add(record.sequence_number)

@@ -110,6 +110,8 @@ class TenantModel(CartwiseModel):
     vat_rate = DecimalAttribute()
     promo_codes = ListAttribute(of=PromoCode, default=list)
     api_key_hashes = UnicodeSetAttribute(default=set)
+    # "on_delivery": orders are confirmed at once; "stripe": paid by card, their units held meanwhile.
+    payment_mode = UnicodeAttribute(default="on_delivery")
     # Units ordered per product, top-K only (chalicelib/counters.py), kept by chalicelib/events.py:
     # the up-sell's "best sellers" without reading the catalogue.
     best_sellers: MapAttribute[str, Any] = MapAttribute(null=True)
@@ -223,6 +225,25 @@ class OrdersByStatus(GlobalSecondaryIndex["OrderModel"]):
     order_id = UnicodeAttribute(range_key=True)
 
 
+HOLD_QUEUE = "pending"  # the one partition of the pending-holds index (see PendingHolds)
+
+
+class PendingHolds(GlobalSecondaryIndex["OrderModel"]):
+    """Orders awaiting payment by when their hold lapses, across tenants: what the sweeper reads.
+
+    Sparse: only an order in `pending_payment` carries `hold_queue`; every transition out of it
+    removes the attribute, and the order leaves the index. One partition keeps the sweeper to one
+    Query; at thousands of card checkouts a second it would be sharded (hold_queue = pending#n).
+    """
+
+    class Meta:
+        index_name = "pending-holds"
+        projection = AllProjection()
+
+    hold_queue = UnicodeAttribute(hash_key=True)
+    hold_expires_at = UTCDateTimeAttribute(range_key=True)
+
+
 class OrderModel(CartwiseModel):
     class Meta(TableMeta):
         table_name = TableName("orders")
@@ -234,6 +255,9 @@ class OrderModel(CartwiseModel):
     status = UnicodeAttribute(default="confirmed")
     status_key = UnicodeAttribute(null=True)  # status_key(tenant_id, status), set with every status
     by_status = OrdersByStatus()
+    hold_queue = UnicodeAttribute(null=True)  # HOLD_QUEUE while pending_payment, else absent
+    hold_expires_at = UTCDateTimeAttribute(null=True)  # when an unpaid order's units go back on sale
+    pending_holds = PendingHolds()
     lines = ListAttribute(of=OrderLine)
     totals = OrderTotals()
     promo_code = UnicodeAttribute(null=True)
@@ -244,6 +268,7 @@ class OrderModel(CartwiseModel):
     token_hashes = UnicodeSetAttribute(default=set)
     created_at = UTCDateTimeAttribute()
     cancelled_at = UTCDateTimeAttribute(null=True)
+    expired_at = UTCDateTimeAttribute(null=True)
     co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/events.py
 
 

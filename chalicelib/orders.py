@@ -12,15 +12,17 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.expressions.condition import size
+from pynamodb.expressions.condition import Condition, size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clients, contention, cursors
 from chalicelib.errors import NotFound, OrderNotCancellable, Unavailable
 from chalicelib.ids import is_ulid
-from chalicelib.models import OrderModel, ProductModel, status_key
+from chalicelib.models import HOLD_QUEUE, OrderModel, ProductModel, status_key
+from chalicelib.observability import logger
 
 TOKEN_BYTES = 32
 # Each replay of a checkout hands out a token of its own; the cap keeps a replaying client from
@@ -97,40 +99,93 @@ def list_orders(
     return items[:limit], cursors.encode(items[limit - 1].order_id)
 
 
+# Where an order's units are while it is in a status they can leave from: a cancel or an expiry
+# puts them back on sale from there.
+HELD_IN = {"confirmed": ProductModel.sold, "pending_payment": ProductModel.reserved}
+SWEEP_PAGE = 100
+
+
 def cancel(tenant_id: str, order_id: str) -> OrderModel:
-    """Cancel a confirmed order and put its units back on sale; a cancelled one is answered as it is."""
+    """Cancel a confirmed or unpaid order and put its units back on sale; a cancelled one is answered as it is."""
     for attempt in range(CANCEL_ATTEMPTS):
         order = get_order(tenant_id, order_id, consistent=True)
         if order.status == "cancelled":
             return order
-        if order.status != "confirmed":
+        if order.status not in HELD_IN:
             raise OrderNotCancellable(
                 f"Order {order_id!r} is {order.status} and cannot be cancelled.", {"status": order.status}
             )
-        cancelled_at = datetime.now(UTC)
-        try:
-            with TransactWrite(connection=clients.dynamodb()) as transaction:
-                transaction.update(
-                    OrderModel(tenant_id, order_id),
-                    actions=[
-                        OrderModel.status.set("cancelled"),
-                        OrderModel.status_key.set(status_key(tenant_id, "cancelled")),
-                        OrderModel.cancelled_at.set(cancelled_at),
-                    ],
-                    condition=OrderModel.status == "confirmed",
-                )
-                for line in order.lines:
-                    transaction.update(
-                        ProductModel(tenant_id, line.product_id),
-                        actions=[ProductModel.stock.add(line.quantity), ProductModel.sold.add(-line.quantity)],
-                        condition=ProductModel.product_id.exists(),
-                    )
-        except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException":
-                raise
-            contention.raise_if_permanent(exc)
-            contention.pause(attempt)  # cancelled meanwhile, or a conflict: read the order again
-            continue
-        order.status, order.cancelled_at = "cancelled", cancelled_at
-        return order
+        if _release(order, "cancelled", OrderModel.cancelled_at):
+            return order
+        contention.pause(attempt)  # changed meanwhile (paid, expired, cancelled) or a conflict: read again
     raise Unavailable("The order is being changed concurrently, please retry.")
+
+
+def expire_lapsed_holds(now: datetime | None = None, limit: int = SWEEP_PAGE) -> list[OrderModel]:
+    """Expire unpaid orders whose hold has lapsed, oldest first, at most `limit`: the sweeper's one pass.
+
+    Reads the pending-holds index (no scan). An order paid or cancelled since the index was read
+    fails its transition's condition and is left alone.
+    """
+    now = now or datetime.now(UTC)
+    lapsed = OrderModel.pending_holds.query(HOLD_QUEUE, OrderModel.hold_expires_at <= now, limit=limit)
+    expired = []
+    for indexed in lapsed:
+        order = get_order(indexed.tenant_id, indexed.order_id, consistent=True)
+        if order.status == "pending_payment" and _release(
+            order, "expired", OrderModel.expired_at, extra_condition=OrderModel.hold_expires_at <= now
+        ):
+            expired.append(order)
+    return expired
+
+
+def sweep_lapsed_holds(max_pages: int = 10) -> int:
+    """The sweeper's run (every minute in the cloud, every few seconds with `make run`): expire lapsed
+    holds page by page until none is left or `max_pages` pages were handled; returns how many."""
+    expired = 0
+    for _ in range(max_pages):
+        page = expire_lapsed_holds()
+        expired += len(page)
+        if len(page) < SWEEP_PAGE:
+            break
+    if expired:
+        logger.info("Lapsed holds expired", orders=expired)
+    return expired
+
+
+def _release(order: OrderModel, to_status: str, stamp: Any, extra_condition: Condition | None = None) -> bool:
+    """Move the order to `to_status` and its units back to `stock`, in ONE transaction conditioned on
+    the status it leaves; False when that condition (or a conflict) cancelled it."""
+    held = HELD_IN[order.status]
+    changed_at = datetime.now(UTC)
+    condition = OrderModel.status == order.status
+    if extra_condition is not None:
+        condition &= extra_condition
+    try:
+        with TransactWrite(connection=clients.dynamodb()) as transaction:
+            transaction.update(
+                OrderModel(order.tenant_id, order.order_id),
+                actions=[
+                    OrderModel.status.set(to_status),
+                    OrderModel.status_key.set(status_key(order.tenant_id, to_status)),
+                    OrderModel.hold_queue.remove(),  # leaves the pending-holds index, if it was there
+                    stamp.set(changed_at),
+                ],
+                condition=condition,
+            )
+            for line in order.lines:
+                transaction.update(
+                    ProductModel(order.tenant_id, line.product_id),
+                    actions=[ProductModel.stock.add(line.quantity), held.add(-line.quantity)],
+                    condition=ProductModel.product_id.exists(),
+                )
+    except TransactWriteError as exc:
+        if exc.cause_response_code != "TransactionCanceledException":
+            raise
+        contention.raise_if_permanent(exc)
+        return False
+    order.status = to_status
+    order.status_key = status_key(order.tenant_id, to_status)
+    order.hold_queue = None
+    setattr(order, stamp.attr_name, changed_at)
+    return True

@@ -24,6 +24,7 @@ class Tenant:
     promo_codes: dict[str, Decimal] = field(default_factory=dict)
     api_key_hashes: frozenset[str] = frozenset()
     best_sellers: tuple[str, ...] = ()  # product ids, most units ordered first (kept by the orders stream)
+    payment_mode: str = "on_delivery"  # or "stripe": orders wait for a card payment, their units held
 
 
 _cache: dict[str, tuple[float, Tenant]] = {}
@@ -49,6 +50,7 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         promo_codes={promo.code: promo.rate for promo in record.promo_codes},
         api_key_hashes=frozenset(record.api_key_hashes or ()),
         best_sellers=tuple(counters.ranked(counters.as_counts(record.best_sellers))),
+        payment_mode=record.payment_mode,
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant

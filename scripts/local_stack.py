@@ -1,5 +1,7 @@
 """Run Cartwise locally without Docker: DynamoDB Local, a moto server, provisioning, `chalice local`
-and, for `make run`, the orders-stream handler fed from DynamoDB Local's stream (scripts/orders_stream.py).
+and, for `make run`, the orders-stream handler fed from DynamoDB Local's stream (scripts/orders_stream.py)
+and the hold sweeper (scripts/sweeper.py). Variables given to `make run` (ORDER_HOLD_SECONDS, say)
+reach all of them.
 
 Used by `make run` (`python -m scripts.local_stack`) and by pytest fixtures (`LocalStack`, with free
 ports). Every child runs in its own process group with its output in a log file, and is stopped
@@ -266,15 +268,23 @@ def start_chalice_local(
 
 
 def start_orders_stream(env: Mapping[str, str], *, log_dir: Path = LOG_DIR) -> ChildProcess:
-    """Start the orders-stream poller (Lambda's event source mapping, locally); it listens on no port,
-    so it counts as started once it has found the stream and is still running."""
-    args = [sys.executable, "-m", "scripts.orders_stream"]
-    process = ChildProcess("orders-stream", args, log_dir / "orders-stream.log", cwd=REPO, env=env)
+    """Start the orders-stream poller (Lambda's event source mapping, locally)."""
+    return _start_worker("orders-stream", "scripts.orders_stream", "Reading arn:", env, log_dir)
+
+
+def start_sweeper(env: Mapping[str, str], *, log_dir: Path = LOG_DIR) -> ChildProcess:
+    """Start the hold sweeper (the cloud's every-minute schedule, locally every few seconds)."""
+    return _start_worker("sweeper", "scripts.sweeper", "Sweeping lapsed holds", env, log_dir)
+
+
+def _start_worker(name: str, module: str, ready: str, env: Mapping[str, str], log_dir: Path) -> ChildProcess:
+    """A background worker listens on no port: it counts as started once it prints `ready` and still runs."""
+    process = ChildProcess(name, [sys.executable, "-m", module], log_dir / f"{name}.log", cwd=REPO, env=env)
     deadline = time.monotonic() + 60
-    while "Reading arn:" not in process.output_tail():
+    while ready not in process.output_tail():
         if process.poll() is not None or time.monotonic() > deadline:
             process.stop()
-            raise RuntimeError(f"the orders stream did not start:\n{process.output_tail()}")
+            raise RuntimeError(f"{name} did not start:\n{process.output_tail()}")
         time.sleep(0.1)
     return process
 
@@ -284,8 +294,8 @@ class LocalStack:
 
     Starts DynamoDB Local (or, without Java, a locked moto server), a moto server for the other
     services, runs `scripts.provision --seed` and optionally `chalice local` and the orders-stream
-    handler (`orders_stream`, on for `make run`; tests that hand records to the handler themselves
-    leave it off). Tests should pass free ports and their own `log_dir`. Stops every child on exit,
+    handler and the hold sweeper (`orders_stream`, on for `make run`; tests that hand records to the
+    handler themselves leave it off). Tests should pass free ports and their own `log_dir`. Stops every child on exit,
     also when starting fails halfway.
     """
 
@@ -350,6 +360,7 @@ class LocalStack:
                 self.processes.append(start_chalice_local(self.api_port, self.env, log_dir=self.log_dir))
             if self.orders_stream:
                 self.processes.append(start_orders_stream(self.env, log_dir=self.log_dir))
+                self.processes.append(start_sweeper(self.env, log_dir=self.log_dir))
         except BaseException:
             self.stop()
             raise

@@ -159,3 +159,53 @@ def test_checkouts_racing_cancels_keep_every_unit_accounted_for(local_stack, rac
     assert (product.reserved, product.sold) == (0, len(placed_later))
     statuses = sorted(o.status for o in orders_for(race_product))
     assert statuses == ["cancelled"] * 6 + ["confirmed"] * len(placed_later)
+
+
+def test_cancels_racing_the_sweeper_release_each_hold_once(local_stack, stack_aws):
+    """8 unpaid orders whose holds have lapsed: 8 cancels race 4 sweeps. Each order ends cancelled or
+    expired, never both, and every held unit is back on sale exactly once."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal as D
+
+    from chalicelib import orders
+    from chalicelib.models import TenantModel
+
+    tenant = f"cards-{new_ulid().lower()[-8:]}"
+    TenantModel(tenant, name="Card shop", currency="EUR", vat_rate=D("0.20"), payment_mode="stripe").save()
+    product_id = "limited"
+    ProductModel(tenant, product_id, name="Limited", category="camping", price=D("10.00"), stock=10).save()
+    base = f"{local_stack.api_url}/tenants/{tenant}"
+    with httpx.Client(timeout=60) as http:
+        placed = []
+        for _ in range(8):
+            cart_id = http.post(f"{base}/carts", json={"items": [{"product_id": product_id, "quantity": 1}]}).json()[
+                "cart_id"
+            ]
+            placed.append(http.post(f"{base}/carts/{cart_id}/checkout").json())
+        assert {answer["order"]["status"] for answer in placed} == {"pending_payment"}
+        after_the_holds = datetime.now(UTC) + timedelta(hours=1)
+
+        def call(i: int):
+            if i < 8:
+                order_id = placed[i]["order"]["order_id"]
+                headers = {"X-Order-Token": placed[i]["order_token"]}
+                return http.post(f"{base}/orders/{order_id}/cancel", headers=headers)
+            return orders.expire_lapsed_holds(now=after_the_holds)
+
+        results = all_at_once(12, call)
+
+    cancels, sweeps = results[:8], results[8:]
+    expired_ids = [order.order_id for sweep in sweeps for order in sweep]
+    assert len(expired_ids) == len(set(expired_ids))  # no order expired twice
+    for answer, cancel in zip(placed, cancels, strict=True):
+        order_id = answer["order"]["order_id"]
+        if cancel.status_code == 200:
+            assert cancel.json()["status"] == "cancelled"
+            assert order_id not in expired_ids
+        else:
+            assert (cancel.status_code, cancel.json()["error"]["details"]) == (409, {"status": "expired"})
+            assert order_id in expired_ids
+    statuses = sorted(OrderModel.get(tenant, a["order"]["order_id"], consistent_read=True).status for a in placed)
+    assert statuses == sorted(["cancelled"] * (8 - len(expired_ids)) + ["expired"] * len(expired_ids))
+    product = ProductModel.get(tenant, product_id, consistent_read=True)
+    assert (product.stock, product.reserved, product.sold) == (10, 0, 0)

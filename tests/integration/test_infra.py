@@ -262,7 +262,8 @@ def test_tables_equal_the_pynamodb_models(template: dict[str, Any], monkeypatch:
         "by-category": {"keys": {"HASH": "category_key", "RANGE": "product_id"}, "projection": "ALL"}
     }
     assert models["cartwise-prod-orders"]["indexes"] == {
-        "by-status": {"keys": {"HASH": "status_key", "RANGE": "order_id"}, "projection": "ALL"}
+        "by-status": {"keys": {"HASH": "status_key", "RANGE": "order_id"}, "projection": "ALL"},
+        "pending-holds": {"keys": {"HASH": "hold_queue", "RANGE": "hold_expires_at"}, "projection": "ALL"},
     }
     assert {table["billing_mode"] for table in models.values()} == {"PAY_PER_REQUEST"}
     assert {table["keys"]["HASH"] for table in models.values()} == {"tenant_id"}
@@ -358,7 +359,12 @@ def test_the_orders_stream_cannot_stall_its_shard(template: dict[str, Any]) -> N
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
     # A stream source without its failure handling (a new stream function, say) is refused when packaging.
     broken = json.loads(json.dumps(template))
-    (function,) = [f for f in of_type(broken, "AWS::Serverless::Function").values() if f["Properties"].get("Events")]
+    streams = [
+        f
+        for f in of_type(broken, "AWS::Serverless::Function").values()
+        if any(e["Type"] == "DynamoDB" for e in f["Properties"].get("Events", {}).values())
+    ]
+    (function,) = streams
     (event,) = function["Properties"]["Events"].values()
     del event["Properties"]["DestinationConfig"], event["Properties"]["FunctionResponseTypes"]
     with pytest.raises(DeployError, match=r"OrderStream\.OrderStreamDynamodbEventSource lacks DestinationConfig"):
@@ -544,6 +550,7 @@ def test_every_function_has_its_own_policy(template: dict[str, Any]) -> None:
     assert transforms.function_policies(template) == {
         "APIHandler": ["ApiHandlerPolicy"],
         "AdminKey": ["AdminKeyPolicy"],
+        "ExpireHolds": ["ExpireHoldsPolicy"],
         "OrderStream": ["OrderStreamPolicy"],
     }
     for name, function in functions.items():
@@ -790,8 +797,11 @@ def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, A
         again = api.post(f"{carts}/{cart_id}/checkout", {"email": "ada@example.com"}, headers={"Idempotency-Key": "k1"})
         assert again.data["order"]["order_id"] == order_id
         assert api.get(f"/tenants/acme/orders/{order_id}").status_code == 200
+        spare = api.post(carts, {"items": [{"product_id": "headlamp", "quantity": 1}]}).data["cart_id"]
+        placed = api.post(f"{carts}/{spare}/checkout").data
         cancel = api.post(
-            f"/tenants/acme/orders/{order_id}/cancel", headers={"X-Order-Token": again.data["order_token"]}
+            f"/tenants/acme/orders/{placed['order']['order_id']}/cancel",
+            headers={"X-Order-Token": placed["order_token"]},
         )
         assert (cancel.status_code, cancel.data["status"]) == (200, "cancelled")
         sold_out = api.post(carts, {"items": [{"product_id": "sleeping-pad", "quantity": 2}]}).data["cart_id"]
@@ -800,7 +810,8 @@ def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, A
         assert api.post(f"{carts}/{sold_out}/checkout").status_code == 409
         admin = {"X-Api-Key": demo_key}
         assert api.get("/tenants/acme/orders", headers=admin).status_code == 200
-        assert api.get("/tenants/acme/orders?status=cancelled", headers=admin).data["items"][0]["order_id"] == order_id
+        cancelled = api.get("/tenants/acme/orders?status=cancelled", headers=admin).data["items"]
+        assert [o["order_id"] for o in cancelled] == [placed["order"]["order_id"]]
         product = {"name": "Tent v2", "category": "camping", "price": "139.00", "stock": 5}
         assert api.put("/tenants/acme/products/tent-3p", product, headers=admin).status_code in (200, 201)
         assert api.post("/tenants/acme/products/tent-2p/stock", {"delta": 1}, headers=admin).status_code == 200
@@ -819,6 +830,26 @@ def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, A
     record["eventSourceARN"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-orders/stream/x"
     with prod_like.on():
         assert app_module.order_stream({"Records": [record]}, None) == {"batchItemFailures": []}
+
+    # The hold sweeper: an unpaid order of a card-paying tenant whose hold has lapsed.
+    from datetime import UTC, datetime
+
+    from chalicelib import tenants
+    from chalicelib.models import OrderModel, TenantModel
+
+    with prod_like.paused():
+        TenantModel("globex").update(actions=[TenantModel.payment_mode.set("stripe")])
+        tenants.clear_cache()
+        with Client(app_module.app) as client:
+            globex = "/tenants/globex/carts"
+            cart = Api(client).post(globex, {"items": [{"product_id": "usb-c-dock", "quantity": 1}]}).data["cart_id"]
+            unpaid = Api(client).post(f"{globex}/{cart}/checkout").data["order"]
+        assert unpaid["status"] == "pending_payment"
+        OrderModel("globex", unpaid["order_id"]).update(actions=[OrderModel.hold_expires_at.set(datetime.now(UTC))])
+    scheduled = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events"}
+    scheduled |= {"account": ACCOUNT, "time": "2026-11-30T06:00:00Z", "region": REGION, "resources": [], "detail": {}}
+    with prod_like.on():
+        assert app_module.expire_holds(scheduled, None) == {"expired": 1}
 
     functions = of_type(template, "AWS::Serverless::Function")
     assert {name for name, *_ in prod_like.calls} == set(functions)  # every function was exercised
@@ -1188,7 +1219,12 @@ def test_storefront_upload_replaces_stale_objects_and_points_at_the_api(aws: Non
 
 def test_stream_placeholders_must_name_a_table_of_the_stack(template: dict[str, Any]) -> None:
     broken = json.loads(json.dumps(template))
-    (function,) = [f for f in of_type(broken, "AWS::Serverless::Function").values() if f["Properties"].get("Events")]
+    streams = [
+        f
+        for f in of_type(broken, "AWS::Serverless::Function").values()
+        if any(e["Type"] == "DynamoDB" for e in f["Properties"].get("Events", {}).values())
+    ]
+    (function,) = streams
     (event,) = function["Properties"]["Events"].values()
     event["Properties"]["Stream"] = "arn:aws:dynamodb:us-east-1:000000000000:table/cartwise-dev-invoices/stream/x"
     with pytest.raises(DeployError, match="cartwise-dev-invoices"):
