@@ -32,10 +32,12 @@ ROUNDS = 45
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-def run(stack_env: dict[str, str], product: str, price: str, rounds: int = ROUNDS) -> dict[str, Any]:
-    """`measure` in a fresh interpreter pointed at the local stack (the bench process has its own clients)."""
+def run(stack_env: dict[str, str], product: str, price: str, rounds: int = ROUNDS, **settings: str) -> dict[str, Any]:
+    """`measure` in a fresh interpreter pointed at the local stack (the bench process has its own clients);
+    `settings` are environment variables of the app (e.g. UPSELL_FLAG_MAX_AGE_SECONDS)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({k: v for k, v in stack_env.items() if k.startswith(("AWS_", "CARTWISE_"))}, PYTHONPATH=str(REPO))
+    env.update(settings)
     args = [sys.executable, "-m", "bench.lambda_checkout", "--product", product, "--price", price]
     result = subprocess.run([*args, "--rounds", str(rounds)], cwd=REPO, env=env, capture_output=True, text=True)
     if result.returncode != 0:
