@@ -17,7 +17,7 @@
    local` and as Lambda runs it (bench/lambda_checkout.py: the handler invoked in-process)
 
 Everything runs on loopback (DynamoDB Local, a moto server for SSM, `chalice local` through
-bench/server.py, an OpenAI-compatible stub) and is bounded in count and time (about 2-3 minutes).
+bench/server.py, an OpenAI-compatible stub) and is bounded in count and time (about 4-5 minutes).
 The table is printed and the figures are written to bench/results.json.
 """
 
