@@ -30,11 +30,12 @@ SCALE_TENANT = "bench-scale"
 SCALE_PRODUCTS = 20_000
 CATEGORIES = 200  # 100 products each
 DEMO_TENANT = "acme"
+TABLES = {entity: f"cartwise-dev-{entity}" for entity in ("products", "tenants", "carts", "orders")}
 DEMO_CART = ["tent-2p", "headlamp"]
 SCALE_CART = ["p-00000", "p-00001"]
 UPSELL_ROUTE = "/tenants/{tenant_id}/carts/{cart_id}/upsell"
 BLOCKS, BLOCK = 6, 5  # up-sell latency: 30 requests per tenant
-PAIRS = 30  # checkout comparisons
+PAIRS = 45  # checkout comparisons: rounds of three, each kind first, second and third in turn
 THINK_S = 0.3  # a shopper's pause before each checkout, so no checkout lands on the previous request's tail
 
 
@@ -272,31 +273,45 @@ def checkout_comparison(
     records: Callable[[], list[dict[str, Any]]],
 ) -> dict[str, Any]:
     """Per round, one client: the bare floor, a checkout with the up-sell off, and a checkout of a cart
-    whose page already asked (flag on); medians of PAIRS rounds. Each checkout follows a pause of
-    THINK_S, as a shopper's would, so none is measured on the tail of the previous request (the
-    cart page's LLM call, the server's log lines)."""
-    floor, off, after_page = [], [], []
+    whose page already asked (flag on); medians of PAIRS rounds. The three take turns at going first,
+    second and third (a busy machine drifts; no kind always follows the same one). Each checkout
+    follows a pause of THINK_S, as a shopper's would, so none is measured on the tail of the previous
+    request (the cart page's LLM call, the server's log lines)."""
+    floor: list[float] = []
+    off: list[float] = []
+    after_page: list[float] = []
     off_records: list[dict[str, Any]] = []
     page_records: list[dict[str, Any]] = []
     with httpx.Client(base_url=api_url, timeout=30) as http:
         checkout = f"/tenants/{DEMO_TENANT}/carts/{{}}/checkout"
-        for _ in range(PAIRS):
+
+        def measure_floor() -> None:
             cart_id = bare.prepare()
             time.sleep(THINK_S)
             floor.append(bare.checkout(cart_id))
+
+        def measure_off() -> None:
             flag(False)
             cart_id = _new_cart(http, DEMO_TENANT, [product])
             records()
             time.sleep(THINK_S)
             off.append(_timed(http, "POST", checkout.format(cart_id), 201, json={}))
-            off_records += records()
+            off_records.extend(records())
+
+        def measure_after_page() -> None:
             flag(True)
             cart_id = _new_cart(http, DEMO_TENANT, [product])
             assert http.get(f"/tenants/{DEMO_TENANT}/carts/{cart_id}/upsell").json()["source"] == "llm"
             records()
             time.sleep(THINK_S)
             after_page.append(_timed(http, "POST", checkout.format(cart_id), 201, json={}))
-            page_records += records()
+            page_records.extend(records())
+
+        kinds = [measure_floor, measure_off, measure_after_page]
+        for round_ in range(PAIRS):
+            turn = round_ % len(kinds)
+            for measure in kinds[turn:] + kinds[:turn]:
+                measure()
     floor_ms, off_ms, page_ms = (round(statistics.median(s) * 1000, 1) for s in (floor, off, after_page))
     return {
         "rounds": PAIRS,

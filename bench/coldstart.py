@@ -54,7 +54,7 @@ def _timed(statement: str, env: dict[str, str], cwd: Path) -> tuple[float, float
     return float(cpu), float(wall)
 
 
-def import_ratio(runs: int = 11, cwd: Path = REPO) -> dict[str, Any]:
+def import_ratio(runs: int = 21, cwd: Path = REPO) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as cache:
         env = _env(cache)
         _timed(APP, env, cwd)  # compile everything once
@@ -143,7 +143,7 @@ def first_requests(stack_env: dict[str, str], product_id: str, runs: int = 3, cw
     return {key: round(statistics.median(r[key] for r in results), 4) for key in results[0]}
 
 
-def packaged_import(zip_path: Path, runs: int = 11) -> dict[str, Any]:
+def packaged_import(zip_path: Path, runs: int = 21) -> dict[str, Any]:
     """`import app` from the deployment zip as Lambda runs it: code unpacked read-only, so Python can
     write no bytecode and uses what the zip ships (scripts/bytecode.py). Interleaved with `import
     chalice, boto3` from the venv (bytecode compiled once, as an installed environment has it)."""

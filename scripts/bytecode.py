@@ -4,7 +4,7 @@ Lambda unpacks the zip into a read-only directory: Python cannot write `__pycach
 without .pyc files in the zip every cold start compiles every module it imports. Compiling the
 whole zip would double it past the 10 MB target, so only what the function imports is compiled:
 `import app` and what a request imports later (the request schemas with pydantic, Powertools
-Parameters for the flag, `openai` for the up-sell). Sources stay in the zip, for tracebacks.
+Parameters for the flag, the up-sell's computing modules and `openai`). Sources stay in the zip, for tracebacks.
 
 The .pyc files use `unchecked-hash` invalidation: Python loads them without comparing them with
 the sources' modification times, which the zip does not preserve reliably. They are written by
@@ -23,7 +23,13 @@ import zipfile
 from pathlib import Path
 
 # What the functions import: at cold start (app) and on the first requests of each kind.
-ENTRY_IMPORTS = ("app", "chalicelib.api.schemas", "aws_lambda_powertools.utilities.parameters", "openai")
+ENTRY_IMPORTS = (
+    "app",
+    "chalicelib.api.schemas",
+    "aws_lambda_powertools.utilities.parameters",
+    *(f"chalicelib.upsell.{name}" for name in ("candidates", "fallback", "llm", "prompt", "validation")),
+    "openai",
+)
 
 # Every source Python compiles while importing them (failed optional imports included) is recorded
 # by wrapping the import system's compile step, then written as .pyc beside its source.

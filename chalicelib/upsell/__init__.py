@@ -21,7 +21,7 @@ from chalicelib.config import get_settings
 from chalicelib.models import CartModel
 from chalicelib.observability import logger
 from chalicelib.tenants import Tenant
-from chalicelib.upsell import candidates, fallback, flags, llm, memo, prompt, telemetry, validation
+from chalicelib.upsell import flags, memo, telemetry
 from chalicelib.upsell.results import DISABLED, MAX_SUGGESTIONS, Suggestion, Upsell
 
 __all__ = ["DISABLED", "Suggestion", "Upsell", "for_cart", "read_flag", "reset", "suggest"]
@@ -100,6 +100,10 @@ def _stored_cart(tenant_id: str, cart_id: str) -> CartModel | None:
 
 
 def _answer(tenant: Tenant, cart_id: str, cart_product_ids: list[str], llm_allowed: bool, started: float) -> Upsell:
+    # Imported when an answer is first computed, not at import: the checkout with the up-sell off,
+    # a stored answer, the authorizer and the order-stream function never need them (cold start).
+    from chalicelib.upsell import candidates, fallback, llm, prompt, validation
+
     settings = get_settings()
     products = candidates.gather(candidates.TenantCatalogue(tenant.tenant_id), cart_product_ids, tenant.best_sellers)
     ranking = candidates.rank(products, cart_product_ids)

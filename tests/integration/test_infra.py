@@ -981,6 +981,9 @@ def counting(self, data, path, *args, **kwargs):
 loaders.SourceLoader.source_to_code = counting
 sys.path.insert(0, sys.argv[1])
 import app, chalicelib.api.schemas, aws_lambda_powertools.utilities.parameters, openai
+# the up-sell's computing modules, imported when an answer is first computed
+import chalicelib.upsell.candidates, chalicelib.upsell.fallback, chalicelib.upsell.llm
+import chalicelib.upsell.prompt, chalicelib.upsell.validation
 files = [getattr(m, "__file__", None) or "" for m in list(sys.modules.values())]
 loaded = [f for f in files if f.startswith(sys.argv[1])]
 print(json.dumps({"compiled": [p for p in compiled if p.startswith(sys.argv[1])], "loaded": len(loaded)}))

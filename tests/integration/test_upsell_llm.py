@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib import carts, catalog, clients, config, tenants, upsell
 from chalicelib.models import CartModel, ProductModel, TenantModel
-from chalicelib.upsell import memo, prompt
+from chalicelib.upsell import candidates, memo, prompt
 from support.llm_stub import StubLLM, answer, error, hang, suggestions
 
 TIMEOUT = 1.5  # LLM_TIMEOUT_SECONDS in these tests
@@ -340,7 +340,7 @@ def test_a_failing_upsell_step_never_fails_the_checkout(live, stub, monkeypatch)
     def broken(*args):
         raise RuntimeError("catalogue unavailable")
 
-    monkeypatch.setattr(upsell.candidates, "gather", broken)
+    monkeypatch.setattr(candidates, "gather", broken)
     cart_id = new_cart(live)
 
     response = live.post(f"/tenants/acme/carts/{cart_id}/checkout", {})

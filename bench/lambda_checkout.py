@@ -1,0 +1,108 @@
+"""The checkout as Lambda runs it, against the floor, in one fresh interpreter.
+
+    python -m bench.lambda_checkout --product bench-hot-3 --price 12.50     (the local stack's environment)
+
+`chalice local` puts an HTTP server in front of the app (about 3 ms of request handling on this
+machine) that API Gateway keeps outside the function, while the floor is three bare botocore calls
+with no server at all. Here the app's handler is invoked in-process with an API Gateway proxy event
+(chalice.test's Client builds the event and calls the app, as Lambda does), alternating with the
+floor, the same three DynamoDB calls by a bare botocore client, in the same interpreter against the
+same DynamoDB Local. The up-sell flag is read from SSM on every checkout, as deployed. Medians; the
+figures are the last line on stdout, as JSON (the app's own log lines come before it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from bench.catalogue import DEMO_TENANT, TABLES, THINK_S, BareCheckout
+
+REPO = Path(__file__).resolve().parent.parent
+ROUNDS = 45
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def run(stack_env: dict[str, str], product: str, price: str, rounds: int = ROUNDS, **settings: str) -> dict[str, Any]:
+    """`measure` in a fresh interpreter pointed at the local stack (the bench process has its own clients);
+    `settings` are environment variables of the app (e.g. UPSELL_FLAG_MAX_AGE_SECONDS)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({k: v for k, v in stack_env.items() if k.startswith(("AWS_", "CARTWISE_"))}, PYTHONPATH=str(REPO))
+    env.update(settings)
+    args = [sys.executable, "-m", "bench.lambda_checkout", "--product", product, "--price", price]
+    result = subprocess.run([*args, "--rounds", str(rounds)], cwd=REPO, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"in-process checkout measurement failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def measure(product: str, price: str, rounds: int = ROUNDS) -> dict[str, Any]:
+    from chalice.test import Client
+
+    import app
+
+    bare = BareCheckout(boto3.client("dynamodb"), TABLES, product, price)
+    floor, floor_cpu, checkout, checkout_cpu = [], [], [], []
+    with Client(app.app) as client:
+
+        def new_cart() -> str:
+            body = json.dumps({"items": [{"product_id": product, "quantity": 1}]})
+            response = client.http.post(f"/tenants/{DEMO_TENANT}/carts", headers=JSON_HEADERS, body=body)
+            assert response.status_code == 201, response.body
+            return json.loads(response.body)["cart_id"]
+
+        def app_checkout(cart_id: str) -> tuple[float, float]:
+            wall, cpu = time.perf_counter(), time.process_time()
+            path = f"/tenants/{DEMO_TENANT}/carts/{cart_id}/checkout"
+            response = client.http.post(path, headers=JSON_HEADERS, body=b"{}")
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            assert response.status_code == 201, response.body
+            return wall, cpu
+
+        for _ in range(3):  # warm: tenant cached, clients and connections built
+            app_checkout(new_cart())
+            bare.checkout(bare.prepare())
+        for round_ in range(rounds):
+            # Alternate which goes first, so neither always follows the other's tail.
+            for side in ("floor", "app") if round_ % 2 else ("app", "floor"):
+                cart_id = bare.prepare() if side == "floor" else new_cart()
+                time.sleep(THINK_S)
+                if side == "floor":
+                    cpu = time.process_time()
+                    floor.append(bare.checkout(cart_id))
+                    floor_cpu.append(time.process_time() - cpu)
+                else:
+                    wall, cpu = app_checkout(cart_id)
+                    checkout.append(wall)
+                    checkout_cpu.append(cpu)
+    floor_ms, checkout_ms = (round(statistics.median(s) * 1000, 1) for s in (floor, checkout))
+    return {
+        "rounds": rounds,
+        "floor_median_ms": floor_ms,
+        "checkout_median_ms": checkout_ms,
+        "floor_cpu_median_ms": round(statistics.median(floor_cpu) * 1000, 1),
+        "checkout_cpu_median_ms": round(statistics.median(checkout_cpu) * 1000, 1),
+        "checkout_to_floor": round(checkout_ms / floor_ms, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--product", required=True)
+    parser.add_argument("--price", required=True)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    args = parser.parse_args(argv)
+    print(json.dumps(measure(args.product, args.price, args.rounds)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
