@@ -70,6 +70,8 @@ def order(record: OrderModel, *, with_email: bool = False) -> dict[str, Any]:
         "currency": record.currency,
         "created_at": timestamp(record.created_at),
     }
+    if record.hold_expires_at is not None:  # an order awaiting payment: when its units go back on sale
+        shape["hold_expires_at"] = timestamp(record.hold_expires_at)
     if with_email:
         shape["email"] = record.email
     return shape

@@ -359,16 +359,20 @@ def test_the_orders_stream_cannot_stall_its_shard(template: dict[str, Any]) -> N
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
     # A stream source without its failure handling (a new stream function, say) is refused when packaging.
     broken = json.loads(json.dumps(template))
-    streams = [
-        f
-        for f in of_type(broken, "AWS::Serverless::Function").values()
-        if any(e["Type"] == "DynamoDB" for e in f["Properties"].get("Events", {}).values())
-    ]
-    (function,) = streams
-    (event,) = function["Properties"]["Events"].values()
+    (event,) = stream_function(broken)["Properties"]["Events"].values()
     del event["Properties"]["DestinationConfig"], event["Properties"]["FunctionResponseTypes"]
     with pytest.raises(DeployError, match=r"OrderStream\.OrderStreamDynamodbEventSource lacks DestinationConfig"):
         transforms.check_stream_failure_handling(broken)
+
+
+def stream_function(template: dict[str, Any]) -> dict[str, Any]:
+    """The one function fed by a DynamoDB stream (the others are the API, the authorizer, a schedule)."""
+    (function,) = [
+        f
+        for f in of_type(template, "AWS::Serverless::Function").values()
+        if any(e["Type"] == "DynamoDB" for e in f["Properties"].get("Events", {}).values())
+    ]
+    return function
 
 
 def api_routes(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -1222,13 +1226,7 @@ def test_storefront_upload_replaces_stale_objects_and_points_at_the_api(aws: Non
 
 def test_stream_placeholders_must_name_a_table_of_the_stack(template: dict[str, Any]) -> None:
     broken = json.loads(json.dumps(template))
-    streams = [
-        f
-        for f in of_type(broken, "AWS::Serverless::Function").values()
-        if any(e["Type"] == "DynamoDB" for e in f["Properties"].get("Events", {}).values())
-    ]
-    (function,) = streams
-    (event,) = function["Properties"]["Events"].values()
+    (event,) = stream_function(broken)["Properties"]["Events"].values()
     event["Properties"]["Stream"] = "arn:aws:dynamodb:us-east-1:000000000000:table/cartwise-dev-invoices/stream/x"
     with pytest.raises(DeployError, match="cartwise-dev-invoices"):
         transforms.wire_table_streams(broken)
