@@ -421,7 +421,8 @@ Cartwise is running locally.
   Storefront:  {stack.aws_url}/cartwise-{STAGE}-storefront/index.html?tenant=acme
   DynamoDB:    {stack.dynamodb_url} ({dynamodb_kind})
   Other AWS:   {stack.aws_url} (moto: SSM, S3, EventBridge)
-  Orders stream: handled as Lambda would (order_created events, co-purchase counts)
+  Orders stream: handled as Lambda would (order events, co-purchase counts)
+  Hold sweeper: every 5 s (unpaid orders past ORDER_HOLD_SECONDS give their units back)
   Logs:        {LOG_DIR}
 
 Provisioning said:
