@@ -29,9 +29,10 @@ STOREFRONT = REPO / "storefront"
 
 def create_tables() -> None:
     for model in ALL_MODELS:
-        if not model.exists():
+        if model.exists():
+            add_missing_indexes(model)  # a table made before an index joined its model
+        else:
             model.create_table(wait=True)
-        add_missing_indexes(model)
         enable_expiry(model)
 
 
