@@ -22,7 +22,6 @@ from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, Price
 from chalicelib.ids import new_ulid
 from chalicelib.models import HOLD_QUEUE, CartModel, OrderLine, OrderModel, OrderTotals, ProductModel, status_key
 from chalicelib.observability import logger
-from chalicelib.orders import get_order
 from chalicelib.pricing import format_money
 from chalicelib.tenants import Tenant
 
@@ -106,7 +105,7 @@ def _replay(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
     record = idempotency.recorded(use, carts.now()) if use else None
     if not record or not record.order_id:
         return None
-    order = get_order(tenant.tenant_id, record.order_id, consistent=True)
+    order = orders.get_order(tenant.tenant_id, record.order_id, consistent=True)
     return Placed(order, cart=None, order_token=orders.issue_another_token(order))
 
 
