@@ -9,13 +9,11 @@ Digests are compared with `hmac.compare_digest`, over every stored digest.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import secrets
-from collections.abc import Iterable
 
 from chalicelib import tenants
+from chalicelib.digests import matches
 from chalicelib.errors import TenantNotFound
 
 PREFIX = "cw_"
@@ -27,25 +25,12 @@ def generate(tenant_id: str) -> str:
     return f"{PREFIX}{tenant_id}_{secrets.token_urlsafe(32)}"
 
 
-def digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def tenant_of(key: str | None) -> str | None:
     """The tenant id a well-formed key names (not yet verified), else None."""
     if not key or len(key) > MAX_KEY_LENGTH:
         return None
     match = KEY_PATTERN.fullmatch(key)
     return match.group(1) if match else None
-
-
-def matches(key: str, hashes: Iterable[str]) -> bool:
-    """Constant-time comparison against every stored digest (no early exit on a match)."""
-    candidate = digest(key)
-    found = False
-    for stored in hashes:
-        found |= hmac.compare_digest(candidate, stored)
-    return found
 
 
 def verify(key: str | None) -> str | None:

@@ -8,8 +8,6 @@ it leaves, with the stock moves it implies, so it happens once however requests 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +16,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clients, contention, cursors
+from chalicelib import clients, contention, cursors, digests
 from chalicelib.errors import NotFound, OrderNotCancellable, Unavailable
 from chalicelib.ids import is_ulid
 from chalicelib.models import HOLD_QUEUE, OrderModel, ProductModel, status_key
@@ -34,29 +32,21 @@ CANCEL_ATTEMPTS = 6
 def new_token() -> tuple[str, str]:
     """A fresh order token and the digest that is stored in its place."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    return token, token_digest(token)
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return token, digests.digest(token)
 
 
 def token_opens(order: OrderModel, token: str) -> bool:
-    """True when `token` is one of the tokens handed out for this order (constant-time comparison)."""
-    digest = token_digest(token)
-    found = False
-    for stored in order.token_hashes or ():
-        found |= hmac.compare_digest(digest, stored)
-    return found
+    """True when `token` is one of the tokens handed out for this order."""
+    return digests.matches(token, order.token_hashes or ())
 
 
 def issue_another_token(order: OrderModel) -> str | None:
     """A new token for a replayed checkout's answer (the first one is only stored hashed); None past the cap."""
-    token, digest = new_token()
+    token, token_digest = new_token()
     room = OrderModel.token_hashes.does_not_exist() | (size(OrderModel.token_hashes) < MAX_TOKENS_PER_ORDER)
     try:
         OrderModel(order.tenant_id, order.order_id).update(
-            actions=[OrderModel.token_hashes.add({digest})], condition=OrderModel.order_id.exists() & room
+            actions=[OrderModel.token_hashes.add({token_digest})], condition=OrderModel.order_id.exists() & room
         )
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":

@@ -18,7 +18,7 @@ from typing import Any
 from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
-from chalicelib import api_keys, catalog, clients
+from chalicelib import catalog, clients, digests
 from chalicelib.config import get_settings
 from chalicelib.models import ALL_MODELS, OrderModel, ProductModel, PromoCode, TenantModel, category_key, status_key
 
@@ -139,7 +139,7 @@ def seed_tenant(data: dict) -> None:
     if data.get("demo_admin_key"):
         # Local demo only: a fixed key so `make run` and the tests know it. Real tenants get theirs
         # from `python -m scripts.tenants`, which stores the hash and prints the key once.
-        tenant.api_key_hashes = set(tenant.api_key_hashes or ()) | {api_keys.digest(data["demo_admin_key"])}
+        tenant.api_key_hashes = set(tenant.api_key_hashes or ()) | {digests.digest(data["demo_admin_key"])}
     tenant.save()
     with ProductModel.batch_write() as batch:
         for record in data["products"]:

@@ -20,7 +20,7 @@ import re
 import sys
 from decimal import Decimal, InvalidOperation
 
-from chalicelib import api_keys, tenants
+from chalicelib import api_keys, digests, tenants
 from chalicelib.errors import TenantNotFound
 from chalicelib.ids import is_tenant_id
 
@@ -63,7 +63,7 @@ def currency(text: str) -> str:
 
 def issue_key(tenant: str, replace: bool) -> str:
     key = api_keys.generate(tenant)
-    tenants.set_key_hashes(tenant, api_keys.digest(key), replace=replace)
+    tenants.set_key_hashes(tenant, digests.digest(key), replace=replace)
     return key
 
 
