@@ -132,9 +132,8 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
         )
     order_token, token_digest = orders.new_token()
     order = _new_order(tenant, priced, request, token_digest)
-    # A card payment holds the units (reserved) until it succeeds or the hold lapses; payment on
-    # delivery sells them at once.
-    taken_into = ProductModel.reserved if order.status == "pending_payment" else ProductModel.sold
+    # Where the order's units go: held (reserved) while a card payment is awaited, sold at once on delivery.
+    taken_into = orders.HELD_IN[order.status]
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             for line in priced.lines:
