@@ -23,6 +23,8 @@ class Settings:
     llm_json_mode: bool = True
     event_bus_name: str = "cartwise-dev"
     order_hold_seconds: int = 900
+    # localstripe's address under `make run` and in tests; None in the cloud (the SDK's own default).
+    stripe_api_base: str | None = None
 
     def table_name(self, entity: str) -> str:
         return f"{self.table_prefix}-{self.stage}-{entity}"
@@ -51,6 +53,7 @@ def get_settings() -> Settings:
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         llm_json_mode=env.get("LLM_JSON_MODE", "true").strip().lower() != "false",
         order_hold_seconds=int(env.get("ORDER_HOLD_SECONDS", "900")),
+        stripe_api_base=env.get("STRIPE_API_BASE") or None,
     )
 
 

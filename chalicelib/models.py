@@ -112,6 +112,9 @@ class TenantModel(CartwiseModel):
     api_key_hashes = UnicodeSetAttribute(default=set)
     # "on_delivery": orders are confirmed at once; "stripe": paid by card, their units held meanwhile.
     payment_mode = UnicodeAttribute(default="on_delivery")
+    # Public: the browser's Stripe.js needs it. The secret key and webhook signing secret live in SSM
+    # (chalicelib/payments.py), never here.
+    stripe_publishable_key = UnicodeAttribute(null=True)
     # Units ordered per product, top-K only (chalicelib/counters.py), kept by chalicelib/events.py:
     # the up-sell's "best sellers" without reading the catalogue.
     best_sellers: MapAttribute[str, Any] = MapAttribute(null=True)
@@ -269,6 +272,12 @@ class OrderModel(CartwiseModel):
     created_at = UTCDateTimeAttribute()
     cancelled_at = UTCDateTimeAttribute(null=True)
     expired_at = UTCDateTimeAttribute(null=True)
+    # Card payments (chalicelib/payments.py): the one PaymentIntent this order may ever be charged
+    # through, set once; and the refund's reason ("requested_by_admin", "stock_released", ...).
+    payment_intent_id = UnicodeAttribute(null=True)
+    paid_at = UTCDateTimeAttribute(null=True)
+    refunded_at = UTCDateTimeAttribute(null=True)
+    refund_reason = UnicodeAttribute(null=True)
     co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/events.py
 
 
