@@ -33,6 +33,10 @@ class Settings:
     def parameter_prefix(self) -> str:
         return f"/cartwise/{self.stage}"
 
+    def stripe_parameter(self, tenant_id: str, name: str) -> str:
+        """A tenant's Stripe secret in SSM (SecureString): name is "secret_key" or "webhook_secret"."""
+        return f"{self.parameter_prefix}/tenants/{tenant_id}/stripe/{name}"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
