@@ -123,12 +123,18 @@ def events() -> Any:
     return client("events")
 
 
+@cache
+def flag_ssm() -> Any:
+    """The SSM client of the up-sell flag's per-request read (and of the LLM key's provider)."""
+    return _build("ssm", PARAMETERS_CONFIG)
+
+
 @lru_cache(maxsize=1)
 def parameters() -> Any:
-    """Powertools SSMProvider (flags, the LLM key); one per process so its max_age cache works."""
+    """Powertools SSMProvider for the LLM key (decrypted, cached); one per process so its max_age cache works."""
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-    return SSMProvider(boto3_client=_build("ssm", PARAMETERS_CONFIG))
+    return SSMProvider(boto3_client=flag_ssm())
 
 
 @lru_cache(maxsize=4)
@@ -151,6 +157,7 @@ def reset() -> None:
     probe.cache_clear()
     dynamodb.cache_clear()
     parameters.cache_clear()
+    flag_ssm.cache_clear()
     llm.cache_clear()
     _boto3_session.cache_clear()
     _botocore_session.cache_clear()

@@ -34,10 +34,8 @@ def fresh_flags(aws, monkeypatch):
     monkeypatch.delenv("LLM_BASE_URL", raising=False)
     reload_settings()
     upsell.reset()
-    clients.parameters().clear_cache()  # the provider may outlive one test
     yield
     upsell.reset()
-    clients.parameters().clear_cache()
 
 
 @pytest.fixture
@@ -59,9 +57,9 @@ def upsell_of(api, carts, tenant_id):
 
 @pytest.fixture
 def ssm_calls():
-    """Count the GetParameters/GetParameter calls the flag provider makes."""
+    """Count the SSM calls the flag's client makes."""
     calls = []
-    events = clients.parameters().client.meta.events
+    events = clients.flag_ssm().meta.events
     events.register("before-call.ssm.*", lambda model, **_: calls.append(model.name), unique_id="count-ssm")
     yield calls
     events.unregister("before-call.ssm.*", unique_id="count-ssm")
@@ -79,8 +77,8 @@ def warnings():
 
 @pytest.fixture
 def ssm_outage():
-    """fail(exc) makes every SSM call of the flag provider raise exc; heal() ends it."""
-    events = clients.parameters().client.meta.events
+    """fail(exc) makes every SSM call of the flag's client raise exc; heal() ends it."""
+    events = clients.flag_ssm().meta.events
 
     class Outage:
         @staticmethod
@@ -125,8 +123,8 @@ def test_no_flag_at_all_means_off(api, carts, ssm_calls):
     clients.ssm().delete_parameter(Name=GLOBAL)
 
     assert upsell_of(api, carts, "acme")["source"] == "disabled"
-    # both names missing: one GetParameters, then one GetParameter to tell "missing" from an SSM error
-    assert ssm_calls == ["GetParameters", "GetParameter"]
+    # both names missing: they come back in InvalidParameters, so one call tells it from an SSM error
+    assert ssm_calls == ["GetParameters"]
 
 
 def test_each_request_costs_one_get_parameters_call_by_default(api, carts, ssm_calls):
@@ -151,7 +149,6 @@ def test_a_configured_max_age_reuses_the_resolved_value(api, carts, monkeypatch,
     assert ssm_calls == ["GetParameters"]
 
     now[0] += 2
-    clients.parameters().clear_cache()  # Powertools' own cache expires on the wall clock
     assert upsell_of(api, carts, "acme")["source"] == "disabled"
     assert ssm_calls == ["GetParameters", "GetParameters"]
 
