@@ -1,10 +1,13 @@
 """Compiled bytecode in the deployment zip, so a Lambda cold start does not compile the app.
 
 Lambda unpacks the zip into a read-only directory: Python cannot write `__pycache__` there, so
-without .pyc files in the zip every cold start compiles every module it imports. Compiling the
-whole zip would double it past the 10 MB target, so only what the function imports is compiled:
-`import app` and what a request imports later (the request schemas with pydantic, Powertools
-Parameters for the flag, the up-sell's computing modules and `openai`). Sources stay in the zip, for tracebacks.
+without .pyc files in the zip every cold start compiles every module it imports. Bytecode is
+shipped only for what cold start and the request paths import (decision 19): `import app`, the
+request schemas with pydantic, and the up-sell's computing modules. The SDKs a process imports
+on its first call of a kind only, `openai` (the first LLM call) and `stripe` (the first payment),
+ship as sources: their bytecode would add about 1 MB to a zip the 10 MB target cannot hold, for a
+compilation paid once per container (measured in docs/performance.md). Sources stay in the zip
+for every module, for tracebacks.
 
 The .pyc files use `unchecked-hash` invalidation: Python loads them without comparing them with
 the sources' modification times, which the zip does not preserve reliably. They are written by
@@ -22,13 +25,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-# What the functions import: at cold start (app) and on the first requests of each kind.
+# What the functions import at cold start (app) and on the request paths: the request schemas, and
+# the up-sell's computing modules (its fallback answers without an LLM). Not `openai` nor `stripe`.
 ENTRY_IMPORTS = (
     "app",
     "chalicelib.api.schemas",
-    "aws_lambda_powertools.utilities.parameters",
     *(f"chalicelib.upsell.{name}" for name in ("candidates", "fallback", "llm", "prompt", "validation")),
-    "openai",
 )
 
 # Every source Python compiles while importing them (failed optional imports included) is recorded
