@@ -66,10 +66,10 @@ class SeedCatalogue:
 
     products_by_id: dict[str, ProductModel]
 
-    def products(self, product_ids: Sequence[str]) -> dict[str, ProductModel]:
+    def products(self, product_ids: Sequence[str], counts_for: Sequence[str] | None = None) -> dict[str, ProductModel]:
         return {pid: self.products_by_id[pid] for pid in product_ids if pid in self.products_by_id}
 
-    def in_category(self, category: str, limit: int) -> list[ProductModel]:
+    def in_category(self, category: str, limit: int, counts_for: Sequence[str] | None = None) -> list[ProductModel]:
         # The by-category index returns a category's products in id order.
         return sorted((p for p in self.products_by_id.values() if p.category == category), key=lambda p: p.product_id)[
             :limit

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from pynamodb.constants import ALL_OLD
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -79,12 +80,17 @@ def product_from_record(tenant_id: str, record: dict) -> ProductModel:
     )
 
 
-def get_products(tenant_id: str, product_ids: Iterable[str], consistent: bool = False) -> dict[str, ProductModel]:
-    """One BatchGetItem for a cart's products; unknown ids are simply absent."""
+def get_products(
+    tenant_id: str, product_ids: Iterable[str], consistent: bool = False, attributes: Sequence[Any] | None = None
+) -> dict[str, ProductModel]:
+    """One BatchGetItem for a cart's products; unknown ids are simply absent. `attributes`: a
+    projection (attributes or document paths), else the whole items."""
     keys = [(tenant_id, product_id) for product_id in dict.fromkeys(product_ids)]
     if not keys:
         return {}
-    return {p.product_id: p for p in ProductModel.batch_get(keys, consistent_read=consistent)}
+    return {
+        p.product_id: p for p in ProductModel.batch_get(keys, consistent_read=consistent, attributes_to_get=attributes)
+    }
 
 
 def upsert_product(tenant_id: str, product_id: str, fields: ProductFields) -> tuple[ProductModel, bool]:

@@ -8,7 +8,10 @@ Reading them is bounded whatever the catalogue's size (`gather`): at most
   co-purchases (COMPLEMENTS_PER_PRODUCT and CO_PURCHASES_PER_PRODUCT each, MAX_RELATED in all),
   and one Query with a Limit on the `by-category` index for each of the cart's first CATEGORIES
   categories (PER_CATEGORY items each),
-so at most MAX_ITEMS_READ items, never the tenant's whole partition.
+so at most MAX_ITEMS_READ items, never the tenant's whole partition. The second reads project each
+product's co-purchase map down to the cart's products: ranking a candidate needs only its counts
+with them, and a full top-K map is most of a product item (parsing it was most of a large tenant's
+up-sell CPU).
 
 Ranking (best first), compared in this order:
 1. complement hints: the product is a hint of a cart product (2 points per cart product)
@@ -73,11 +76,17 @@ class Ranking:
 
 
 class Catalogue(Protocol):
-    """Where candidates are read from: the tenant's table, or a seed file for the relevance evaluation."""
+    """Where candidates are read from: the tenant's table, or a seed file for the relevance evaluation.
 
-    def products(self, product_ids: Sequence[str]) -> dict[str, ProductModel]: ...
+    `counts_for`: of each product's co-purchase map only these products' counts are needed (a
+    source may return more); None asks for the whole product.
+    """
 
-    def in_category(self, category: str, limit: int) -> list[ProductModel]: ...
+    def products(
+        self, product_ids: Sequence[str], counts_for: Sequence[str] | None = None
+    ) -> dict[str, ProductModel]: ...
+
+    def in_category(self, category: str, limit: int, counts_for: Sequence[str] | None = None) -> list[ProductModel]: ...
 
 
 @dataclass(frozen=True)
@@ -86,11 +95,20 @@ class TenantCatalogue:
 
     tenant_id: str
 
-    def products(self, product_ids: Sequence[str]) -> dict[str, ProductModel]:
-        return catalog.get_products(self.tenant_id, product_ids)
+    def products(self, product_ids: Sequence[str], counts_for: Sequence[str] | None = None) -> dict[str, ProductModel]:
+        return catalog.get_products(self.tenant_id, product_ids, attributes=_projection(counts_for))
 
-    def in_category(self, category: str, limit: int) -> list[ProductModel]:
-        return list(ProductModel.by_category.query(category_key(self.tenant_id, category), limit=limit))
+    def in_category(self, category: str, limit: int, counts_for: Sequence[str] | None = None) -> list[ProductModel]:
+        key = category_key(self.tenant_id, category)
+        return list(ProductModel.by_category.query(key, limit=limit, attributes_to_get=_projection(counts_for)))
+
+
+def _projection(counts_for: Sequence[str] | None) -> list[Any] | None:
+    """Every attribute but the co-purchase map, and of the map only `counts_for`'s entries."""
+    if counts_for is None:
+        return None
+    attributes: list[Any] = [a for name, a in ProductModel.get_attributes().items() if name != "co_purchases"]
+    return attributes + [ProductModel.co_purchases[product_id] for product_id in counts_for]
 
 
 def gather(source: Catalogue, cart_product_ids: Sequence[str], best_sellers: Sequence[str]) -> list[ProductModel]:
@@ -107,11 +125,12 @@ def gather(source: Catalogue, cart_product_ids: Sequence[str], best_sellers: Seq
         pointed_at += counters.ranked(co_purchase_counts(item))[:CO_PURCHASES_PER_PRODUCT]
     related = [pid for pid in dict.fromkeys(pointed_at) if pid not in found and pid not in excluded]
     categories = list(dict.fromkeys(item.category for item in cart))[:CATEGORIES]
+    counted = [item.product_id for item in cart]  # whose counts ranking reads off a candidate
     reads: list[Callable[[], Iterable[ProductModel]]] = [
-        functools.partial(source.in_category, category, PER_CATEGORY) for category in categories
+        functools.partial(source.in_category, category, PER_CATEGORY, counted) for category in categories
     ]
     if related:
-        reads.insert(0, lambda: source.products(related[:MAX_RELATED]).values())
+        reads.insert(0, lambda: source.products(related[:MAX_RELATED], counted).values())
     for products in _at_once(reads):
         for product in products:
             found.setdefault(product.product_id, product)
