@@ -1,17 +1,17 @@
 """Candidates for a cart: only the tenant's own catalogue, in stock, not in the cart, pre-ranked.
 
 Reading them is bounded whatever the catalogue's size (`gather`): at most
-- one BatchGetItem for the cart's products (the first MAX_CART_PRODUCTS) and the tenant's best
-  sellers (BEST_SELLERS ids, carried by the cached tenant),
+- one BatchGetItem for the cart's products (the first MAX_CART_PRODUCTS),
 - then, at the same time (each on its own thread, so they cost one round trip of waiting):
-  one BatchGetItem for what those cart products point at: their complement hints and their top
-  co-purchases (COMPLEMENTS_PER_PRODUCT and CO_PURCHASES_PER_PRODUCT each, MAX_RELATED in all),
-  and one Query with a Limit on the `by-category` index for each of the cart's first CATEGORIES
-  categories (PER_CATEGORY items each),
+  one BatchGetItem for the tenant's best sellers (BEST_SELLERS ids, carried by the cached tenant)
+  and what those cart products point at: their complement hints and their top co-purchases
+  (COMPLEMENTS_PER_PRODUCT and CO_PURCHASES_PER_PRODUCT each, MAX_RELATED in all), and one Query
+  with a Limit on the `by-category` index for each of the cart's first CATEGORIES categories
+  (PER_CATEGORY items each),
 so at most MAX_ITEMS_READ items, never the tenant's whole partition. The second reads project each
 product's co-purchase map down to the cart's products: ranking a candidate needs only its counts
-with them, and a full top-K map is most of a product item (parsing it was most of a large tenant's
-up-sell CPU).
+with them, and a full top-K map is most of a product item (parsing such maps was most of a large
+tenant's up-sell CPU). Only the cart's products are read whole, for what they point at.
 
 Ranking (best first), compared in this order:
 1. complement hints: the product is a hint of a cart product (2 points per cart product)
@@ -115,22 +115,22 @@ def gather(source: Catalogue, cart_product_ids: Sequence[str], best_sellers: Seq
     """The cart's products and the products worth ranking for it, in a bounded number of reads."""
     cart_ids = list(dict.fromkeys(cart_product_ids))
     excluded = set(cart_ids)
-    found = source.products(
-        cart_ids[:MAX_CART_PRODUCTS] + [pid for pid in best_sellers[:BEST_SELLERS] if pid not in excluded]
-    )
+    found = source.products(cart_ids[:MAX_CART_PRODUCTS])
     cart = [found[pid] for pid in cart_ids if pid in found]
     pointed_at: list[str] = []
     for item in cart:
         pointed_at += list(item.complements or ())[:COMPLEMENTS_PER_PRODUCT]
         pointed_at += counters.ranked(co_purchase_counts(item))[:CO_PURCHASES_PER_PRODUCT]
-    related = [pid for pid in dict.fromkeys(pointed_at) if pid not in found and pid not in excluded]
+    related = [pid for pid in dict.fromkeys(pointed_at) if pid not in excluded][:MAX_RELATED]
+    popular = [pid for pid in best_sellers[:BEST_SELLERS] if pid not in excluded]
+    others = list(dict.fromkeys(related + popular))
     categories = list(dict.fromkeys(item.category for item in cart))[:CATEGORIES]
     counted = [item.product_id for item in cart]  # whose counts ranking reads off a candidate
     reads: list[Callable[[], Iterable[ProductModel]]] = [
         functools.partial(source.in_category, category, PER_CATEGORY, counted) for category in categories
     ]
-    if related:
-        reads.insert(0, lambda: source.products(related[:MAX_RELATED], counted).values())
+    if others:
+        reads.insert(0, lambda: source.products(others, counted).values())
     for products in _at_once(reads):
         for product in products:
             found.setdefault(product.product_id, product)
