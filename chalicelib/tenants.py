@@ -25,6 +25,7 @@ class Tenant:
     api_key_hashes: frozenset[str] = frozenset()
     best_sellers: tuple[str, ...] = ()  # product ids, most units ordered first (kept by the orders stream)
     payment_mode: str = "on_delivery"  # or "stripe": orders wait for a card payment, their units held
+    stripe_publishable_key: str | None = None  # public: the storefront's Stripe.js uses it
 
 
 _cache: dict[str, tuple[float, Tenant]] = {}
@@ -51,6 +52,7 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         api_key_hashes=frozenset(record.api_key_hashes or ()),
         best_sellers=tuple(counters.ranked(counters.as_counts(record.best_sellers))),
         payment_mode=record.payment_mode,
+        stripe_publishable_key=record.stripe_publishable_key,
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant
