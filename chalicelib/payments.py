@@ -300,7 +300,7 @@ def _confirm(stripe: Any, order: OrderModel, intent_id: str, payment_method: str
             exc.user_message or "The card was declined.", {"decline_code": exc.code or "card_declined"}
         ) from None
     except stripe_sdk.InvalidRequestError as exc:
-        if exc.param == "payment_method":
+        if exc.param == "payment_method" or exc.code == "resource_missing" or exc.http_status == 404:
             raise BadRequest.for_field("payment_method", "Not a usable PaymentMethod.") from None
         # The intent moved on meanwhile (a concurrent attempt confirmed it): answer what it is now.
         logger.info("Intent changed during confirmation", order_id=order.order_id, error=str(exc))
