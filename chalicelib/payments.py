@@ -79,6 +79,8 @@ def pay(tenant: Tenant, order_id: str, payment_method: str) -> Payment:
     order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     if order.status == "paid":
         return Payment(order, "succeeded")
+    if not order.payment_intent_id:
+        _require_payable(order)  # nothing at Stripe yet: what cannot be paid never reaches it
     with _stripe_errors():
         stripe = _client(tenant.tenant_id)
         current = stripe.v1.payment_intents.retrieve(order.payment_intent_id) if order.payment_intent_id else None
@@ -182,6 +184,8 @@ def handle_webhook(tenant: Tenant, payload: bytes | str, signature: str | None) 
     """
     import stripe as stripe_sdk
 
+    if tenant.payment_mode != "stripe":
+        raise BadRequest("This shop takes no card payments.")
     secret = _secret(tenant.tenant_id, "webhook_secret")
     try:
         event = stripe_sdk.Webhook.construct_event(payload, signature or "", secret)

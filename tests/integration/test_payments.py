@@ -306,6 +306,24 @@ def test_a_webhook_signed_for_one_tenant_never_touches_another_tenants_order(sho
     assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
 
 
+def test_an_on_delivery_shop_has_nothing_to_pay_and_takes_no_webhooks(api):
+    cart_id = api.post("/tenants/globex/carts", {"items": [{"product_id": "wireless-mouse", "quantity": 1}]}).data
+    answer = api.post(f"/tenants/globex/carts/{cart_id['cart_id']}/checkout").data
+    order = answer["order"]
+    assert (order["status"], "payment" in order) == ("confirmed", False)
+
+    paying = api.post(
+        f"/tenants/globex/orders/{order['order_id']}/payment",
+        {"payment_method": "pm_card_visa"},
+        headers={"X-Order-Token": answer["order_token"]},
+    )
+    body, headers = signed(succeeded_event({"id": "pi_1", "metadata": {}}, "evt_1"), webhook_secret("globex"))
+    webhook = api.call("POST", WEBHOOK.format("globex"), raw=body, headers=headers)
+
+    assert (paying.status_code, paying.data["error"]["details"]) == (409, {"status": "confirmed"})
+    assert (webhook.status_code, webhook.data["error"]["code"]) == (400, "BAD_REQUEST")
+
+
 def test_a_payment_after_the_hold_lapsed_takes_the_units_again_when_they_are_there(shop, localstripe_url):
     order_id, token = place(shop, ("tent-2p", 2))
     started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
