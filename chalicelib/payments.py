@@ -50,6 +50,8 @@ ZERO_DECIMAL_CURRENCIES = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
 )
 HANDLED_EVENTS = frozenset({"payment_intent.succeeded"})
+# Intent statuses a cancel cannot (and need not) change.
+FINAL_OR_MOVING = ("succeeded", "canceled", "processing")
 
 
 @dataclass(frozen=True)
@@ -263,7 +265,7 @@ def _intent_of(stripe: Any, order: OrderModel, intent: Any) -> Any:
         # localstripe cannot confirm an intent again after a declined charge (Stripe can); a fresh
         # intent works on both, and the spent one can never succeed, so one charge at most holds.
         if intent.status != "canceled":
-            stripe.v1.payment_intents.cancel(intent.id, options={"idempotency_key": _key(order, f"cancel/{intent.id}")})
+            _cancel(stripe, order, intent.id)
         return _new_intent(stripe, order, f"intent/after/{intent.id}", replacing=intent.id)
     return intent
 
@@ -283,7 +285,7 @@ def _new_intent(stripe: Any, order: OrderModel, key: str, replacing: str | None)
         return intent
     # A concurrent attempt stored its own intent first (localstripe ignores idempotency keys): ours
     # is cancelled before anything could confirm it, and the order's is used.
-    stripe.v1.payment_intents.cancel(intent.id, options={"idempotency_key": _key(order, f"cancel/{intent.id}")})
+    _cancel(stripe, order, intent.id)
     _require_payable(order)
     return stripe.v1.payment_intents.retrieve(held)
 
@@ -335,9 +337,25 @@ def _outcome(tenant_id: str, order: OrderModel, intent: Any) -> Payment:
 def _cancel_intent(stripe: Any, order: OrderModel) -> Any:
     """Cancel the order's intent unless it succeeded or is cancelled already; returns it as it is now."""
     intent = stripe.v1.payment_intents.retrieve(order.payment_intent_id)
-    if intent.status in ("succeeded", "canceled", "processing"):
+    if intent.status in FINAL_OR_MOVING:
         return intent
-    return stripe.v1.payment_intents.cancel(intent.id, options={"idempotency_key": _key(order, "cancel")})
+    return _cancel(stripe, order, intent.id)
+
+
+def _cancel(stripe: Any, order: OrderModel, intent_id: str) -> Any:
+    """Cancel an intent; one that a concurrent request moved on meanwhile (cancelled it, or it
+    succeeded) cannot be, and is answered as it is now."""
+    import stripe as stripe_sdk
+
+    try:
+        return stripe.v1.payment_intents.cancel(
+            intent_id, options={"idempotency_key": _key(order, f"cancel/{intent_id}")}
+        )
+    except stripe_sdk.InvalidRequestError:
+        intent = stripe.v1.payment_intents.retrieve(intent_id)
+        if intent.status in FINAL_OR_MOVING:
+            return intent
+        raise
 
 
 def _refund_intent(stripe: Any, order: OrderModel) -> None:

@@ -12,6 +12,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,8 @@ from tests.payments import (
 )
 
 SEEDED = {"lamp": 6, "stove": 4, "tarp": 3}
+# Shopping (checkout and payment) most often, so orders get paid and then refunded; restocks keep it selling.
+ACTIONS = ["shop"] * 4 + ["pay", "cancel", "lapse", "refund", "refund", "restock"]
 PRICES = {"lamp": Decimal("10.00"), "stove": Decimal("25.50"), "tarp": Decimal("7.25")}
 
 
@@ -106,17 +109,19 @@ def test_one_authenticated_payment_raced_by_webhooks_retries_sweeps_and_cancels_
 
 
 def test_a_randomized_crowd_of_card_shoppers_never_loses_or_makes_a_unit(card_tenant, localstripe_url):
-    """20 shoppers at once, 150 actions at most (or 90 s): checkouts, payments that pay or are
-    declined, cancels, lapsed holds swept, refunds. Afterwards, for every product,
-    stock + reserved + sold = seeded, reserved = units of unpaid orders, sold = units of paid ones,
+    """20 shoppers at once, 200 actions at most (or 90 s): checkouts, payments that pay or are
+    declined, cancels, lapsed holds swept, refunds, restocks. Afterwards, for every product,
+    stock + reserved + sold = seeded + added, reserved = units of unpaid orders, sold = units of paid ones,
     and every order was charged at most once, paid orders exactly once for their total."""
     tenant, base, key = card_tenant
     seed = random.randrange(1_000_000)
     print(f"random seed {seed}")  # shown on failure, to replay the run
-    budget = {"actions": 150, "until": time.monotonic() + 90}
+    budget = {"actions": 200, "until": time.monotonic() + 90}
     lock = threading.Lock()
     placed: list[tuple[str, dict[str, str]]] = []
     outcomes: Counter[str] = Counter()
+    added: Counter[str] = Counter()  # units operators added during the run
+    paid: list[str] = []
 
     def take_turn() -> bool:
         with lock:
@@ -127,35 +132,75 @@ def test_a_randomized_crowd_of_card_shoppers_never_loses_or_makes_a_unit(card_te
 
     def shopper(index: int) -> None:
         rng = random.Random(seed + index)
-        with httpx.Client(timeout=60) as http:
+        with httpx.Client(timeout=60) as client:
+
+            def post(url: str, **kwargs: Any) -> httpx.Response:
+                """As a client should: a 503 (contention) is retried after its Retry-After, same request."""
+                for _ in range(5):
+                    response = client.post(url, **kwargs)
+                    if response.status_code != 503:
+                        return response
+                    outcomes["retried 503"] += 1
+                    time.sleep(float(response.headers["Retry-After"]) * rng.random())
+                return response
+
+            def pay(order_id: str, token: dict[str, str], kind: str) -> None:
+                card = pm(localstripe_url, tenant, kind)
+                response = post(f"{base}/orders/{order_id}/payment", json={"payment_method": card}, headers=token)
+                assert response.status_code in (200, 402, 409), response.text
+                outcomes[f"{'pay' if kind == 'pays' else 'decline'} {response.status_code}"] += 1
+                if response.status_code == 200 and response.json()["order"]["status"] == "paid":
+                    with lock:
+                        paid.append(order_id)
+
             while take_turn():
-                action = rng.choice(["checkout", "checkout", "pay", "pay", "decline", "cancel", "lapse", "refund"])
-                if action == "checkout" or not placed:
+                action = rng.choice(ACTIONS) if placed else "shop"
+                if action == "shop":  # check out, then pay, be declined first, or walk away
                     items = [{"product_id": p, "quantity": rng.randint(1, 2)} for p in rng.sample(list(SEEDED), 2)]
-                    cart = http.post(f"{base}/carts", json={"items": items}).json()
-                    answer = http.post(f"{base}/carts/{cart['cart_id']}/checkout")
-                    if answer.status_code == 201:
-                        order = answer.json()
-                        with lock:
-                            placed.append((order["order"]["order_id"], {"X-Order-Token": order["order_token"]}))
+                    created = post(f"{base}/carts", json={"items": items})
+                    if created.status_code == 409:  # sold out meanwhile: the cart cannot even be filled
+                        outcomes["cart 409"] += 1
+                        continue
+                    answer = post(f"{base}/carts/{created.json()['cart_id']}/checkout")
                     outcomes[f"checkout {answer.status_code}"] += 1
+                    if answer.status_code != 201:
+                        continue
+                    order_id = answer.json()["order"]["order_id"]
+                    token = {"X-Order-Token": answer.json()["order_token"]}
+                    with lock:
+                        placed.append((order_id, token))
+                    for kind in rng.choice([["pays"], ["pays"], ["declined", "pays"], ["declined"], []]):
+                        pay(order_id, token, kind)
                     continue
-                with lock:
+                if action == "restock":  # an operator adds units: the invariant counts them in
+                    product_id = rng.choice(list(SEEDED))
+                    response = post(
+                        f"{base}/products/{product_id}/stock",
+                        json={"delta": 2},
+                        headers={"X-Api-Key": key, "Idempotency-Key": new_ulid()},
+                    )
+                    assert response.status_code == 200, response.text
+                    with lock:
+                        added[product_id] += 2
+                    outcomes["restock 200"] += 1
+                    continue
+                with lock:  # anyone's order: cancels, lapses, refunds and late payments race the owners
                     order_id, token = rng.choice(placed)
-                if action in ("pay", "decline"):
-                    card = pm(localstripe_url, tenant, "pays" if action == "pay" else "declined")
-                    path = f"{base}/orders/{order_id}/payment"
-                    response = http.post(path, json={"payment_method": card}, headers=token)
-                elif action == "cancel":
-                    response = http.post(f"{base}/orders/{order_id}/cancel", headers=token)
-                elif action == "refund":
-                    response = http.post(f"{base}/orders/{order_id}/refund", headers={"X-Api-Key": key})
-                else:  # the hold lapses now and the sweeper comes by
+                    if action == "refund" and paid:  # an operator refunds what was paid, mostly
+                        order_id = rng.choice(paid)
+                if action == "pay":
+                    pay(order_id, token, "pays")
+                    continue
+                if action == "lapse":  # the hold lapses now and the sweeper comes by
                     lapse(tenant, order_id)
                     payments.sweep_lapsed_holds()
                     outcomes["lapse"] += 1
                     continue
-                assert response.status_code in (200, 402, 409), response.text
+                if action == "cancel":
+                    response = post(f"{base}/orders/{order_id}/cancel", headers=token)
+                else:
+                    response = post(f"{base}/orders/{order_id}/refund", headers={"X-Api-Key": key})
+                assert response.status_code in (200, 409), response.text
                 outcomes[f"{action} {response.status_code}"] += 1
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -172,7 +217,7 @@ def test_a_randomized_crowd_of_card_shoppers_never_loses_or_makes_a_unit(card_te
     after = units(tenant)
     for product_id, seeded in SEEDED.items():
         stock, reserved, sold = after[product_id]
-        assert stock + reserved + sold == seeded, product_id
+        assert stock + reserved + sold == seeded + added[product_id], product_id
         assert (reserved, sold) == (held["pending_payment"][product_id], held["paid"][product_id]), product_id
     for order in orders:
         charged = [i for i in intents_of(localstripe_url, order.order_id) if i.status == "succeeded"]
@@ -180,6 +225,7 @@ def test_a_randomized_crowd_of_card_shoppers_never_loses_or_makes_a_unit(card_te
         if order.status == "paid":
             assert [i.amount for i in charged] == [int(order.totals.total * 100)]
     # The run exercised the losing paths, not only the happy one.
-    assert outcomes["checkout 409"] > 0
+    assert outcomes["checkout 409"] + outcomes["cart 409"] > 0
     assert outcomes["decline 402"] > 0
     assert outcomes["pay 200"] > 0
+    assert outcomes["refund 200"] > 0

@@ -401,25 +401,3 @@ def test_stripe_unreachable_answers_503_and_leaves_the_order_payable(shop, local
     monkeypatch.setenv("STRIPE_API_BASE", localstripe_url)
     config.reset()
     assert pay(shop, order_id, token, payment_method).data["order"]["status"] == "paid"
-
-
-@pytest.fixture(scope="module")
-def localstripe_url():  # TEMPORARY until the stripe-infra branch lands its session fixture
-    import subprocess
-    import sys
-    import time as _t
-
-    import requests
-
-    from scripts.local_stack import free_port
-
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"])
-    for _ in range(50):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/js.stripe.com/v3/", timeout=1)
-            break
-        except requests.ConnectionError:
-            _t.sleep(0.2)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
