@@ -385,7 +385,8 @@ def api_routes(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]
 
 
 def costs_more_than_a_read(method: str, path: str, spec: dict[str, Any]) -> bool:
-    """Checkout, up-sell, payment, order changes, readiness and admin routes (behind the admin-key authorizer).
+    """Checkout, up-sell, payments (card setup, payment, Stripe's webhook), order changes, readiness and
+    admin routes (behind the admin-key authorizer).
 
     Not their CORS preflights (OPTIONS): API Gateway answers those itself, no function runs.
     """
@@ -394,7 +395,7 @@ def costs_more_than_a_read(method: str, path: str, spec: dict[str, Any]) -> bool
     return (
         bool(spec.get("security"))
         or path == "/health/ready"
-        or path.endswith(("/checkout", "/upsell", "/payment", "/cancel", "/refund"))
+        or path.endswith(("/checkout", "/upsell", "/payment", "/payment/setup", "/webhook", "/cancel", "/refund"))
     )
 
 
@@ -414,6 +415,10 @@ def test_costly_routes_have_limits_below_the_catalogue_reads(template: dict[str,
     assert {route: (s["ThrottlingRateLimit"], s["ThrottlingBurstLimit"]) for route, s in limits.items()} == {
         ("POST", "/tenants/{tenant_id}/carts/{cart_id}/checkout"): (5, 10),
         ("POST", "/tenants/{tenant_id}/orders/{order_id}/cancel"): (5, 10),
+        ("POST", "/tenants/{tenant_id}/orders/{order_id}/payment"): (5, 10),
+        ("POST", "/tenants/{tenant_id}/orders/{order_id}/payment/setup"): (5, 10),
+        ("POST", "/tenants/{tenant_id}/payments/stripe/webhook"): (10, 20),
+        ("POST", "/tenants/{tenant_id}/orders/{order_id}/refund"): (2, 5),
         ("GET", "/tenants/{tenant_id}/carts/{cart_id}/upsell"): (5, 10),
         ("GET", "/health/ready"): (1, 2),
         ("GET", "/tenants/{tenant_id}/orders"): (2, 5),
