@@ -37,7 +37,6 @@ class StripeStub:
     def __init__(self) -> None:
         self.intents: dict[str, dict[str, Any]] = {}
         self.refunds: list[dict[str, Any]] = []
-        self.requests: list[tuple[str, str]] = []  # (method, path) in the order they came
         self.lock = threading.Lock()
         self.server = LoopbackServer(self.handler(), "stripe-stub")
 
@@ -113,8 +112,7 @@ class StripeStub:
             def serve(self, method: str) -> None:
                 url = urlsplit(self.path)
                 fields = form(self.read_body().decode() if method == "POST" else url.query)
-                with stub.lock:
-                    stub.requests.append((method, url.path))
+                with stub.lock:  # ThreadingHTTPServer: one request at a time changes the intents
                     status, payload = stub.answer(method, url.path, fields)
                 self.send(status, json.dumps(payload).encode())
 
