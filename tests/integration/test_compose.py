@@ -279,7 +279,10 @@ def test_the_compose_commands_provision_and_serve(compose: dict[str, Any], aws_s
     bucket, key = urlparse(STOREFRONT_URL).path.lstrip("/").split("/", 1)
     assert s3.get_object(Bucket=bucket, Key=key)["ContentType"] == "text/html"
     config_js = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
-    assert config_js == f'export const API_BASE_URL = "{option(command, "--api-url")}";\n'
+    assert config_js == (
+        f'export const API_BASE_URL = "{option(command, "--api-url")}";\n'
+        'export const STRIPE_JS_URL = "https://js.stripe.com/v3/";\n'
+    )
 
     api = list(compose["services"]["api"]["command"])
     port = local_stack.free_port()

@@ -1143,7 +1143,10 @@ def test_deploy_and_destroy_against_a_stand_in_aws(
         assert s3.get_public_access_block(Bucket=artifacts)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
         bucket = result["StorefrontBucketName"]
         config = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
-        assert config == 'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
+        assert config == (
+            'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
+            'export const STRIPE_JS_URL = "https://js.stripe.com/v3/";\n'  # Stripe's own in the cloud
+        )
         printed = capsys.readouterr().out
         assert "API:         https://abc123.execute-api.us-east-1.amazonaws.com/api/" in printed
         assert "Storefront:  https://d111111abcdef8.cloudfront.net/index.html?tenant=acme" in printed
@@ -1186,7 +1189,7 @@ def test_a_stack_whose_creation_rolled_back_is_deleted_before_deploying() -> Non
         stub.assert_no_pending_responses()
 
 
-def test_cloud_demo_data_never_carries_the_published_admin_key(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cloud_demo_data_never_carries_the_published_keys(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from moto import mock_aws
 
     from chalicelib import clients
@@ -1202,7 +1205,10 @@ def test_cloud_demo_data_never_carries_the_published_admin_key(aws_env: None, mo
             tenant = TenantModel.get(data["tenant_id"])
             assert tenant.name == data["name"]
             assert not tenant.api_key_hashes  # `make run` gives acme the published demo key; the cloud never
+            # Nor the published demo Stripe keys: a known webhook secret would let anyone forge payments.
+            assert (tenant.payment_mode, tenant.stripe_publishable_key) == ("on_delivery", None)
             assert ProductModel.count(data["tenant_id"]) == len(data["products"])
+        assert not clients.ssm().get_parameters_by_path(Path=f"/cartwise/{STAGE}/tenants", Recursive=True)["Parameters"]
     clients.reset()
 
 
@@ -1221,7 +1227,10 @@ def test_storefront_upload_replaces_stale_objects_and_points_at_the_api(aws: Non
     assert s3.get_object(Bucket=bucket, Key="main.js")["ContentType"] == "text/javascript"
     assert s3.get_object(Bucket=bucket, Key="index.html")["ContentType"] == "text/html"
     config = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
-    assert config == 'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
+    assert config == (
+        'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
+        'export const STRIPE_JS_URL = "https://js.stripe.com/v3/";\n'  # Stripe's own in the cloud
+    )
 
 
 def test_stream_placeholders_must_name_a_table_of_the_stack(template: dict[str, Any]) -> None:
