@@ -1,0 +1,269 @@
+"""The payment step in the browser: a card order paid through localstripe's Stripe.js, a declined card
+and another one, 3-D Secure, a hold that lapses, a cancel; and an on-delivery order's confirmation.
+
+The card tenant is a copy of acme in stripe mode (`acme-cards`, made once by `card_tenant`), so the other
+browser tests keep acme's on-delivery checkout. What the shopper sees is checked on the page; the order's
+status and its units through the API and DynamoDB.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from chalicelib import payments
+from chalicelib.models import OrderModel, TenantModel
+from scripts.provision import TENANT_DATA, seed_tenant
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.harness import Shop, Storefront
+from tests.payments import CARDS, intents_of, units
+
+TENANT = "acme-cards"
+STRIPE_JS = "script[src$='/js.stripe.com/v3/']"
+
+
+@pytest.fixture
+def card_tenant(stack_aws: None) -> str:
+    """acme's catalogue as a stripe-mode tenant with acme's local demo Stripe keys; seeded once a session
+    (seeding again would reset the counters of orders already placed)."""
+    try:
+        TenantModel.get(TENANT, consistent_read=True)
+    except TenantModel.DoesNotExist:
+        acme = json.loads((TENANT_DATA / "acme.json").read_text())
+        del acme["demo_admin_key"]
+        seed_tenant(
+            {**acme, "tenant_id": TENANT, "name": "Acme Cards", "payment": {**acme["payment"], "mode": "stripe"}}
+        )
+    return TENANT
+
+
+class PaymentStep:
+    """The payment step of the storefront, as the shopper sees it."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.section = page.locator("#payment")
+        self.message = page.locator("#payment-message")
+
+    def fill_card(self, number: str) -> None:
+        """Type a card into localstripe's card field (its inputs are named by their placeholders)."""
+        field = self.section.locator("#card-element")
+        for placeholder, value in (("number", number), ("exp_month", "12"), ("exp_year", "34"), ("cvc", "123")):
+            field.get_by_placeholder(placeholder, exact=True).fill(value)
+        field.get_by_placeholder("postal_code", exact=True).fill("75001")
+
+    def pay_button(self, total: str) -> Locator:
+        return self.section.get_by_role("button", name=f"Pay {total}")
+
+    def authenticate(self) -> None:
+        """localstripe's 3-D Secure dialog: the shopper passes the bank's check."""
+        self.page.get_by_role("button", name="Complete authentication").click()
+
+
+def place_card_order(page: Page, shop: Shop, *products: str) -> dict:
+    """Open the card tenant's shop, add one of each product and place the order; returns the checkout's answer."""
+    shop_page = Storefront(page, shop)
+    shop_page.open(TENANT)
+    for product_id in products:
+        shop_page.add(product_id)
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/checkout")) as checkout:
+        shop_page.checkout_button.click()
+    answer = checkout.value.json()
+    assert answer["order"]["status"] == "pending_payment"
+    expect(page.get_by_role("heading", name="Pay for your order")).to_be_focused()
+    return answer
+
+
+def order_of(shop: Shop, order_id: str) -> dict:
+    response = shop.http.get(f"/tenants/{TENANT}/orders/{order_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def expect_paid_confirmation(page: Page, total: str) -> None:
+    confirmation = page.locator("#confirmation")
+    expect(confirmation.get_by_role("heading", name="Thank you! Your order is paid.")).to_be_focused()
+    expect(confirmation.locator(".payment-note")).to_have_text(f"Paid by card: {total}.")
+    expect(confirmation.get_by_role("button", name="Cancel order")).to_have_count(0)  # paid: a refund, not a cancel
+    expect(page.locator("#payment")).to_be_hidden()
+
+
+def test_a_card_order_is_paid_in_the_payment_step_and_confirmed_as_paid(
+    page: Page, shop: Shop, card_tenant: str, localstripe_url: str
+) -> None:
+    stock, reserved, sold = units(TENANT, "tent-2p")
+    answer = place_card_order(page, shop, "tent-2p")
+    order_id = answer["order"]["order_id"]
+    step = PaymentStep(page)
+
+    # The order's summary, the hold's countdown (15 minutes by default) and Stripe.js, loaded once.
+    expect(step.section.locator(".order-id")).to_have_text(order_id)
+    expect(step.section.locator("tbody tr[data-product-id='tent-2p'] td")).to_have_text(["1", "€129.00", "€129.00"])
+    expect(step.section.locator("[data-total='total']")).to_have_text("€154.80")  # 129.00 + 20 % VAT
+    expect(step.section.get_by_role("timer")).to_have_text(
+        re.compile(r"^Your items are held for you for 1[45]:\d\d\. Pay before then, or they go back on sale\.$")
+    )
+    expect(page.locator(STRIPE_JS)).to_have_count(1)
+    assert units(TENANT, "tent-2p") == (stock - 1, reserved + 1, sold)  # held while the payment is awaited
+
+    step.fill_card(CARDS["pays"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "payment-step.png", full_page=True)
+    step.pay_button("€154.80").click()
+
+    expect_paid_confirmation(page, "€154.80")
+    page.screenshot(path=ARTIFACTS / "paid.png")
+    assert order_of(shop, order_id)["status"] == "paid"
+    assert units(TENANT, "tent-2p") == (stock - 1, reserved, sold + 1)
+    [intent] = intents_of(localstripe_url, order_id)
+    assert (intent.amount, intent.currency, intent.status) == (15480, "eur", "succeeded")
+
+
+def test_a_declined_card_is_said_clearly_and_another_card_pays(
+    page: Page, shop: Shop, card_tenant: str, localstripe_url: str
+) -> None:
+    stock, reserved, sold = units(TENANT, "headlamp")
+    answer = place_card_order(page, shop, "headlamp")
+    order_id = answer["order"]["order_id"]
+    step = PaymentStep(page)
+
+    step.fill_card(CARDS["declined"])
+    step.pay_button("€29.99").click()  # 24.99 + 20 % VAT
+
+    expect(step.message).to_have_text(
+        "Your card was declined. Nothing was charged: check the card details or use another card, "
+        "then press \u201cPay\u201d again."
+    )
+    expect(step.message).to_have_attribute("role", "alert")
+    expect(step.pay_button("€29.99")).to_be_enabled()
+    assert order_of(shop, order_id)["status"] == "pending_payment"
+    assert units(TENANT, "headlamp") == (stock - 1, reserved + 1, sold)
+
+    step.fill_card(CARDS["pays"])
+    step.pay_button("€29.99").click()
+
+    expect_paid_confirmation(page, "€29.99")
+    assert order_of(shop, order_id)["status"] == "paid"
+    assert units(TENANT, "headlamp") == (stock - 1, reserved, sold + 1)
+    intents = intents_of(localstripe_url, order_id)
+    assert sorted(intent.status for intent in intents) == ["canceled", "succeeded"]  # the declined one is spent
+    expect(page.locator(STRIPE_JS)).to_have_count(1)
+
+
+def test_3d_secure_is_passed_at_setup_and_at_payment(
+    page: Page, shop: Shop, card_tenant: str, localstripe_url: str
+) -> None:
+    stock, reserved, sold = units(TENANT, "camp-stove")
+    answer = place_card_order(page, shop, "camp-stove")
+    order_id = answer["order"]["order_id"]
+    step = PaymentStep(page)
+    step.fill_card(CARDS["3ds"])
+    step.pay_button("€71.88").click()  # 59.90 + 20 % VAT
+
+    step.authenticate()  # the bank's check when the card is set up...
+    expect(step.section.get_by_role("button", name="Paying\u2026")).to_be_disabled()
+    step.authenticate()  # ...and again when it is charged
+
+    expect_paid_confirmation(page, "€71.88")
+    assert order_of(shop, order_id)["status"] == "paid"
+    assert units(TENANT, "camp-stove") == (stock - 1, reserved, sold + 1)
+    assert [(i.amount, i.status) for i in intents_of(localstripe_url, order_id)] == [(7188, "succeeded")]
+
+
+def lapse_hold(order_id: str) -> None:
+    """Let the order's hold lapse now, as ORDER_HOLD_SECONDS after its checkout would."""
+    OrderModel(TENANT, order_id).update(
+        actions=[OrderModel.hold_expires_at.set(datetime.now(UTC) - timedelta(seconds=1))]
+    )
+
+
+def test_when_the_countdown_ends_the_hold_has_lapsed_and_the_items_can_go_back_in_the_cart(
+    page: Page, shop: Shop, card_tenant: str
+) -> None:
+    page.clock.install()  # the page's clock, moved on below as 15 minutes passing would
+    stock, reserved, sold = units(TENANT, "camp-lantern")
+    answer = place_card_order(page, shop, "camp-lantern")
+    order_id, token = answer["order"]["order_id"], answer["order_token"]
+    step = PaymentStep(page)
+    shop_page = Storefront(page, shop)
+    expect(shop_page.product("camp-lantern").locator(".stock")).to_have_text(f"In stock ({stock - 1})")
+
+    lapse_hold(order_id)
+    page.clock.fast_forward("15:01")
+
+    expect(step.message).to_have_text(
+        "The hold on your items has lapsed, so this order can no longer be paid. Nothing was charged, "
+        "and the items are back on sale: go back to the cart to order them again."
+    )
+    expect(step.message).to_be_focused()
+    expect(step.section.get_by_role("button", name=re.compile("^Pay"))).to_be_hidden()
+    expect(step.section.get_by_role("button", name="Cancel order")).to_be_hidden()
+    # The API agrees: the order cannot be paid any more.
+    refused = shop.http.post(
+        f"/tenants/{TENANT}/orders/{order_id}/payment/setup",
+        json={"attempt": "after-the-hold"},
+        headers={"X-Order-Token": token},
+    )
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "ORDER_NOT_PAYABLE")
+
+    assert payments.sweep_lapsed_holds() >= 1  # the sweeper's run: the units go back on sale
+    assert order_of(shop, order_id)["status"] == "expired"
+    assert units(TENANT, "camp-lantern") == (stock, reserved, sold)
+
+    step.section.get_by_role("button", name="Back to the cart").click()
+
+    expect(step.section).to_be_hidden()
+    expect(shop_page.quantity("camp-lantern")).to_have_text("1")
+    expect(page.get_by_role("heading", name="Your cart")).to_be_focused()
+    shop_page.expect_totals(subtotal="€32.50", discount="€0.00", net="€32.50", vat="€6.50", total="€39.00")
+
+
+def test_a_payment_the_api_refuses_because_the_hold_lapsed_says_so(page: Page, shop: Shop, card_tenant: str) -> None:
+    """The device's clock may be behind the API's: the API's 409 ends the step just as the countdown would."""
+    answer = place_card_order(page, shop, "sun-hat")
+    order_id = answer["order"]["order_id"]
+    step = PaymentStep(page)
+    lapse_hold(order_id)
+
+    step.fill_card(CARDS["pays"])
+    step.pay_button("€23.99").click()  # 19.99 + 20 % VAT
+
+    expect(step.message).to_contain_text("The hold on your items has lapsed, so this order can no longer be paid.")
+    expect(step.section.get_by_role("button", name="Back to the cart")).to_be_visible()
+    assert order_of(shop, order_id)["status"] == "pending_payment"  # until the sweeper expires it
+
+
+def test_the_shopper_cancels_from_the_payment_step(page: Page, shop: Shop, card_tenant: str) -> None:
+    stock, reserved, sold = units(TENANT, "cook-set")
+    answer = place_card_order(page, shop, "cook-set")
+    order_id = answer["order"]["order_id"]
+    step = PaymentStep(page)
+
+    step.section.get_by_role("button", name="Cancel order").click()
+
+    confirmation = page.locator("#confirmation")
+    expect(confirmation.get_by_role("heading", name="Your order is cancelled.")).to_be_focused()
+    expect(confirmation).to_contain_text("Nothing will be delivered or charged.")
+    expect(step.section).to_be_hidden()
+    assert order_of(shop, order_id)["status"] == "cancelled"
+    assert units(TENANT, "cook-set") == (stock, reserved, sold)
+
+
+def test_an_on_delivery_order_is_confirmed_as_paid_on_delivery_without_loading_stripe_js(
+    page: Page, shop: Shop
+) -> None:
+    shop_page = Storefront(page, shop)
+    shop_page.open("globex")
+    shop_page.add("external-ssd-1tb")
+    shop_page.checkout_button.click()
+
+    confirmation = page.locator("#confirmation")
+    expect(confirmation.get_by_role("heading", name="Thank you! Your order is confirmed.")).to_be_focused()
+    total = confirmation.locator("[data-total='total']").inner_text()
+    expect(confirmation.locator(".payment-note")).to_have_text(f"You pay {total} on delivery.")
+    expect(page.locator("#payment")).to_be_hidden()
+    expect(page.locator(STRIPE_JS)).to_have_count(0)
