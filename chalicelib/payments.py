@@ -79,12 +79,20 @@ def pay(tenant: Tenant, order_id: str, payment_method: str) -> Payment:
     order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     if order.status == "paid":
         return Payment(order, "succeeded")
-    _require_payable(order)
+    if not order.payment_intent_id:
+        _require_payable(order)  # nothing at Stripe yet: what cannot be paid never reaches it
     with _stripe_errors():
         stripe = _client(tenant.tenant_id)
-        intent = _intent_of(stripe, order)
-        if intent.status == "requires_payment_method" or intent.status == "requires_confirmation":
-            intent = _confirm(stripe, order, intent.id, payment_method)
+        current = stripe.v1.payment_intents.retrieve(order.payment_intent_id) if order.payment_intent_id else None
+        # Stripe's word first: a shopper who finished paying just as the hold lapsed is answered with
+        # the payment (recorded now, or refunded if the units were gone), not told to pay again.
+        if current is None or current.status != "succeeded":
+            _require_payable(order)
+            intent = _intent_of(stripe, order, current)
+            if intent.status in ("requires_payment_method", "requires_confirmation"):
+                intent = _confirm(stripe, order, intent.id, payment_method)
+        else:
+            intent = current
     return _outcome(tenant.tenant_id, order, intent)
 
 
@@ -176,6 +184,8 @@ def handle_webhook(tenant: Tenant, payload: bytes | str, signature: str | None) 
     """
     import stripe as stripe_sdk
 
+    if tenant.payment_mode != "stripe":
+        raise BadRequest("This shop takes no card payments.")
     secret = _secret(tenant.tenant_id, "webhook_secret")
     try:
         event = stripe_sdk.Webhook.construct_event(payload, signature or "", secret)
@@ -243,12 +253,11 @@ def _require_payable(order: OrderModel) -> None:
         raise OrderNotPayable(f"Order {order.order_id!r} is {status} and cannot be paid.", {"status": status})
 
 
-def _intent_of(stripe: Any, order: OrderModel) -> Any:
-    """The order's PaymentIntent: created on its first payment attempt, then the same one, unless it
-    is spent (declined at charge, or cancelled) and replaced by a fresh one."""
-    if not order.payment_intent_id:
+def _intent_of(stripe: Any, order: OrderModel, intent: Any) -> Any:
+    """The order's PaymentIntent (`intent`, as just retrieved): created on its first payment attempt,
+    then the same one, unless it is spent (declined at charge, or cancelled) and replaced."""
+    if intent is None:
         return _new_intent(stripe, order, "intent", replacing=None)
-    intent = stripe.v1.payment_intents.retrieve(order.payment_intent_id)
     declined = intent.status == "requires_payment_method" and intent.latest_charge is not None
     if declined or intent.status == "canceled":
         # localstripe cannot confirm an intent again after a declined charge (Stripe can); a fresh
@@ -309,7 +318,10 @@ def _confirm(stripe: Any, order: OrderModel, intent_id: str, payment_method: str
 
 def _outcome(tenant_id: str, order: OrderModel, intent: Any) -> Payment:
     if intent.status == "succeeded":
-        return Payment(settle(tenant_id, order.order_id, intent), "succeeded")
+        settled = settle(tenant_id, order.order_id, intent)
+        if settled.status != "paid":  # paid after the hold lapsed and the units were gone: refunded
+            _require_payable(settled)
+        return Payment(settled, "succeeded")
     if intent.status == "requires_action":
         return Payment(order, "requires_action", intent.client_secret)
     if intent.status == "processing":

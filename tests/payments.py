@@ -17,7 +17,6 @@ from chalicelib.models import TenantModel
 from tests.conftest import product_record
 
 PUBLISHABLE_KEY = "pk_test_cartwise_tests"
-WEBHOOK_SECRETS = {"acme": "whsec_acme_tests", "globex": "whsec_globex_tests"}
 CARDS = {
     "pays": "4242424242424242",
     "declined": "4000000000000341",  # attaches, then declined when charged
@@ -25,12 +24,16 @@ CARDS = {
 }
 
 
+def webhook_secret(tenant_id: str) -> str:
+    return f"whsec_{tenant_id}_tests"
+
+
 def accept_cards(tenant_id: str, stage: str = "dev") -> None:
     """Switch a tenant to card payments with its (test) secrets in SSM, as the tenants CLI does."""
     ssm = boto3.client("ssm")
     prefix = f"/cartwise/{stage}/tenants/{tenant_id}/stripe"
     ssm.put_parameter(Name=f"{prefix}/secret_key", Value=f"sk_test_{tenant_id}", Type="SecureString", Overwrite=True)
-    secret = WEBHOOK_SECRETS[tenant_id]
+    secret = webhook_secret(tenant_id)
     ssm.put_parameter(Name=f"{prefix}/webhook_secret", Value=secret, Type="SecureString", Overwrite=True)
     TenantModel(tenant_id).update(
         actions=[TenantModel.payment_mode.set("stripe"), TenantModel.stripe_publishable_key.set(PUBLISHABLE_KEY)]

@@ -13,7 +13,6 @@ from tests.admin import GLOBEX_KEY, admin
 from tests.conftest import set_stock
 from tests.payments import (
     PUBLISHABLE_KEY,
-    WEBHOOK_SECRETS,
     accept_cards,
     authenticate,
     card,
@@ -22,6 +21,7 @@ from tests.payments import (
     stripe_client,
     succeeded_event,
     units,
+    webhook_secret,
 )
 
 CARTS = "/tenants/acme/carts"
@@ -262,7 +262,7 @@ def test_the_signed_webhook_records_a_payment_finished_in_the_browser_once(shop,
     order_id, token = place(shop, ("tent-2p", 1))
     started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
     intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
-    body, headers = signed(succeeded_event(intent, "evt_browser_1"), WEBHOOK_SECRETS["acme"])
+    body, headers = signed(succeeded_event(intent, "evt_browser_1"), webhook_secret("acme"))
 
     first = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
     second = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
@@ -295,15 +295,33 @@ def test_a_webhook_signed_for_one_tenant_never_touches_another_tenants_order(sho
     intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
 
     # globex's endpoint, globex's signature, an acme order's payment: not globex's to record.
-    body, headers = signed(succeeded_event(intent, "evt_cross_1"), WEBHOOK_SECRETS["globex"])
+    body, headers = signed(succeeded_event(intent, "evt_cross_1"), webhook_secret("globex"))
     crossed = shop.call("POST", WEBHOOK.format("globex"), raw=body, headers=headers)
     # acme's signature sent to globex's endpoint: refused outright.
-    body, headers = signed(succeeded_event(intent, "evt_cross_2"), WEBHOOK_SECRETS["acme"])
+    body, headers = signed(succeeded_event(intent, "evt_cross_2"), webhook_secret("acme"))
     misrouted = shop.call("POST", WEBHOOK.format("globex"), raw=body, headers=headers)
 
     assert (crossed.status_code, crossed.data["outcome"]) == (200, "ignored")
     assert misrouted.status_code == 400
     assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+
+
+def test_an_on_delivery_shop_has_nothing_to_pay_and_takes_no_webhooks(api):
+    cart_id = api.post("/tenants/globex/carts", {"items": [{"product_id": "wireless-mouse", "quantity": 1}]}).data
+    answer = api.post(f"/tenants/globex/carts/{cart_id['cart_id']}/checkout").data
+    order = answer["order"]
+    assert (order["status"], "payment" in order) == ("confirmed", False)
+
+    paying = api.post(
+        f"/tenants/globex/orders/{order['order_id']}/payment",
+        {"payment_method": "pm_card_visa"},
+        headers={"X-Order-Token": answer["order_token"]},
+    )
+    body, headers = signed(succeeded_event({"id": "pi_1", "metadata": {}}, "evt_1"), webhook_secret("globex"))
+    webhook = api.call("POST", WEBHOOK.format("globex"), raw=body, headers=headers)
+
+    assert (paying.status_code, paying.data["error"]["details"]) == (409, {"status": "confirmed"})
+    assert (webhook.status_code, webhook.data["error"]["code"]) == (400, "BAD_REQUEST")
 
 
 def test_a_payment_after_the_hold_lapsed_takes_the_units_again_when_they_are_there(shop, localstripe_url):
@@ -314,7 +332,7 @@ def test_a_payment_after_the_hold_lapsed_takes_the_units_again_when_they_are_the
     assert units("acme", "tent-2p") == (10, 0, 0)
     intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
 
-    body, headers = signed(succeeded_event(intent, "evt_late_1"), WEBHOOK_SECRETS["acme"])
+    body, headers = signed(succeeded_event(intent, "evt_late_1"), webhook_secret("acme"))
     assert shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers).data["outcome"] == "applied"
 
     assert (status(order_id), units("acme", "tent-2p")) == ("paid", (8, 0, 2))
@@ -327,7 +345,7 @@ def test_a_payment_after_the_hold_lapsed_is_refunded_when_the_units_were_sold_me
     set_stock("acme", "tent-2p", 1)  # others bought all but one meanwhile
     intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
 
-    body, headers = signed(succeeded_event(intent, "evt_late_2"), WEBHOOK_SECRETS["acme"])
+    body, headers = signed(succeeded_event(intent, "evt_late_2"), webhook_secret("acme"))
     shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
 
     order = shop.get(f"{ORDERS}/{order_id}").data
@@ -335,6 +353,19 @@ def test_a_payment_after_the_hold_lapsed_is_refunded_when_the_units_were_sold_me
     assert units("acme", "tent-2p") == (1, 0, 0)
     refunds = stripe_client(localstripe_url).v1.refunds.list({"payment_intent": intent["id"]}).data
     assert [refund.amount for refund in refunds] == [30960]
+
+
+def test_a_shopper_who_authenticated_as_the_hold_lapsed_is_answered_with_the_payment(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    payment_method = card(localstripe_url, "3ds")
+    started = pay(shop, order_id, token, payment_method)
+    OrderModel("acme", order_id).update(actions=[OrderModel.hold_expires_at.set(datetime.now(UTC))])  # lapsed
+    authenticate(localstripe_url, started.data["payment"]["client_secret"])
+
+    after = pay(shop, order_id, token, payment_method)
+
+    assert (after.status_code, after.data["order"]["status"]) == (200, "paid")
+    assert units("acme", "tent-2p") == (9, 0, 1)
 
 
 def test_the_sweeper_cancels_a_lapsed_orders_payment_intent(shop, localstripe_url):
