@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Request, Route, expect
 
 from chalicelib import payments
 from chalicelib.models import OrderModel, TenantModel
@@ -172,6 +172,39 @@ def test_3d_secure_is_passed_at_setup_and_at_payment(
     assert order_of(shop, order_id)["status"] == "paid"
     assert units(TENANT, "camp-stove") == (stock - 1, reserved, sold + 1)
     assert [(i.amount, i.status) for i in intents_of(localstripe_url, order_id)] == [(7188, "succeeded")]
+
+
+def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_card_and_charged_once(
+    page: Page, shop: Shop, card_tenant: str, localstripe_url: str
+) -> None:
+    answer = place_card_order(page, shop, "fuel-canister")
+    order_id = answer["order"]["order_id"]
+    step = PaymentStep(page)
+    sent: list[Request] = []
+    setups: list[Request] = []
+    page.on("request", lambda r: setups.append(r) if r.url.endswith("/payment/setup") else None)
+
+    def lose_the_answer(route: Route) -> None:
+        sent.append(route.request)
+        assert route.fetch().status == 200  # the API did take the payment
+        route.abort("connectionreset")
+
+    page.route(f"{shop.api_url}/**/payment", lose_the_answer)
+    step.fill_card(CARDS["pays"])
+    step.pay_button("€5.34").click()  # 4.45 + 20 % VAT
+    expect(step.message).to_have_text(
+        "Could not reach the shop. Check your internet connection and try again. "
+        "Press \u201cPay\u201d again: your card will not be charged twice."
+    )
+    page.unroute(f"{shop.api_url}/**/payment")
+
+    with page.expect_request(lambda r: r.url.endswith("/payment")) as retry:
+        step.pay_button("€5.34").click()
+
+    expect_paid_confirmation(page, "€5.34")
+    assert retry.value.post_data_json == sent[0].post_data_json  # the same PaymentMethod, no second card setup
+    assert len(setups) == 1
+    assert [(i.amount, i.status) for i in intents_of(localstripe_url, order_id)] == [(534, "succeeded")]
 
 
 def lapse_hold(order_id: str) -> None:
