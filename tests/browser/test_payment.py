@@ -59,13 +59,18 @@ class PaymentStep:
     def pay_button(self, total: str) -> Locator:
         return self.section.get_by_role("button", name=f"Pay {total}")
 
+    def pay(self, card: str, total: str) -> None:
+        """Type `card` and press "Pay <total>"."""
+        self.fill_card(card)
+        self.pay_button(total).click()
+
     def authenticate(self) -> None:
         """localstripe's 3-D Secure dialog: the shopper passes the bank's check."""
         self.page.get_by_role("button", name="Complete authentication").click()
 
 
-def place_card_order(page: Page, shop: Shop, *products: str) -> dict:
-    """Open the card tenant's shop, add one of each product and place the order; returns the checkout's answer."""
+def place_card_order(page: Page, shop: Shop, *products: str) -> tuple[str, str]:
+    """Open the card tenant's shop, add one of each product and place the order; returns its id and token."""
     shop_page = Storefront(page, shop)
     shop_page.open(TENANT)
     for product_id in products:
@@ -75,7 +80,7 @@ def place_card_order(page: Page, shop: Shop, *products: str) -> dict:
     answer = checkout.value.json()
     assert answer["order"]["status"] == "pending_payment"
     expect(page.get_by_role("heading", name="Pay for your order")).to_be_focused()
-    return answer
+    return answer["order"]["order_id"], answer["order_token"]
 
 
 def order_of(shop: Shop, order_id: str) -> dict:
@@ -84,20 +89,25 @@ def order_of(shop: Shop, order_id: str) -> dict:
     return response.json()
 
 
-def expect_paid_confirmation(page: Page, total: str) -> None:
+def expect_paid(
+    page: Page, shop: Shop, order_id: str, total: str, product_id: str, before: tuple[int, int, int]
+) -> None:
+    """The paid confirmation on the page; the order paid in the API, its one unit of `product_id` sold."""
     confirmation = page.locator("#confirmation")
     expect(confirmation.get_by_role("heading", name="Thank you! Your order is paid.")).to_be_focused()
     expect(confirmation.locator(".payment-note")).to_have_text(f"Paid by card: {total}.")
     expect(confirmation.get_by_role("button", name="Cancel order")).to_have_count(0)  # paid: a refund, not a cancel
     expect(page.locator("#payment")).to_be_hidden()
+    assert order_of(shop, order_id)["status"] == "paid"
+    stock, reserved, sold = before
+    assert units(TENANT, product_id) == (stock - 1, reserved, sold + 1)
 
 
 def test_a_card_order_is_paid_in_the_payment_step_and_confirmed_as_paid(
     page: Page, shop: Shop, card_tenant: str, localstripe_url: str
 ) -> None:
     stock, reserved, sold = units(TENANT, "tent-2p")
-    answer = place_card_order(page, shop, "tent-2p")
-    order_id = answer["order"]["order_id"]
+    order_id, _ = place_card_order(page, shop, "tent-2p")
     step = PaymentStep(page)
 
     # The order's summary, the hold's countdown (15 minutes by default) and Stripe.js, loaded once.
@@ -115,10 +125,8 @@ def test_a_card_order_is_paid_in_the_payment_step_and_confirmed_as_paid(
     page.screenshot(path=ARTIFACTS / "payment-step.png", full_page=True)
     step.pay_button("€154.80").click()
 
-    expect_paid_confirmation(page, "€154.80")
+    expect_paid(page, shop, order_id, "€154.80", "tent-2p", (stock, reserved, sold))
     page.screenshot(path=ARTIFACTS / "paid.png")
-    assert order_of(shop, order_id)["status"] == "paid"
-    assert units(TENANT, "tent-2p") == (stock - 1, reserved, sold + 1)
     [intent] = intents_of(localstripe_url, order_id)
     assert (intent.amount, intent.currency, intent.status) == (15480, "eur", "succeeded")
 
@@ -127,12 +135,10 @@ def test_a_declined_card_is_said_clearly_and_another_card_pays(
     page: Page, shop: Shop, card_tenant: str, localstripe_url: str
 ) -> None:
     stock, reserved, sold = units(TENANT, "headlamp")
-    answer = place_card_order(page, shop, "headlamp")
-    order_id = answer["order"]["order_id"]
+    order_id, _ = place_card_order(page, shop, "headlamp")
     step = PaymentStep(page)
 
-    step.fill_card(CARDS["declined"])
-    step.pay_button("€29.99").click()  # 24.99 + 20 % VAT
+    step.pay(CARDS["declined"], "€29.99")  # 24.99 + 20 % VAT
 
     expect(step.message).to_have_text(
         "Your card was declined. Nothing was charged: check the card details or use another card, "
@@ -143,12 +149,9 @@ def test_a_declined_card_is_said_clearly_and_another_card_pays(
     assert order_of(shop, order_id)["status"] == "pending_payment"
     assert units(TENANT, "headlamp") == (stock - 1, reserved + 1, sold)
 
-    step.fill_card(CARDS["pays"])
-    step.pay_button("€29.99").click()
+    step.pay(CARDS["pays"], "€29.99")
 
-    expect_paid_confirmation(page, "€29.99")
-    assert order_of(shop, order_id)["status"] == "paid"
-    assert units(TENANT, "headlamp") == (stock - 1, reserved, sold + 1)
+    expect_paid(page, shop, order_id, "€29.99", "headlamp", (stock, reserved, sold))
     intents = intents_of(localstripe_url, order_id)
     assert sorted(intent.status for intent in intents) == ["canceled", "succeeded"]  # the declined one is spent
     expect(page.locator(STRIPE_JS)).to_have_count(1)
@@ -158,27 +161,23 @@ def test_3d_secure_is_passed_at_setup_and_at_payment(
     page: Page, shop: Shop, card_tenant: str, localstripe_url: str
 ) -> None:
     stock, reserved, sold = units(TENANT, "camp-stove")
-    answer = place_card_order(page, shop, "camp-stove")
-    order_id = answer["order"]["order_id"]
+    order_id, _ = place_card_order(page, shop, "camp-stove")
     step = PaymentStep(page)
-    step.fill_card(CARDS["3ds"])
-    step.pay_button("€71.88").click()  # 59.90 + 20 % VAT
+    step.pay(CARDS["3ds"], "€71.88")  # 59.90 + 20 % VAT
 
     step.authenticate()  # the bank's check when the card is set up...
     expect(step.section.get_by_role("button", name="Paying\u2026")).to_be_disabled()
     step.authenticate()  # ...and again when it is charged
 
-    expect_paid_confirmation(page, "€71.88")
-    assert order_of(shop, order_id)["status"] == "paid"
-    assert units(TENANT, "camp-stove") == (stock - 1, reserved, sold + 1)
+    expect_paid(page, shop, order_id, "€71.88", "camp-stove", (stock, reserved, sold))
     assert [(i.amount, i.status) for i in intents_of(localstripe_url, order_id)] == [(7188, "succeeded")]
 
 
 def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_card_and_charged_once(
     page: Page, shop: Shop, card_tenant: str, localstripe_url: str
 ) -> None:
-    answer = place_card_order(page, shop, "fuel-canister")
-    order_id = answer["order"]["order_id"]
+    before = units(TENANT, "fuel-canister")
+    order_id, _ = place_card_order(page, shop, "fuel-canister")
     step = PaymentStep(page)
     sent: list[Request] = []
     setups: list[Request] = []
@@ -190,8 +189,7 @@ def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_card_and_charg
         route.abort("connectionreset")
 
     page.route(f"{shop.api_url}/**/payment", lose_the_answer)
-    step.fill_card(CARDS["pays"])
-    step.pay_button("€5.34").click()  # 4.45 + 20 % VAT
+    step.pay(CARDS["pays"], "€5.34")  # 4.45 + 20 % VAT
     expect(step.message).to_have_text(
         "Could not reach the shop. Check your internet connection and try again. "
         "Press \u201cPay\u201d again: your card will not be charged twice."
@@ -201,7 +199,7 @@ def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_card_and_charg
     with page.expect_request(lambda r: r.url.endswith("/payment")) as retry:
         step.pay_button("€5.34").click()
 
-    expect_paid_confirmation(page, "€5.34")
+    expect_paid(page, shop, order_id, "€5.34", "fuel-canister", before)
     assert retry.value.post_data_json == sent[0].post_data_json  # the same PaymentMethod, no second card setup
     assert len(setups) == 1
     assert [(i.amount, i.status) for i in intents_of(localstripe_url, order_id)] == [(534, "succeeded")]
@@ -219,8 +217,7 @@ def test_when_the_countdown_ends_the_hold_has_lapsed_and_the_items_can_go_back_i
 ) -> None:
     page.clock.install()  # the page's clock, moved on below as 15 minutes passing would
     stock, reserved, sold = units(TENANT, "camp-lantern")
-    answer = place_card_order(page, shop, "camp-lantern")
-    order_id, token = answer["order"]["order_id"], answer["order_token"]
+    order_id, token = place_card_order(page, shop, "camp-lantern")
     step = PaymentStep(page)
     shop_page = Storefront(page, shop)
     expect(shop_page.product("camp-lantern").locator(".stock")).to_have_text(f"In stock ({stock - 1})")
@@ -257,13 +254,11 @@ def test_when_the_countdown_ends_the_hold_has_lapsed_and_the_items_can_go_back_i
 
 def test_a_payment_the_api_refuses_because_the_hold_lapsed_says_so(page: Page, shop: Shop, card_tenant: str) -> None:
     """The device's clock may be behind the API's: the API's 409 ends the step just as the countdown would."""
-    answer = place_card_order(page, shop, "sun-hat")
-    order_id = answer["order"]["order_id"]
+    order_id, _ = place_card_order(page, shop, "sun-hat")
     step = PaymentStep(page)
     lapse_hold(order_id)
 
-    step.fill_card(CARDS["pays"])
-    step.pay_button("€23.99").click()  # 19.99 + 20 % VAT
+    step.pay(CARDS["pays"], "€23.99")  # 19.99 + 20 % VAT
 
     expect(step.message).to_contain_text("The hold on your items has lapsed, so this order can no longer be paid.")
     expect(step.section.get_by_role("button", name="Back to the cart")).to_be_visible()
@@ -272,8 +267,7 @@ def test_a_payment_the_api_refuses_because_the_hold_lapsed_says_so(page: Page, s
 
 def test_the_shopper_cancels_from_the_payment_step(page: Page, shop: Shop, card_tenant: str) -> None:
     stock, reserved, sold = units(TENANT, "cook-set")
-    answer = place_card_order(page, shop, "cook-set")
-    order_id = answer["order"]["order_id"]
+    order_id, _ = place_card_order(page, shop, "cook-set")
     step = PaymentStep(page)
 
     step.section.get_by_role("button", name="Cancel order").click()
