@@ -350,7 +350,8 @@ export class Controller {
     const refilled = await this.cartAction(async (cart) => {
       let current = cart;
       for (const line of order.items) {
-        const quantity = (current.items.find((l) => l.product_id === line.product_id)?.quantity ?? 0) + line.quantity;
+        const inCart = current.items.find((item) => item.product_id === line.product_id)?.quantity ?? 0;
+        const quantity = inCart + line.quantity;
         try {
           current = await this.api.setQuantity(current.cart_id, line.product_id, quantity);
         } catch (error) {

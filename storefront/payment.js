@@ -19,8 +19,8 @@ const MAX_AUTHENTICATIONS = 2;
 const PAY_AGAIN = "Press \u201cPay\u201d again: your card will not be charged twice.";
 const ENDED = {
   expired:
-    "The hold on your items has lapsed, so this order can no longer be paid. Nothing was charged, " +
-    "and the items are back on sale: go back to the cart to order them again.",
+    "The hold on your items has lapsed, so this order can no longer be paid, and nothing was charged. " +
+    "\u201cBack to the cart\u201d puts the items in your cart again.",
   cancelled: "This order was cancelled, so it can no longer be paid. Nothing was charged.",
 };
 
@@ -146,8 +146,10 @@ export class PaymentStep {
     this.view.showPaymentMessage(null);
     try {
       if (!(await payment.cardReady)) {
-        payment.cardReady = this.prepareCard(payment); // the press is also a retry of loading Stripe.js
-        if (!(await payment.cardReady)) return;
+        // Stripe.js could not be loaded: this press tries again, and the shopper then types the card.
+        payment.cardReady = this.prepareCard(payment);
+        await payment.cardReady;
+        return;
       }
       payment.paymentMethod ??= await this.cardToPaymentMethod(payment);
       if (payment.paymentMethod && this.isOpen(payment)) await this.charge(payment);

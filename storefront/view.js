@@ -300,7 +300,7 @@ export class View {
     byId("confirmation-heading").focus();
   }
 
-  /** Loads a classic script (Stripe.js) once per call; resolves when it has run. */
+  /** Adds a classic script (Stripe.js) to the page; resolves once it has run, rejects if it cannot load. */
   loadScript(url) {
     return new Promise((resolve, reject) => {
       const script = render.el("script", {

@@ -205,6 +205,28 @@ def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_card_and_charg
     assert [(i.amount, i.status) for i in intents_of(localstripe_url, order_id)] == [(534, "succeeded")]
 
 
+def test_stripe_js_that_did_not_load_is_loaded_again_by_the_next_press(
+    page: Page, shop: Shop, card_tenant: str
+) -> None:
+    before = units(TENANT, "wool-socks")
+    page.route("**/js.stripe.com/v3/", lambda route: route.abort("connectionrefused"))
+    order_id, _ = place_card_order(page, shop, "wool-socks")
+    step = PaymentStep(page)
+    expect(step.message).to_have_text(
+        "The card form could not be loaded. Check your internet connection and press \u201cPay\u201d to try again."
+    )
+    expect(page.locator(STRIPE_JS)).to_have_count(0)  # the failed tag is gone, for a fresh one
+    page.unroute("**/js.stripe.com/v3/")
+
+    step.pay_button("€14.99").click()  # 12.49 + 20 % VAT
+
+    expect(step.section.locator("#card-element input")).to_have_count(5)  # the card field, to type in
+    expect(step.message).to_be_hidden()
+    expect(page.locator(STRIPE_JS)).to_have_count(1)
+    step.pay(CARDS["pays"], "€14.99")
+    expect_paid(page, shop, order_id, "€14.99", "wool-socks", before)
+
+
 def lapse_hold(order_id: str) -> None:
     """Let the order's hold lapse now, as ORDER_HOLD_SECONDS after its checkout would."""
     OrderModel(TENANT, order_id).update(
@@ -226,8 +248,8 @@ def test_when_the_countdown_ends_the_hold_has_lapsed_and_the_items_can_go_back_i
     page.clock.fast_forward("15:01")
 
     expect(step.message).to_have_text(
-        "The hold on your items has lapsed, so this order can no longer be paid. Nothing was charged, "
-        "and the items are back on sale: go back to the cart to order them again."
+        "The hold on your items has lapsed, so this order can no longer be paid, and nothing was charged. "
+        "\u201cBack to the cart\u201d puts the items in your cart again."
     )
     expect(step.message).to_be_focused()
     expect(step.section.get_by_role("button", name=re.compile("^Pay"))).to_be_hidden()
@@ -260,7 +282,7 @@ def test_a_payment_the_api_refuses_because_the_hold_lapsed_says_so(page: Page, s
 
     step.pay(CARDS["pays"], "€23.99")  # 19.99 + 20 % VAT
 
-    expect(step.message).to_contain_text("The hold on your items has lapsed, so this order can no longer be paid.")
+    expect(step.message).to_contain_text("The hold on your items has lapsed, so this order can no longer be paid")
     expect(step.section.get_by_role("button", name="Back to the cart")).to_be_visible()
     assert order_of(shop, order_id)["status"] == "pending_payment"  # until the sweeper expires it
 
