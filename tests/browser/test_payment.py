@@ -244,8 +244,12 @@ def test_when_the_countdown_ends_the_hold_has_lapsed_and_the_items_can_go_back_i
     shop_page = Storefront(page, shop)
     expect(shop_page.product("camp-lantern").locator(".stock")).to_have_text(f"In stock ({stock - 1})")
 
+    page.clock.fast_forward("14:01")
+    expect(step.section.get_by_role("timer")).to_contain_text(re.compile(r"for 0:5\d\."))
+    expect(page.locator("#status")).to_have_text("One minute left to pay for your order.")  # said once, politely
+
     lapse_hold(order_id)
-    page.clock.fast_forward("15:01")
+    page.clock.fast_forward("01:00")
 
     expect(step.message).to_have_text(
         "The hold on your items has lapsed, so this order can no longer be paid, and nothing was charged. "
