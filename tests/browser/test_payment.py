@@ -18,9 +18,9 @@ from playwright.sync_api import Locator, Page, Request, Route, expect
 from chalicelib import payments
 from chalicelib.models import OrderModel, TenantModel
 from scripts.provision import TENANT_DATA, seed_tenant
+from support.card_shop import CARDS, intents_of, units
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.harness import Shop, Storefront
-from tests.payments import CARDS, intents_of, units
 
 TENANT = "acme-cards"
 STRIPE_JS = "script[src$='/js.stripe.com/v3/']"

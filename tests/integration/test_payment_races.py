@@ -4,39 +4,27 @@ happens once and no unit is lost or made, whatever races the webhook, the sweepe
 
 from __future__ import annotations
 
-import contextlib
-import random
-import threading
-import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from pynamodb.exceptions import UpdateError
 
-from chalicelib import digests, payments, tenants
+from chalicelib import payments
 from chalicelib.ids import new_ulid
-from chalicelib.models import OrderModel, ProductModel, TenantModel
-from tests.integration.test_concurrency import all_at_once
-from tests.payments import (
-    CARDS,
-    accept_cards,
+from chalicelib.models import OrderModel
+from support.card_shop import (
     authenticate,
     intents_of,
+    invariant_breaches,
+    open_card_shop,
+    run_crowd,
     signed,
-    stripe_client,
     succeeded_event,
+    units,
     webhook_secret,
 )
-
-SEEDED = {"lamp": 6, "stove": 4, "tarp": 3}
-# Shopping (checkout and payment) most often, so orders get paid and then refunded; restocks keep it selling.
-ACTIONS = ["shop"] * 4 + ["pay", "cancel", "lapse", "refund", "refund", "restock"]
-PRICES = {"lamp": Decimal("10.00"), "stove": Decimal("25.50"), "tarp": Decimal("7.25")}
+from support.card_shop import card as payment_method
+from tests.integration.test_concurrency import all_at_once
 
 
 @pytest.fixture
@@ -44,34 +32,8 @@ def card_tenant(local_stack, stack_aws, localstripe_url):
     """A fresh card tenant with a few scarce products and an admin key; returns (tenant, base url, key)."""
     assert local_stack.dynamodb_fallback_reason is None, "races must run on DynamoDB Local, not moto"
     tenant = f"race-{new_ulid().lower()[-10:]}"
-    TenantModel(tenant, name="Race shop", currency="EUR", vat_rate=Decimal("0.20")).save()
-    for product_id, stock in SEEDED.items():
-        ProductModel(
-            tenant, product_id, name=product_id.title(), category="camping", price=PRICES[product_id], stock=stock
-        ).save()
-    accept_cards(tenant)
-    key = f"cw_{tenant}_{new_ulid()}"
-    tenants.set_key_hashes(tenant, digests.digest(key), replace=True)
+    key = open_card_shop(tenant)
     return tenant, f"{local_stack.api_url}/tenants/{tenant}", key
-
-
-def units(tenant: str) -> dict[str, tuple[int, int, int]]:
-    products = {p: ProductModel.get(tenant, p, consistent_read=True) for p in SEEDED}
-    return {p: (int(x.stock), int(x.reserved), int(x.sold)) for p, x in products.items()}
-
-
-def pm(localstripe_url: str, tenant: str, kind: str) -> str:
-    details = {"number": CARDS[kind], "exp_month": 12, "exp_year": 2034, "cvc": "123"}
-    return stripe_client(localstripe_url, tenant).v1.payment_methods.create({"type": "card", "card": details}).id
-
-
-def lapse(tenant: str, order_id: str) -> None:
-    """Move an unpaid order's hold into the past (an order no longer pending is left as it is)."""
-    with contextlib.suppress(UpdateError):
-        OrderModel(tenant, order_id).update(
-            actions=[OrderModel.hold_expires_at.set(datetime.now(UTC) - timedelta(seconds=1))],
-            condition=OrderModel.hold_queue.exists(),
-        )
 
 
 def test_one_authenticated_payment_raced_by_webhooks_retries_sweeps_and_cancels_is_recorded_once(
@@ -82,7 +44,7 @@ def test_one_authenticated_payment_raced_by_webhooks_retries_sweeps_and_cancels_
         cart = http.post(f"{base}/carts", json={"items": [{"product_id": "stove", "quantity": 3}]}).json()
         answer = http.post(f"{base}/carts/{cart['cart_id']}/checkout").json()
         order_id, token = answer["order"]["order_id"], {"X-Order-Token": answer["order_token"]}
-        card = pm(localstripe_url, tenant, "3ds")
+        card = payment_method(localstripe_url, "3ds", tenant)
         started = http.post(f"{base}/orders/{order_id}/payment", json={"payment_method": card}, headers=token).json()
         intent = authenticate(localstripe_url, started["payment"]["client_secret"])
         OrderModel(tenant, order_id).update(actions=[OrderModel.hold_expires_at.set(datetime.now(UTC))])  # lapsed
@@ -104,128 +66,24 @@ def test_one_authenticated_payment_raced_by_webhooks_retries_sweeps_and_cancels_
     assert results[8:10] == [409, 409]  # paid: not cancellable
     assert results[10:] == [0, 0]  # nothing expired
     assert OrderModel.get(tenant, order_id, consistent_read=True).status == "paid"
-    assert units(tenant)["stove"] == (1, 0, 3)
+    assert units(tenant, "stove") == (1, 0, 3)
     assert [i.status for i in intents_of(localstripe_url, order_id)] == ["succeeded"]
 
 
-def test_a_randomized_crowd_of_card_shoppers_never_loses_or_makes_a_unit(card_tenant, localstripe_url):
+def test_a_randomized_crowd_of_card_shoppers_never_loses_or_makes_a_unit(local_stack, stack_aws, localstripe_url):
     """20 shoppers at once, 200 actions at most (or 90 s): checkouts, payments that pay or are
-    declined, cancels, lapsed holds swept, refunds, restocks. Afterwards, for every product,
-    stock + reserved + sold = seeded + added, reserved = units of unpaid orders, sold = units of paid ones,
-    and every order was charged at most once, paid orders exactly once for their total."""
-    tenant, base, key = card_tenant
-    seed = random.randrange(1_000_000)
-    print(f"random seed {seed}")  # shown on failure, to replay the run
-    budget = {"actions": 200, "until": time.monotonic() + 90}
-    lock = threading.Lock()
-    placed: list[tuple[str, dict[str, str]]] = []
-    outcomes: Counter[str] = Counter()
-    added: Counter[str] = Counter()  # units operators added during the run
-    paid: list[str] = []
+    declined, cancels, lapsed holds swept, refunds, restocks (support/card_shop.py). Afterwards no
+    unit is lost or made, units are where the orders' statuses say, and no order was charged twice."""
+    assert local_stack.dynamodb_fallback_reason is None, "races must run on DynamoDB Local, not moto"
+    tenant = f"crowd-{new_ulid().lower()[-10:]}"
+    key = open_card_shop(tenant)
 
-    def take_turn() -> bool:
-        with lock:
-            if budget["actions"] <= 0 or time.monotonic() > budget["until"]:
-                return False
-            budget["actions"] -= 1
-            return True
+    crowd = run_crowd(local_stack.api_url, localstripe_url, tenant, key)
 
-    def shopper(index: int) -> None:
-        rng = random.Random(seed + index)
-        with httpx.Client(timeout=60) as client:
-
-            def post(url: str, **kwargs: Any) -> httpx.Response:
-                """As a client should: a 503 (contention) is retried after its Retry-After, same request."""
-                for _ in range(5):
-                    response = client.post(url, **kwargs)
-                    if response.status_code != 503:
-                        return response
-                    outcomes["retried 503"] += 1
-                    time.sleep(float(response.headers["Retry-After"]) * rng.random())
-                return response
-
-            def pay(order_id: str, token: dict[str, str], kind: str) -> None:
-                card = pm(localstripe_url, tenant, kind)
-                response = post(f"{base}/orders/{order_id}/payment", json={"payment_method": card}, headers=token)
-                assert response.status_code in (200, 402, 409), response.text
-                outcomes[f"{'pay' if kind == 'pays' else 'decline'} {response.status_code}"] += 1
-                if response.status_code == 200 and response.json()["order"]["status"] == "paid":
-                    with lock:
-                        paid.append(order_id)
-
-            while take_turn():
-                action = rng.choice(ACTIONS) if placed else "shop"
-                if action == "shop":  # check out, then pay, be declined first, or walk away
-                    items = [{"product_id": p, "quantity": rng.randint(1, 2)} for p in rng.sample(list(SEEDED), 2)]
-                    created = post(f"{base}/carts", json={"items": items})
-                    if created.status_code == 409:  # sold out meanwhile: the cart cannot even be filled
-                        outcomes["cart 409"] += 1
-                        continue
-                    answer = post(f"{base}/carts/{created.json()['cart_id']}/checkout")
-                    outcomes[f"checkout {answer.status_code}"] += 1
-                    if answer.status_code != 201:
-                        continue
-                    order_id = answer.json()["order"]["order_id"]
-                    token = {"X-Order-Token": answer.json()["order_token"]}
-                    with lock:
-                        placed.append((order_id, token))
-                    for kind in rng.choice([["pays"], ["pays"], ["declined", "pays"], ["declined"], []]):
-                        pay(order_id, token, kind)
-                    continue
-                if action == "restock":  # an operator adds units: the invariant counts them in
-                    product_id = rng.choice(list(SEEDED))
-                    response = post(
-                        f"{base}/products/{product_id}/stock",
-                        json={"delta": 2},
-                        headers={"X-Api-Key": key, "Idempotency-Key": new_ulid()},
-                    )
-                    assert response.status_code == 200, response.text
-                    with lock:
-                        added[product_id] += 2
-                    outcomes["restock 200"] += 1
-                    continue
-                with lock:  # anyone's order: cancels, lapses, refunds and late payments race the owners
-                    order_id, token = rng.choice(placed)
-                    if action == "refund" and paid:  # an operator refunds what was paid, mostly
-                        order_id = rng.choice(paid)
-                if action == "pay":
-                    pay(order_id, token, "pays")
-                    continue
-                if action == "lapse":  # the hold lapses now and the sweeper comes by
-                    lapse(tenant, order_id)
-                    payments.sweep_lapsed_holds()
-                    outcomes["lapse"] += 1
-                    continue
-                if action == "cancel":
-                    response = post(f"{base}/orders/{order_id}/cancel", headers=token)
-                else:
-                    response = post(f"{base}/orders/{order_id}/refund", headers={"X-Api-Key": key})
-                assert response.status_code in (200, 409), response.text
-                outcomes[f"{action} {response.status_code}"] += 1
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        for future in [pool.submit(shopper, i) for i in range(20)]:
-            future.result()
-
-    print(dict(outcomes))
-    orders = list(OrderModel.query(tenant, consistent_read=True))
-    held: dict[str, Counter[str]] = {"pending_payment": Counter(), "paid": Counter()}
-    for order in orders:
-        for line in order.lines:
-            if order.status in held:
-                held[order.status][line.product_id] += int(line.quantity)
-    after = units(tenant)
-    for product_id, seeded in SEEDED.items():
-        stock, reserved, sold = after[product_id]
-        assert stock + reserved + sold == seeded + added[product_id], product_id
-        assert (reserved, sold) == (held["pending_payment"][product_id], held["paid"][product_id]), product_id
-    for order in orders:
-        charged = [i for i in intents_of(localstripe_url, order.order_id) if i.status == "succeeded"]
-        assert len(charged) <= 1, order.order_id
-        if order.status == "paid":
-            assert [i.amount for i in charged] == [int(order.totals.total * 100)]
+    print(f"random seed {crowd.seed}: {dict(crowd.outcomes)}")  # shown on failure, to replay the run
+    assert invariant_breaches(localstripe_url, tenant, crowd.added) == []
     # The run exercised the losing paths, not only the happy one.
-    assert outcomes["checkout 409"] + outcomes["cart 409"] > 0
-    assert outcomes["decline 402"] > 0
-    assert outcomes["pay 200"] > 0
-    assert outcomes["refund 200"] > 0
+    assert crowd.outcomes["checkout 409"] + crowd.outcomes["cart 409"] > 0
+    assert crowd.outcomes["decline 402"] > 0
+    assert crowd.outcomes["pay 200"] > 0
+    assert crowd.outcomes["refund 200"] > 0

@@ -9,9 +9,7 @@ import pytest
 
 from chalicelib import config, orders, payments
 from chalicelib.models import IdempotencyKeyModel, OrderModel
-from tests.admin import GLOBEX_KEY, admin
-from tests.conftest import set_stock
-from tests.payments import (
+from support.card_shop import (
     PUBLISHABLE_KEY,
     accept_cards,
     authenticate,
@@ -23,6 +21,8 @@ from tests.payments import (
     units,
     webhook_secret,
 )
+from tests.admin import GLOBEX_KEY, admin
+from tests.conftest import set_stock
 
 CARTS = "/tenants/acme/carts"
 ORDERS = "/tenants/acme/orders"
