@@ -3,8 +3,8 @@
 from chalice import Chalice, CORSConfig, Rate
 
 from chalicelib import events
-from chalicelib import orders as order_lifecycle
-from chalicelib.api import admin, auth, carts, catalog, health, local_gateway, middleware, orders
+from chalicelib import payments as order_payments
+from chalicelib.api import admin, auth, carts, catalog, health, local_gateway, middleware, orders, payments
 from chalicelib.errors import rewrite_chalice_error
 
 # Where `chalice local` or chalice.test serves the app, make its API Gateway emulation behave as the
@@ -19,7 +19,7 @@ app.api.cors = CORSConfig(
     max_age=600,
 )
 
-for module in (health, auth, catalog, carts, orders, admin):
+for module in (health, auth, catalog, carts, orders, payments, admin):
     app.register_blueprint(module.blueprint)
 
 
@@ -42,5 +42,5 @@ def order_stream(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def expire_holds(event):
-    # Unpaid orders whose hold lapsed give their units back (chalicelib/orders.py).
-    return {"expired": order_lifecycle.sweep_lapsed_holds()}
+    # Unpaid orders whose hold lapsed give their units back, their PaymentIntents cancelled (chalicelib/payments.py).
+    return {"expired": order_payments.sweep_lapsed_holds()}

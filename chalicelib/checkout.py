@@ -204,6 +204,7 @@ def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutReques
         cart_id=priced.cart.cart_id,
         status=status,
         status_key=status_key(tenant.tenant_id, status),
+        payment_provider="stripe" if pays_by_card else None,
         hold_queue=HOLD_QUEUE if pays_by_card else None,
         hold_expires_at=created_at + timedelta(seconds=get_settings().order_hold_seconds) if pays_by_card else None,
         lines=[

@@ -125,13 +125,14 @@ def events() -> Any:
 
 @cache
 def flag_ssm() -> Any:
-    """The SSM client of the up-sell flag's per-request read (and of the LLM key's provider)."""
+    """The SSM client of the up-sell flag's per-request read (and of `parameters()`)."""
     return _build("ssm", PARAMETERS_CONFIG)
 
 
 @lru_cache(maxsize=1)
 def parameters() -> Any:
-    """Powertools SSMProvider for the LLM key (decrypted, cached); one per process so its max_age cache works."""
+    """Powertools SSMProvider for SecureStrings (the LLM key, tenants' Stripe secrets), decrypted and cached;
+    one per process so its max_age cache works."""
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     return SSMProvider(boto3_client=flag_ssm())
@@ -148,6 +149,29 @@ def llm(base_url: str | None, api_key: str, timeout: float) -> Any:
     return OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
 
 
+# Stripe calls sit on the shopper's payment request: a confirmation can take a few seconds at
+# Stripe, so the read timeout is generous, but well within the function's 15 s. One network retry
+# is safe because every Stripe write carries an idempotency key (chalicelib/payments.py).
+STRIPE_TIMEOUT_SECONDS = (2.0, 8.0)  # connect, read
+STRIPE_NETWORK_RETRIES = 1
+
+
+@lru_cache(maxsize=16)
+def stripe(secret_key: str, api_base: str | None) -> Any:
+    """A StripeClient for one tenant's account, built (and `stripe` imported) on the first payment call.
+
+    `api_base` points the SDK at localstripe under `make run` and in tests; None is Stripe itself.
+    """
+    import stripe as stripe_sdk
+
+    return stripe_sdk.StripeClient(
+        secret_key,
+        base_addresses={"api": api_base} if api_base else None,
+        max_network_retries=STRIPE_NETWORK_RETRIES,
+        http_client=stripe_sdk.RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS),
+    )
+
+
 def reset() -> None:
     """Drop every cached client and setting (tests switch between moto and DynamoDB Local).
 
@@ -159,6 +183,7 @@ def reset() -> None:
     parameters.cache_clear()
     flag_ssm.cache_clear()
     llm.cache_clear()
+    stripe.cache_clear()
     _boto3_session.cache_clear()
     _botocore_session.cache_clear()
     config.reset()

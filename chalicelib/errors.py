@@ -78,6 +78,18 @@ class PriceChanged(CartwiseError):
     status, code = 409, "PRICE_CHANGED"
 
 
+class PaymentFailed(CartwiseError):
+    status, code = 402, "PAYMENT_FAILED"
+
+
+class OrderNotPayable(CartwiseError):
+    status, code = 409, "ORDER_NOT_PAYABLE"
+
+
+class OrderNotRefundable(CartwiseError):
+    status, code = 409, "ORDER_NOT_REFUNDABLE"
+
+
 class OrderNotCancellable(CartwiseError):
     status, code = 409, "ORDER_NOT_CANCELLABLE"
 

@@ -12,8 +12,10 @@ For every INSERT of an order:
 2. an `order_created` event goes to EventBridge. Publishing is at-least-once, so the detail
    carries a deterministic `event_id` for consumers to de-duplicate.
 
-Only a confirmed order counts (an order awaiting payment may never be paid). For every MODIFY that
-shows an order cancelled or expired, an `order_cancelled` or `order_expired` event goes to the bus.
+Only a sale counts: a confirmed order (on delivery) at its INSERT, a card order when a MODIFY shows
+it paid (an order awaiting payment may never be paid). For every MODIFY that shows an order paid,
+cancelled, expired or refunded, an `order_paid`, `order_cancelled`, `order_expired` or
+`order_refunded` event goes to the bus.
 
 A record that cannot be handled (an unreadable image, counts not written, an event not accepted)
 does not fail the batch: it is reported back to Lambda by sequence number (ReportBatchItemFailures)
@@ -50,7 +52,14 @@ SOURCE = "cartwise.orders"
 ORDERS_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/cartwise-dev-orders/stream/set-by-infra"
 PUT_EVENTS_BATCH = 10
 # The event a MODIFY publishes when it shows an order in one of these statuses.
-ENDED = {"cancelled": "order_cancelled", "expired": "order_expired"}
+STATUS_EVENTS = {
+    "paid": "order_paid",
+    "cancelled": "order_cancelled",
+    "expired": "order_expired",
+    "refunded": "order_refunded",
+}
+# Statuses that make an order a sale, counted once into the up-sell's co-purchases and the metrics.
+SALES = ("confirmed", "paid")
 # Top-K kept per map (chalicelib/counters.py): at most ~2 KB per product or tenant item, whatever the catalogue.
 CO_PURCHASES_KEPT = 50
 BEST_SELLERS_KEPT = 50
@@ -80,15 +89,15 @@ def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str,
             continue
         try:
             order = OrderModel.from_raw_data(record.new_image)
+            # Only a sale counts (an unpaid order may never be paid); True once per order.
+            if order.status in SALES and order.co_purchases_counted_at is None and count_co_purchases(order):
+                observability.record_order(order.tenant_id, order.order_id, order.totals.total, order.currency)
             if record.event_name == "INSERT":
-                # Only a sale counts (an unpaid order may never be paid); True once per order.
-                if order.status == "confirmed" and count_co_purchases(order):
-                    observability.record_order(order.tenant_id, order.order_id, order.totals.total, order.currency)
                 entries.append((record.sequence_number, order_event(order, "order_created")))
-            elif order.status in ENDED:
-                # Any later change of an ended order (its count mark, say) repeats the event with the
+            elif order.status in STATUS_EVENTS:
+                # Any later change of the order (its count mark, say) repeats the event with the
                 # same event_id; consumers de-duplicate on it, as for every redelivery.
-                entries.append((record.sequence_number, order_event(order, ENDED[order.status])))
+                entries.append((record.sequence_number, order_event(order, STATUS_EVENTS[order.status])))
         except Exception as exc:  # noqa: BLE001 - whatever it is, this record alone must not hold the shard back
             logger.exception("Order stream record failed", sequence_number=record.sequence_number, error=repr(exc))
             failed.add(record.sequence_number)

@@ -274,6 +274,7 @@ class OrderModel(CartwiseModel):
     expired_at = UTCDateTimeAttribute(null=True)
     # Card payments (chalicelib/payments.py): the one PaymentIntent this order may ever be charged
     # through, set once; and the refund's reason ("requested_by_admin", "stock_released", ...).
+    payment_provider = UnicodeAttribute(null=True)  # "stripe" for a card tenant's order, else absent
     payment_intent_id = UnicodeAttribute(null=True)
     paid_at = UTCDateTimeAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)

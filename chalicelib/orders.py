@@ -8,6 +8,7 @@ it leaves, with the stock moves it implies, so it happens once however requests 
 
 from __future__ import annotations
 
+import enum
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,6 @@ from chalicelib import clients, contention, cursors, digests
 from chalicelib.errors import NotFound, OrderNotCancellable, Unavailable
 from chalicelib.ids import is_ulid
 from chalicelib.models import HOLD_QUEUE, OrderModel, ProductModel, status_key
-from chalicelib.observability import logger
 
 TOKEN_BYTES = 32
 # Each replay of a checkout hands out a token of its own; the cap keeps a replaying client from
@@ -95,8 +95,20 @@ HELD_IN = {"confirmed": ProductModel.sold, "pending_payment": ProductModel.reser
 SWEEP_PAGE = 100
 
 
+class Moved(enum.Enum):
+    """How a transition's one transaction ended."""
+
+    DONE = "done"
+    STATUS_CHANGED = "status_changed"  # the order left the status the transition starts from
+    SHORT = "short"  # a product had fewer units on sale than the order needs (a late payment)
+    CONFLICT = "conflict"  # another transaction touched the same items: read again and retry
+
+
 def cancel(tenant_id: str, order_id: str) -> OrderModel:
-    """Cancel a confirmed or unpaid order and put its units back on sale; a cancelled one is answered as it is."""
+    """Cancel a confirmed or unpaid order and put its units back on sale; a cancelled one is answered as it is.
+
+    A card order's PaymentIntent is cancelled first, by chalicelib/payments.py, which calls this.
+    """
     for attempt in range(CANCEL_ATTEMPTS):
         order = get_order(tenant_id, order_id, consistent=True)
         if order.status == "cancelled":
@@ -105,77 +117,128 @@ def cancel(tenant_id: str, order_id: str) -> OrderModel:
             raise OrderNotCancellable(
                 f"Order {order_id!r} is {order.status} and cannot be cancelled.", {"status": order.status}
             )
-        if _release(order, "cancelled", OrderModel.cancelled_at):
+        if _move(order, "cancelled", OrderModel.cancelled_at, HELD_IN[order.status], ProductModel.stock) is Moved.DONE:
             return order
         contention.pause(attempt)  # changed meanwhile (paid, expired, cancelled) or a conflict: read again
     raise Unavailable("The order is being changed concurrently, please retry.")
 
 
-def expire_lapsed_holds(now: datetime | None = None, limit: int = SWEEP_PAGE) -> list[OrderModel]:
-    """Expire unpaid orders whose hold has lapsed, oldest first, at most `limit`: the sweeper's one pass.
+def lapsed_holds(now: datetime, limit: int = SWEEP_PAGE) -> list[OrderModel]:
+    """Unpaid orders whose hold has lapsed, oldest first, at most `limit`, read again consistently.
 
-    Reads the pending-holds index (no scan). An order paid or cancelled since the index was read
-    fails its transition's condition and is left alone.
+    Reads the pending-holds index (no scan); the index is eventually consistent, so an order paid
+    or cancelled meanwhile is dropped here or fails its transition's condition later.
     """
-    now = now or datetime.now(UTC)
     lapsed = OrderModel.pending_holds.query(HOLD_QUEUE, OrderModel.hold_expires_at <= now, limit=limit)
-    expired = []
-    for indexed in lapsed:
-        order = get_order(indexed.tenant_id, indexed.order_id, consistent=True)
-        if order.status == "pending_payment" and _release(
-            order, "expired", OrderModel.expired_at, extra_condition=OrderModel.hold_expires_at <= now
-        ):
-            expired.append(order)
-    return expired
+    orders = [get_order(indexed.tenant_id, indexed.order_id, consistent=True) for indexed in lapsed]
+    return [order for order in orders if order.status == "pending_payment"]
 
 
-def sweep_lapsed_holds(max_pages: int = 10) -> int:
-    """The sweeper's run (every minute in the cloud, every few seconds with `make run`): expire lapsed
-    holds page by page until none is left or `max_pages` pages were handled; returns how many."""
-    expired = 0
-    for _ in range(max_pages):
-        page = expire_lapsed_holds()
-        expired += len(page)
-        if len(page) < SWEEP_PAGE:
-            break
-    if expired:
-        logger.info("Lapsed holds expired", orders=expired)
-    return expired
+def expire(order: OrderModel, now: datetime) -> bool:
+    """Expire an unpaid order whose hold lapsed by `now`, its units back on sale; False if it changed meanwhile."""
+    lapsed = OrderModel.hold_expires_at <= now
+    return (
+        _move(order, "expired", OrderModel.expired_at, ProductModel.reserved, ProductModel.stock, lapsed) is Moved.DONE
+    )
 
 
-def _release(order: OrderModel, to_status: str, stamp: Any, extra_condition: Condition | None = None) -> bool:
-    """Move the order to `to_status` and its units back to `stock`, in ONE transaction conditioned on
-    the status it leaves; False when that condition (or a conflict) cancelled it."""
-    held = HELD_IN[order.status]
+def mark_paid(order: OrderModel) -> Moved:
+    """Record a successful payment of the order's PaymentIntent.
+
+    From pending_payment the held units are sold. From expired or cancelled (the payment succeeded
+    after the hold lapsed) the units are taken from stock again, if there are enough: else SHORT,
+    and the caller refunds the payment.
+    """
+    if order.status == "pending_payment":
+        return _move(order, "paid", OrderModel.paid_at, ProductModel.reserved, ProductModel.sold)
+    return _move(order, "paid", OrderModel.paid_at, ProductModel.stock, ProductModel.sold)
+
+
+def mark_refunded(order: OrderModel, reason: str) -> Moved:
+    """Record a refund: a paid order's units go back on sale; an order whose units were released
+    already (a late payment that found no stock) only changes status."""
+    held = ProductModel.sold if order.status == "paid" else None
+    return _move(order, "refunded", OrderModel.refunded_at, held, ProductModel.stock if held else None, reason=reason)
+
+
+def attach_payment_intent(order: OrderModel, intent_id: str, replacing: str | None = None) -> str:
+    """Record the PaymentIntent the order may be charged through; returns the one it holds now.
+
+    Set while the order awaits payment, from none (or from `replacing`, a spent intent that can never
+    succeed): a concurrent request that stored its own first wins, and the loser cancels its intent,
+    so an order is never confirmed through two.
+    """
+    unchanged = (
+        OrderModel.payment_intent_id.does_not_exist()
+        if replacing is None
+        else OrderModel.payment_intent_id == replacing
+    )
+    try:
+        OrderModel(order.tenant_id, order.order_id).update(
+            actions=[OrderModel.payment_intent_id.set(intent_id)],
+            condition=(OrderModel.status == "pending_payment") & unchanged,
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        current = get_order(order.tenant_id, order.order_id, consistent=True)
+        order.status = current.status
+        order.payment_intent_id = current.payment_intent_id
+        return current.payment_intent_id or ""
+    order.payment_intent_id = intent_id
+    return intent_id
+
+
+def _move(
+    order: OrderModel,
+    to_status: str,
+    stamp: Any,
+    units_from: Any,
+    units_to: Any,
+    extra_condition: Condition | None = None,
+    reason: str | None = None,
+) -> Moved:
+    """Move the order to `to_status` and its units from one counter to another, in ONE transaction
+    conditioned on the status it leaves (and, when units come out of `stock`, on there being enough)."""
     changed_at = datetime.now(UTC)
     condition = OrderModel.status == order.status
     if extra_condition is not None:
         condition &= extra_condition
+    actions = [
+        OrderModel.status.set(to_status),
+        OrderModel.status_key.set(status_key(order.tenant_id, to_status)),
+        OrderModel.hold_queue.remove(),  # leaves the pending-holds index, if it was there
+        stamp.set(changed_at),
+    ]
+    if reason:
+        actions.append(OrderModel.refund_reason.set(reason))
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
-            transaction.update(
-                OrderModel(order.tenant_id, order.order_id),
-                actions=[
-                    OrderModel.status.set(to_status),
-                    OrderModel.status_key.set(status_key(order.tenant_id, to_status)),
-                    OrderModel.hold_queue.remove(),  # leaves the pending-holds index, if it was there
-                    stamp.set(changed_at),
-                ],
-                condition=condition,
-            )
-            for line in order.lines:
-                transaction.update(
-                    ProductModel(order.tenant_id, line.product_id),
-                    actions=[ProductModel.stock.add(line.quantity), held.add(-line.quantity)],
-                    condition=ProductModel.product_id.exists(),
-                )
+            transaction.update(OrderModel(order.tenant_id, order.order_id), actions=actions, condition=condition)
+            if units_from is not None:
+                for line in order.lines:
+                    enough = units_from >= line.quantity if units_from is ProductModel.stock else None
+                    exists = ProductModel.product_id.exists()
+                    transaction.update(
+                        ProductModel(order.tenant_id, line.product_id),
+                        actions=[units_to.add(line.quantity), units_from.add(-line.quantity)],
+                        condition=exists & enough if enough is not None else exists,
+                    )
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise
         contention.raise_if_permanent(exc)
-        return False
+        # Every action is an update, so PynamoDB keeps their order: the order's own comes first.
+        codes = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
+        if codes and codes[0] == "ConditionalCheckFailed":
+            return Moved.STATUS_CHANGED
+        if "ConditionalCheckFailed" in codes[1:]:
+            return Moved.SHORT
+        return Moved.CONFLICT
     order.status = to_status
     order.status_key = status_key(order.tenant_id, to_status)
     order.hold_queue = None
     setattr(order, stamp.attr_name, changed_at)
-    return True
+    if reason:
+        order.refund_reason = reason
+    return Moved.DONE

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib import counters
 from chalicelib.config import get_settings
@@ -25,7 +26,10 @@ class Tenant:
     api_key_hashes: frozenset[str] = frozenset()
     best_sellers: tuple[str, ...] = ()  # product ids, most units ordered first (kept by the orders stream)
     payment_mode: str = "on_delivery"  # or "stripe": orders wait for a card payment, their units held
+    stripe_publishable_key: str | None = None  # public: the storefront's Stripe.js uses it
 
+
+PAYMENT_MODES = ("on_delivery", "stripe")
 
 _cache: dict[str, tuple[float, Tenant]] = {}
 
@@ -51,6 +55,7 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         api_key_hashes=frozenset(record.api_key_hashes or ()),
         best_sellers=tuple(counters.ranked(counters.as_counts(record.best_sellers))),
         payment_mode=record.payment_mode,
+        stripe_publishable_key=record.stripe_publishable_key,
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant
@@ -95,6 +100,25 @@ def set_key_hashes(tenant_id: str, add: str, replace: bool) -> None:
     action = TenantModel.api_key_hashes.set({add}) if replace else TenantModel.api_key_hashes.add({add})
     try:
         record.update(actions=[action], condition=TenantModel.tenant_id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
+        raise
+    _cache.pop(tenant_id, None)
+
+
+def set_payment(tenant_id: str, mode: str, publishable_key: str | None = None) -> None:
+    """Set how an existing tenant's orders are paid and, when given, its Stripe publishable key.
+
+    The secret key and webhook secret are not here: they live in SSM (`Settings.stripe_parameter`).
+    """
+    if mode not in PAYMENT_MODES:
+        raise ValueError(f"payment mode must be one of {', '.join(PAYMENT_MODES)}: {mode!r}")
+    actions: list[Action] = [TenantModel.payment_mode.set(mode)]
+    if publishable_key is not None:
+        actions.append(TenantModel.stripe_publishable_key.set(publishable_key))
+    try:
+        TenantModel(tenant_id).update(actions=actions, condition=TenantModel.tenant_id.exists())
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None

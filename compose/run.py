@@ -13,10 +13,10 @@ Every step is idempotent, so a second run reuses what the first one made:
    otherwise stand-ins are built from compose/images/ under exactly those names, because no image
    registry is reachable here. Their Debian bases come from `debootstrap --variant=minbase` and
    `docker import`;
-4. a stack left by an interrupted run is removed, ports 4566 and 8000 are checked, then
+4. a stack left by an interrupted run is removed, ports 4566, 8000 and 8420 are checked, then
    `docker compose up -d --wait --build` runs the compose file as users run it (under its own project
    name, so a user's own `cartwise` stack is never touched);
-5. the journey (compose/journey/) runs against http://127.0.0.1:8000 and :4566;
+5. the journey (compose/journey/) runs against http://127.0.0.1:8000, :4566 and :8420 (localstripe);
 6. `docker compose down -v`, always.
 
 Images and containers it did not create are never removed or replaced: the stand-ins carry the label
@@ -44,7 +44,14 @@ from pathlib import Path
 
 import yaml
 
-from scripts.local_stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, DYNAMODB_NPM_PACKAGE, HOST, ChildProcess
+from scripts.local_stack import (
+    DEFAULT_API_PORT,
+    DEFAULT_AWS_PORT,
+    DEFAULT_STRIPE_PORT,
+    DYNAMODB_NPM_PACKAGE,
+    HOST,
+    ChildProcess,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGES = REPO / "compose" / "images"
@@ -259,7 +266,7 @@ def build_stand_in(tag: str, stand_in: StandIn, inputs: str) -> None:
 
 def busy_ports() -> list[int]:
     busy = []
-    for port in (DEFAULT_AWS_PORT, DEFAULT_API_PORT):
+    for port in (DEFAULT_AWS_PORT, DEFAULT_API_PORT, DEFAULT_STRIPE_PORT):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
                 probe.bind((HOST, port))
@@ -286,7 +293,8 @@ def run_stack(binary: Path) -> int:
     run([*compose, "down", "--volumes", "--remove-orphans"], cwd=REPO, env=env)
     busy = busy_ports()
     if busy:
-        ports, are, them = ("ports 4566 and 8000", "are", "them") if len(busy) == 2 else (f"port {busy[0]}", "is", "it")
+        named = " and ".join(map(str, busy))
+        ports, are, them = (f"ports {named}", "are", "them") if len(busy) > 1 else (f"port {named}", "is", "it")
         raise SystemExit(
             f"{ports} on {HOST} {are} in use: docker-compose.yml publishes {them}. `make run`, another "
             f"`docker compose up` or some other server holds {them}; `ss -ltnp 'sport = :{busy[0]}'` "

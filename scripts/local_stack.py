@@ -1,7 +1,8 @@
-"""Run Cartwise locally without Docker: DynamoDB Local, a moto server, provisioning, `chalice local`
-and, for `make run`, the orders-stream handler fed from DynamoDB Local's stream (scripts/orders_stream.py)
-and the hold sweeper (scripts/sweeper.py). Variables given to `make run` (ORDER_HOLD_SECONDS, say)
-reach all of them.
+"""Run Cartwise locally without Docker: DynamoDB Local, a moto server, localstripe (a fake Stripe,
+scripts/localstripe_server.py), provisioning, `chalice local` and, for `make run`, the orders-stream
+handler fed from DynamoDB Local's stream (scripts/orders_stream.py) and the hold sweeper
+(scripts/sweeper.py). Variables given to `make run` (ORDER_HOLD_SECONDS, say) reach all of them, and
+STRIPE_API_BASE points them at localstripe.
 
 Used by `make run` (`python -m scripts.local_stack`) and by pytest fixtures (`LocalStack`, with free
 ports). Every child runs in its own process group with its output in a log file, and is stopped
@@ -23,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from scripts.localstripe_server import stripe_js_url
+
 REPO = Path(__file__).resolve().parent.parent
 LOG_DIR = REPO / ".local" / "logs"
 DYNAMODB_CACHE_DIR = REPO / ".local" / "dynamodb"
@@ -35,6 +38,7 @@ STAGE = "dev"
 DEFAULT_DYNAMODB_PORT = 8001
 DEFAULT_AWS_PORT = 4566
 DEFAULT_API_PORT = 8000
+DEFAULT_STRIPE_PORT = 8420  # localstripe's own default
 STOP_TIMEOUT = 5.0
 
 log = logging.getLogger(__name__)
@@ -234,6 +238,13 @@ def start_moto_server(port: int, *, log_dir: Path = LOG_DIR) -> ChildProcess:
     return _start("moto", args, port, log_dir, cwd=REPO)
 
 
+def start_localstripe(port: int, *, log_dir: Path = LOG_DIR) -> ChildProcess:
+    """Start localstripe on loopback with an empty store kept in `log_dir`, and wait until it answers."""
+    store = log_dir / "localstripe.pickle"
+    args = [sys.executable, "-m", "scripts.localstripe_server", "--port", str(port), "--store", str(store)]
+    return _start("localstripe", args, port, log_dir, cwd=REPO)
+
+
 def stack_env(dynamodb_url: str, aws_url: str) -> dict[str, str]:
     """The environment for the app and provisioning: the current one pointed at the local stack.
 
@@ -295,8 +306,10 @@ class LocalStack:
     Starts DynamoDB Local (or, without Java, a locked moto server), a moto server for the other
     services, runs `scripts.provision --seed` and optionally `chalice local` and the orders-stream
     handler and the hold sweeper (`orders_stream`, on for `make run`; tests that hand records to the
-    handler themselves leave it off). Tests should pass free ports and their own `log_dir`. Stops every child on exit,
-    also when starting fails halfway.
+    handler themselves leave it off). With the API, localstripe too (unless `localstripe` is False:
+    the caller runs one on `stripe_port` itself, as the test session does), and provisioning registers
+    each stripe-mode tenant's webhook with it. Tests should pass free ports and their own `log_dir`.
+    Stops every child on exit, also when starting fails halfway.
     """
 
     def __init__(
@@ -305,7 +318,9 @@ class LocalStack:
         dynamodb_port: int = DEFAULT_DYNAMODB_PORT,
         aws_port: int = DEFAULT_AWS_PORT,
         api_port: int = DEFAULT_API_PORT,
+        stripe_port: int = DEFAULT_STRIPE_PORT,
         api: bool = True,
+        localstripe: bool = True,
         provision: bool = True,
         orders_stream: bool = False,
         log_dir: Path = LOG_DIR,
@@ -313,14 +328,19 @@ class LocalStack:
         self.dynamodb_port = dynamodb_port
         self.aws_port = aws_port
         self.api_port = api_port
+        self.stripe_port = stripe_port
         self.api = api
+        self.localstripe = localstripe
         self.provision = provision
         self.orders_stream = orders_stream
         self.log_dir = log_dir
         self.dynamodb_url = f"http://{HOST}:{dynamodb_port}"
         self.aws_url = f"http://{HOST}:{aws_port}"
         self.api_url: str | None = f"http://{HOST}:{api_port}" if api else None
+        self.stripe_url = f"http://{HOST}:{stripe_port}"
         self.env = stack_env(self.dynamodb_url, self.aws_url)
+        # The API, the workers and provisioning talk to localstripe instead of api.stripe.com.
+        self.env["STRIPE_API_BASE"] = self.stripe_url
         #: Why DynamoDB is served by moto instead of DynamoDB Local, or None when it is not.
         self.dynamodb_fallback_reason: str | None = None
         #: Combined stdout and stderr of the provisioning step (it prints the admin keys).
@@ -354,6 +374,9 @@ class LocalStack:
                 )
                 self.processes.append(start_locked_moto(self.dynamodb_port, log_dir=self.log_dir))
             self.processes.append(start_moto_server(self.aws_port, log_dir=self.log_dir))
+            if self.api and self.localstripe:
+                # Before provisioning, which registers the stripe-mode tenants' webhooks with it.
+                self.processes.append(start_localstripe(self.stripe_port, log_dir=self.log_dir))
             if self.provision:
                 self.provision_output = self._provision()
             if self.api:
@@ -366,11 +389,13 @@ class LocalStack:
             raise
 
     def _provision(self) -> str:
-        """Create tables and flags, seed the demo tenants and, with the API, publish the storefront."""
+        """Create tables and flags, seed the demo tenants and, with the API, publish the storefront and
+        register the stripe-mode tenants' webhooks with localstripe."""
         command = [sys.executable, "-m", "scripts.provision", "--seed"]
         if self.api_url is not None:
             # The storefront's config.js points at the API, so it is only published with one.
-            command += ["--api-url", self.api_url]
+            command += ["--api-url", self.api_url, "--stripe-js-url", stripe_js_url(self.stripe_url)]
+            command += ["--localstripe-url", self.stripe_url]
         result = subprocess.run(
             command,
             cwd=REPO,
@@ -391,6 +416,41 @@ class LocalStack:
             self.processes.pop().stop()
 
 
+def banner(stack: LocalStack) -> str:
+    """What `make run` prints once the stack is up: where everything is, the admin keys, how to pay."""
+    toggle = (
+        f"AWS_ENDPOINT_URL={stack.aws_url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+        f"AWS_DEFAULT_REGION={REGION} .venv/bin/aws ssm put-parameter "
+        f"--name /cartwise/{STAGE}/flags/UPSELL_ENABLED --type String --value true --overwrite"
+    )
+    dynamodb_kind = "moto with a lock, see the warning above" if stack.dynamodb_fallback_reason else "DynamoDB Local"
+    return f"""
+Cartwise is running locally.
+
+  API:         {stack.api_url}
+  Storefront:  {stack.aws_url}/cartwise-{STAGE}-storefront/index.html?tenant=acme
+  DynamoDB:    {stack.dynamodb_url} ({dynamodb_kind})
+  Other AWS:   {stack.aws_url} (moto: SSM, S3, EventBridge)
+  Stripe:      {stack.stripe_url} (localstripe: a fake Stripe API and Stripe.js, STRIPE_API_BASE)
+  Orders stream: handled as Lambda would (order events, co-purchase counts)
+  Hold sweeper: every 5 s (unpaid orders past ORDER_HOLD_SECONDS give their units back)
+  Logs:        {LOG_DIR}
+
+Provisioning said:
+{stack.provision_output.rstrip()}
+
+Pay by card in the shop of a tenant in stripe mode (localstripe's card form: the number without
+spaces, any month, a two-digit year such as 30, any three-digit CVC):
+  4242424242424242  pays
+  4000000000000341  is declined
+  4000002760003184  asks for 3-D Secure first (localstripe's dialog: complete or fail it)
+
+Toggle the upsell flag:
+  {toggle}
+
+Press Ctrl-C to stop."""
+
+
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -405,35 +465,7 @@ def main() -> int:
     try:
         print(f"Starting the local stack (logs in {LOG_DIR}) ...", flush=True)
         stack.start()
-        toggle = (
-            f"AWS_ENDPOINT_URL={stack.aws_url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
-            f"AWS_DEFAULT_REGION={REGION} .venv/bin/aws ssm put-parameter "
-            f"--name /cartwise/{STAGE}/flags/UPSELL_ENABLED --type String --value true --overwrite"
-        )
-        dynamodb_kind = (
-            "moto with a lock, see the warning above" if stack.dynamodb_fallback_reason else "DynamoDB Local"
-        )
-        print(
-            f"""
-Cartwise is running locally.
-
-  API:         {stack.api_url}
-  Storefront:  {stack.aws_url}/cartwise-{STAGE}-storefront/index.html?tenant=acme
-  DynamoDB:    {stack.dynamodb_url} ({dynamodb_kind})
-  Other AWS:   {stack.aws_url} (moto: SSM, S3, EventBridge)
-  Orders stream: handled as Lambda would (order events, co-purchase counts)
-  Hold sweeper: every 5 s (unpaid orders past ORDER_HOLD_SECONDS give their units back)
-  Logs:        {LOG_DIR}
-
-Provisioning said:
-{stack.provision_output.rstrip()}
-
-Toggle the upsell flag:
-  {toggle}
-
-Press Ctrl-C to stop.""",
-            flush=True,
-        )
+        print(banner(stack), flush=True)
         while True:
             dead = [process for process in stack.processes if process.poll() is not None]
             if dead:

@@ -1,4 +1,5 @@
-"""Provision a Cartwise stage: tables from the PynamoDB models, flags, demo tenants, storefront.
+"""Provision a Cartwise stage: tables from the PynamoDB models, flags, demo tenants, storefront and,
+locally, the stripe-mode tenants' webhooks in localstripe.
 
 The same code serves `make run` (DynamoDB Local + moto), the LocalStack init hook and
 the tests, so every environment has identical table definitions and data.
@@ -21,10 +22,13 @@ from pynamodb.models import Model
 from chalicelib import catalog, clients, digests
 from chalicelib.config import get_settings
 from chalicelib.models import ALL_MODELS, OrderModel, ProductModel, PromoCode, TenantModel, category_key, status_key
+from scripts import localstripe_server
+from scripts.tenants import configure_payment, stored_stripe_secrets
 
 REPO = Path(__file__).resolve().parent.parent
 TENANT_DATA = REPO / "data" / "tenants"
 STOREFRONT = REPO / "storefront"
+STRIPE_JS_URL = "https://js.stripe.com/v3/"  # Stripe's own; locally localstripe serves a fake one
 
 
 def create_tables() -> None:
@@ -126,7 +130,11 @@ def load_tenant_files(directory: Path = TENANT_DATA) -> list[dict]:
 
 
 def seed_tenant(data: dict) -> None:
-    """Write a tenant and its catalogue; re-running resets the demo stock."""
+    """Write a tenant and its catalogue; re-running resets the demo stock.
+
+    Its `payment` block, when there is one, sets the payment mode and stores the Stripe keys as
+    `python -m scripts.tenants set-payment` does; without one, the tenant keeps what it had.
+    """
     tenant = TenantModel(
         data["tenant_id"],
         name=data["name"],
@@ -135,12 +143,24 @@ def seed_tenant(data: dict) -> None:
         promo_codes=[PromoCode(code=code, rate=Decimal(rate)) for code, rate in data["promo_codes"].items()],
     )
     with contextlib.suppress(TenantModel.DoesNotExist):
-        tenant.api_key_hashes = TenantModel.get(tenant.tenant_id).api_key_hashes
+        existing = TenantModel.get(tenant.tenant_id)
+        tenant.api_key_hashes = existing.api_key_hashes
+        # An operator's `set-payment` on a deployed stage survives a re-seed.
+        tenant.payment_mode = existing.payment_mode
+        tenant.stripe_publishable_key = existing.stripe_publishable_key
     if data.get("demo_admin_key"):
         # Local demo only: a fixed key so `make run` and the tests know it. Real tenants get theirs
         # from `python -m scripts.tenants`, which stores the hash and prints the key once.
         tenant.api_key_hashes = set(tenant.api_key_hashes or ()) | {digests.digest(data["demo_admin_key"])}
     tenant.save()
+    if payment := data.get("payment"):
+        configure_payment(
+            data["tenant_id"],
+            payment["mode"],
+            publishable_key=payment.get("publishable_key"),
+            secret_key=payment.get("secret_key"),
+            webhook_secret=payment.get("webhook_secret"),
+        )
     with ProductModel.batch_write() as batch:
         for record in data["products"]:
             batch.save(catalog.product_from_record(data["tenant_id"], record))
@@ -159,12 +179,17 @@ def content_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
-def config_js(api_url: str) -> str:
-    """The storefront's config.js: where its ES modules find the API."""
-    return f"export const API_BASE_URL = {json.dumps(api_url.rstrip('/'))};\n"
+def config_js(api_url: str, stripe_js_url: str = STRIPE_JS_URL) -> str:
+    """The storefront's config.js: where its ES modules find the API, and where the page loads Stripe.js."""
+    return (
+        f"export const API_BASE_URL = {json.dumps(api_url.rstrip('/'))};\n"
+        f"export const STRIPE_JS_URL = {json.dumps(stripe_js_url)};\n"
+    )
 
 
-def upload_storefront(s3: Any, bucket: str, api_url: str, source: Path = STOREFRONT) -> list[str]:
+def upload_storefront(
+    s3: Any, bucket: str, api_url: str, stripe_js_url: str = STRIPE_JS_URL, source: Path = STOREFRONT
+) -> list[str]:
     """Upload the storefront and a config.js for `api_url`; delete objects that are no longer in it."""
     keys = []
     for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name != "config.js"):
@@ -176,7 +201,7 @@ def upload_storefront(s3: Any, bucket: str, api_url: str, source: Path = STOREFR
     s3.put_object(
         Bucket=bucket,
         Key="config.js",
-        Body=config_js(api_url).encode(),
+        Body=config_js(api_url, stripe_js_url).encode(),
         ContentType="text/javascript",
         CacheControl="no-cache",
     )
@@ -200,7 +225,7 @@ def delete_keys(s3: Any, bucket: str, keys: Iterable[str]) -> None:
         s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
 
 
-def publish_storefront(api_url: str, source: Path = STOREFRONT) -> str:
+def publish_storefront(api_url: str, stripe_js_url: str = STRIPE_JS_URL, source: Path = STOREFRONT) -> str:
     """Upload the storefront with a config.js pointing at the API; returns the page URL path."""
     bucket = get_settings().storefront_bucket
     s3 = clients.s3()
@@ -212,11 +237,35 @@ def publish_storefront(api_url: str, source: Path = STOREFRONT) -> str:
         ],
     }
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public_read))
-    upload_storefront(s3, bucket, api_url, source)
+    upload_storefront(s3, bucket, api_url, stripe_js_url, source)
     return f"/{bucket}/index.html"
 
 
-def provision(seed: bool, upsell_enabled: str = "true", api_url: str | None = None) -> None:
+def register_stripe_webhooks(localstripe_url: str, api_url: str) -> list[str]:
+    """Have localstripe send its events to each stripe-mode tenant's webhook route on `api_url`,
+    signed with that tenant's webhook secret; returns the tenants. Local stacks only (the tenants
+    table is scanned).
+
+    localstripe sends every event to every webhook it knows; the API ignores other tenants' events.
+    """
+    registered = []
+    for tenant in TenantModel.scan(filter_condition=TenantModel.payment_mode == "stripe", consistent_read=True):
+        secret = stored_stripe_secrets(tenant.tenant_id)["webhook_secret"]
+        url = f"{api_url.rstrip('/')}/tenants/{tenant.tenant_id}/payments/stripe/webhook"
+        localstripe_server.register_webhook(localstripe_url, tenant.tenant_id, url, secret)
+        registered.append(tenant.tenant_id)
+    return sorted(registered)
+
+
+def provision(
+    seed: bool,
+    upsell_enabled: str = "true",
+    api_url: str | None = None,
+    stripe_js_url: str = STRIPE_JS_URL,
+    localstripe_url: str | None = None,
+    webhook_api_url: str | None = None,
+) -> None:
+    """Everything above; `webhook_api_url` is the API as localstripe reaches it (default `api_url`)."""
     create_tables()
     ensure_flag(f"{get_settings().parameter_prefix}/flags/UPSELL_ENABLED", upsell_enabled)
     ensure_event_bus()
@@ -227,7 +276,11 @@ def provision(seed: bool, upsell_enabled: str = "true", api_url: str | None = No
             if data.get("demo_admin_key"):
                 print(f"admin key for {data['tenant_id']} (X-Api-Key, local demo only): {data['demo_admin_key']}")
     if api_url and STOREFRONT.is_dir():
-        print(f"storefront uploaded: {publish_storefront(api_url)}")
+        print(f"storefront uploaded: {publish_storefront(api_url, stripe_js_url)}")
+    webhook_api_url = webhook_api_url or api_url
+    if localstripe_url and webhook_api_url:
+        tenants = register_stripe_webhooks(localstripe_url, webhook_api_url)
+        print(f"stripe webhooks registered with {localstripe_url}: {', '.join(tenants) or 'no tenant in stripe mode'}")
 
 
 def main() -> None:
@@ -235,6 +288,15 @@ def main() -> None:
     parser.add_argument("--seed", action="store_true", help="write the demo tenants from data/tenants")
     parser.add_argument("--upsell-enabled", default="true", choices=["true", "false"])
     parser.add_argument("--api-url", help="publish the storefront, pointing it at this API URL")
+    parser.add_argument(
+        "--stripe-js-url", default=STRIPE_JS_URL, help="where the storefront loads Stripe.js (localstripe's locally)"
+    )
+    parser.add_argument(
+        "--localstripe-url", help="register each stripe-mode tenant's webhook with the localstripe at this URL"
+    )
+    parser.add_argument(
+        "--webhook-api-url", help="the API's URL as localstripe reaches it, for the webhooks (default: --api-url)"
+    )
     parser.add_argument(
         "--backfill-index-keys",
         metavar="TENANT",
@@ -250,7 +312,14 @@ def main() -> None:
         help="count these tenants' units held by earlier versions' orders as sold (one-off, after an upgrade)",
     )
     args = parser.parse_args()
-    provision(seed=args.seed, upsell_enabled=args.upsell_enabled, api_url=args.api_url)
+    provision(
+        seed=args.seed,
+        upsell_enabled=args.upsell_enabled,
+        api_url=args.api_url,
+        stripe_js_url=args.stripe_js_url,
+        localstripe_url=args.localstripe_url,
+        webhook_api_url=args.webhook_api_url,
+    )
     for tenant_id in args.backfill_index_keys:
         print(f"indexes: {backfill_index_keys(tenant_id)} products and orders of {tenant_id} backfilled")
     for tenant_id in args.move_reserved_to_sold:

@@ -2,7 +2,7 @@
 
 `make run` (scripts/local_stack.py) starts this next to `chalice local`: unpaid orders whose hold
 has lapsed (`ORDER_HOLD_SECONDS`) are expired and their units go back on sale, through the same
-code the scheduled function runs (`chalicelib.orders.sweep_lapsed_holds`).
+code the scheduled function runs (`chalicelib.payments.sweep_lapsed_holds`).
 
     python -m scripts.sweeper   # with the stack's environment (scripts.local_stack.stack_env)
 """
@@ -15,7 +15,7 @@ import signal
 import threading
 from types import FrameType
 
-from chalicelib import orders
+from chalicelib import payments
 
 DEFAULT_INTERVAL_SECONDS = 5.0
 
@@ -24,7 +24,7 @@ def run(interval: float, stop: threading.Event) -> None:
     print(f"Sweeping lapsed holds every {interval:g} s", flush=True)
     while not stop.is_set():
         try:
-            expired = orders.sweep_lapsed_holds()
+            expired = payments.sweep_lapsed_holds()
             if expired:
                 print(f"expired {expired} lapsed hold(s)", flush=True)
         except Exception:  # a failed pass is logged and the next one tries again, as Lambda would

@@ -3,6 +3,9 @@
     python -m scripts.tenants create --tenant-id acme --name "Acme Outdoor" --currency EUR \\
         --vat-rate 0.20 --promo SUMMER10=0.10 --promo TRAIL5=0.05
     python -m scripts.tenants rotate-key --tenant-id acme [--keep-existing]
+    STRIPE_SECRET_KEY=... STRIPE_WEBHOOK_SECRET=... \
+        python -m scripts.tenants set-payment --tenant-id acme --mode stripe --publishable-key pk_live_...
+    python -m scripts.tenants set-payment --tenant-id acme --mode on_delivery
 
 `create` is idempotent: run again, it updates name, currency, VAT rate and promo codes and keeps
 the tenant's keys; it issues a key only when the tenant has none. A key is printed once, on
@@ -10,22 +13,40 @@ stdout, and only its SHA-256 hash is stored. `rotate-key` issues a new key and r
 others (unless --keep-existing, to let clients switch over first). Old keys can keep working
 for up to a minute in warm functions (authorizer and tenant caches).
 
+`set-payment` connects a tenant's Stripe account: the publishable key goes on the tenant (the
+browser needs it), the secret key and the webhook signing secret into SSM as SecureStrings
+(`/cartwise/{stage}/tenants/{tenant}/stripe/secret_key` and `.../webhook_secret`). The secrets are
+never arguments (those end up in shell history and `ps`): they come from STRIPE_SECRET_KEY and
+STRIPE_WEBHOOK_SECRET or, with --secrets-from-stdin, from standard input (one a line, told apart by
+their prefixes; prompted for on a terminal). What is given is stored in either mode, replacing what
+was; `--mode stripe` is refused until the tenant has all three.
+
 Uses the environment like the app: CARTWISE_STAGE, AWS credentials, AWS_ENDPOINT_URL* locally.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import re
 import sys
 from decimal import Decimal, InvalidOperation
+from typing import TextIO
 
-from chalicelib import api_keys, digests, tenants
+from chalicelib import api_keys, clients, digests, tenants
+from chalicelib.config import get_settings
 from chalicelib.errors import TenantNotFound
 from chalicelib.ids import is_tenant_id
+from chalicelib.models import TenantModel
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 PROMO_CODE = re.compile(r"^[A-Z0-9]{1,32}$")
+# Stripe's key shapes: test or live publishable and secret (or restricted) keys, webhook signing secrets.
+PUBLISHABLE_KEY = re.compile(r"^pk_(test|live)_[A-Za-z0-9_]+$")
+SECRET_KEY = re.compile(r"^[sr]k_(test|live)_[A-Za-z0-9_]+$")
+WEBHOOK_SECRET = re.compile(r"^whsec_[A-Za-z0-9_+/=]+$")
+SECRET_ENV = {"secret_key": "STRIPE_SECRET_KEY", "webhook_secret": "STRIPE_WEBHOOK_SECRET"}
 
 
 def rate(text: str) -> Decimal:
@@ -91,6 +112,102 @@ def rotate_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def publishable_key(text: str) -> str:
+    if not PUBLISHABLE_KEY.match(text):
+        raise argparse.ArgumentTypeError(f"a Stripe publishable key, pk_test_... or pk_live_...: {text!r}")
+    return text
+
+
+def stored_stripe_secrets(tenant: str) -> dict[str, str]:
+    """The tenant's Stripe secrets in SSM, by name ("secret_key", "webhook_secret"); absent ones left out."""
+    settings = get_settings()
+    names = {settings.stripe_parameter(tenant, name): name for name in SECRET_ENV}
+    found = clients.ssm().get_parameters(Names=list(names), WithDecryption=True)["Parameters"]
+    return {names[parameter["Name"]]: parameter["Value"] for parameter in found}
+
+
+def configure_payment(
+    tenant: str,
+    mode: str,
+    publishable_key: str | None = None,
+    secret_key: str | None = None,
+    webhook_secret: str | None = None,
+) -> None:
+    """Store what is given of a tenant's Stripe keys and set its payment mode (`set-payment`, provisioning).
+
+    Raises ValueError, naming no secret, when a key has the wrong shape, when test and live keys are
+    mixed or when stripe mode would lack a key, and TenantNotFound; either before anything is written.
+    """
+    if mode not in tenants.PAYMENT_MODES:
+        raise ValueError(f"the payment mode is one of {', '.join(tenants.PAYMENT_MODES)}, not {mode!r}")
+    if publishable_key is not None and not PUBLISHABLE_KEY.match(publishable_key):
+        raise ValueError(f"the publishable key is not pk_test_... or pk_live_...: {publishable_key!r}")
+    if secret_key is not None and not SECRET_KEY.match(secret_key):
+        raise ValueError("the secret key given is not sk_... or rk_..., test or live")
+    if webhook_secret is not None and not WEBHOOK_SECRET.match(webhook_secret):
+        raise ValueError("the webhook signing secret given is not whsec_...")
+    try:
+        record = TenantModel.get(tenant, consistent_read=True)
+    except TenantModel.DoesNotExist:
+        raise TenantNotFound(f"Tenant {tenant!r} does not exist.") from None
+    given = {name: value for name, value in (("secret_key", secret_key), ("webhook_secret", webhook_secret)) if value}
+    secrets = {**stored_stripe_secrets(tenant), **given}
+    publishable = publishable_key or record.stripe_publishable_key
+    # pk_test_ with sk_live_ (or the reverse) would fail every payment: Stripe refuses the mix.
+    if publishable and "secret_key" in secrets and publishable.split("_")[1] != secrets["secret_key"].split("_")[1]:
+        raise ValueError("the publishable key and the secret key must both be test keys or both live keys")
+    if mode == "stripe":
+        needed = {"--publishable-key": publishable, **{SECRET_ENV[name]: secrets.get(name) for name in SECRET_ENV}}
+        missing = [label for label, value in needed.items() if not value]
+        if missing:
+            raise ValueError(
+                f"stripe mode needs all of the tenant's Stripe keys; not given nor stored: {', '.join(missing)}"
+            )
+    settings = get_settings()
+    for name, value in given.items():
+        clients.ssm().put_parameter(
+            Name=settings.stripe_parameter(tenant, name), Value=value, Type="SecureString", Overwrite=True
+        )
+    tenants.set_payment(tenant, mode, publishable_key)
+
+
+def read_secrets(stream: TextIO) -> dict[str, str]:
+    """Stripe secrets from standard input: prompted for on a terminal, else one a line, told apart by prefix."""
+    if stream.isatty():
+        lines = [
+            getpass.getpass("Stripe secret key (sk_... or rk_...; Enter keeps the stored one): "),
+            getpass.getpass("Webhook signing secret (whsec_...; Enter keeps the stored one): "),
+        ]
+    else:
+        lines = stream.read().splitlines()
+    secrets: dict[str, str] = {}
+    for line in filter(None, (line.strip() for line in lines)):
+        name = "webhook_secret" if line.startswith("whsec_") else "secret_key" if line[:3] in ("sk_", "rk_") else ""
+        if not name or name in secrets:
+            # The line itself is never shown: it may be a secret pasted in the wrong place.
+            raise ValueError("standard input holds at most one sk_/rk_ secret key and one whsec_ secret, one a line")
+        secrets[name] = line
+    return secrets
+
+
+def set_payment(args: argparse.Namespace) -> int:
+    try:
+        if args.secrets_from_stdin:
+            secrets = read_secrets(sys.stdin)
+        else:
+            secrets = {name: os.environ[variable] for name, variable in SECRET_ENV.items() if os.environ.get(variable)}
+        configure_payment(args.tenant_id, args.mode, args.publishable_key, **secrets)
+    except TenantNotFound:
+        print(f"tenant {args.tenant_id} does not exist; `create` it first", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"nothing changed: {exc}", file=sys.stderr)
+        return 1
+    stored = ", ".join(sorted(secrets)) or "no secrets"
+    print(f"tenant {args.tenant_id}: payment mode {args.mode} ({stored} stored)", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m scripts.tenants", description=__doc__.split("\n\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -107,6 +224,21 @@ def parser() -> argparse.ArgumentParser:
     rotate.add_argument("--tenant-id", required=True, type=tenant_id)
     rotate.add_argument("--keep-existing", action="store_true", help="keep the current keys valid too")
     rotate.set_defaults(run=rotate_key)
+
+    pay = commands.add_parser(
+        "set-payment",
+        help="set how orders are paid; store Stripe keys (secrets from STRIPE_SECRET_KEY and "
+        "STRIPE_WEBHOOK_SECRET or standard input, never arguments)",
+    )
+    pay.add_argument("--tenant-id", required=True, type=tenant_id)
+    pay.add_argument("--mode", required=True, choices=tenants.PAYMENT_MODES)
+    pay.add_argument("--publishable-key", type=publishable_key, help="pk_test_... or pk_live_...")
+    pay.add_argument(
+        "--secrets-from-stdin",
+        action="store_true",
+        help="read the secret key and the webhook signing secret from standard input instead of the environment",
+    )
+    pay.set_defaults(run=set_payment)
     return root
 
 

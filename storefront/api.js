@@ -52,6 +52,7 @@ export function isApiError(error, code) {
 export function createApi(baseUrl, tenantId) {
   const root = `${baseUrl.replace(/\/+$/, "")}/tenants/${encodeURIComponent(tenantId)}`;
   const cart = (cartId) => `/carts/${encodeURIComponent(cartId)}`;
+  const order = (orderId) => `/orders/${encodeURIComponent(orderId)}`;
 
   const request = (method, path, options) => send(method, root + path, options);
 
@@ -77,9 +78,22 @@ export function createApi(baseUrl, tenantId) {
     applyPromo: (cartId, code) => request("PUT", `${cart(cartId)}/promo`, { body: { code } }),
     removePromo: (cartId) => request("DELETE", `${cart(cartId)}/promo`),
     getUpsell: (cartId) => request("GET", `${cart(cartId)}/upsell`),
+    getOrder: (orderId) => request("GET", order(orderId)),
     /** Cancel an order with the shopper's order token (from the checkout's answer). */
     cancelOrder: (orderId, orderToken) =>
-      request("POST", `/orders/${encodeURIComponent(orderId)}/cancel`, { headers: { "X-Order-Token": orderToken } }),
+      request("POST", `${order(orderId)}/cancel`, { headers: { "X-Order-Token": orderToken } }),
+    /** A SetupIntent for one card attempt: the same `attempt` id gets the same one back. */
+    startCardSetup: (orderId, orderToken, attempt) =>
+      request("POST", `${order(orderId)}/payment/setup`, {
+        body: { attempt },
+        headers: { "X-Order-Token": orderToken },
+      }),
+    /** Pay the order with the PaymentMethod Stripe.js made: {order, payment: {status, client_secret?}}. */
+    pay: (orderId, orderToken, paymentMethod) =>
+      request("POST", `${order(orderId)}/payment`, {
+        body: { payment_method: paymentMethod },
+        headers: { "X-Order-Token": orderToken },
+      }),
     /** Place the order at the total the shopper saw: the API refuses it (PRICE_CHANGED) if that total is stale. */
     checkout: (cartId, { key, expectedTotal }) =>
       request("POST", `${cart(cartId)}/checkout`, {
@@ -145,6 +159,10 @@ const MESSAGES = {
   PRICE_CHANGED: "The total of your cart has changed. Check it and place the order again.",
   EMPTY_CART: "Your cart is empty. Add something before placing the order.",
   INVALID_PROMO_CODE: "That promo code is not valid.",
+  ORDER_NOT_PAYABLE: "This order can no longer be paid.",
+  ORDER_NOT_CANCELLABLE: "This order can no longer be cancelled.",
+  // PAYMENT_FAILED has no sentence here: the API's message is Stripe's, written for the shopper
+  // ("Your card was declined."), so errorMessage() shows it.
   IDEMPOTENCY_KEY_REUSED: "This order was already sent with different details. Please reload the page.",
   PAYLOAD_TOO_LARGE: "That request is too large.",
   RATE_LIMITED: "The shop is busy right now. Please try again in a moment.",

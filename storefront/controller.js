@@ -2,6 +2,7 @@
 // (state.js) and the per-tenant memory (storage.js), and asks the view (view.js) to show the result.
 
 import { errorMessage, isApiError } from "./api.js";
+import { PaymentStep } from "./payment.js";
 import * as storage from "./storage.js";
 
 /** A cart id the API no longer knows (expired) or that was checked out elsewhere. */
@@ -16,8 +17,9 @@ export class Controller {
    * @param {import("./view.js").View} parts.view
    * @param {import("./state.js").ShopState} parts.state
    * @param {string} parts.tenant
+   * @param {(publishableKey: string) => Promise<object>} parts.loadStripe Stripe.js, for card orders (payment.js)
    */
-  constructor({ api, view, state, tenant }) {
+  constructor({ api, view, state, tenant, loadStripe }) {
     this.api = api;
     this.view = view;
     this.state = state;
@@ -41,6 +43,15 @@ export class Controller {
     view.bindCheckout(() => this.checkout());
     view.bindRetryProducts(() => this.loadProducts());
     view.bindCancelOrder((order) => this.cancelOrder(order));
+    this.payment = new PaymentStep({
+      api,
+      view,
+      state,
+      loadStripe,
+      onPaid: (order, upsell) => this.view.showConfirmation(order, upsell),
+      onCancelled: (order) => this.orderCancelled(order),
+      onBackToCart: (order) => this.backToCart(order),
+    });
   }
 
   async start() {
@@ -306,18 +317,54 @@ export class Controller {
     this.view.showCheckoutError(null);
     // The order token lives in this page only: it is the shopper's key to this one order.
     this.orderToken = result.order_token;
-    this.view.showConfirmation(result.order, result.upsell, { cancellable: Boolean(this.orderToken) });
+    const { order } = result;
+    if (order.status === "pending_payment" && order.payment?.provider === "stripe" && this.orderToken) {
+      this.payment.open(order, this.orderToken, result.upsell); // a card order: paid before it is confirmed
+    } else {
+      this.payment.close(); // an earlier order's payment step, if one was still open
+      const cancellable = order.status === "confirmed" && Boolean(this.orderToken);
+      this.view.showConfirmation(order, result.upsell, { cancellable });
+    }
     this.loadProducts(); // the stock has dropped
   }
 
   async cancelOrder(order) {
     try {
-      const cancelled = await this.api.cancelOrder(order.order_id, this.orderToken);
-      this.view.showConfirmation(cancelled, null, { message: "Nothing will be delivered or charged." });
-      this.loadProducts(); // its units are back on sale
+      this.orderCancelled(await this.api.cancelOrder(order.order_id, this.orderToken));
     } catch (error) {
       this.view.showConfirmation(order, null, { cancellable: true, message: errorMessage(error) });
     }
+  }
+
+  orderCancelled(order) {
+    this.view.showConfirmation(order, null, { message: "Nothing will be delivered or charged." });
+    this.loadProducts(); // its units are back on sale
+  }
+
+  /**
+   * The hold of a card order lapsed: its items go into the cart again (as many as are in stock), added
+   * to whatever the cart holds now, so the shopper can order them again.
+   */
+  async backToCart(order) {
+    const short = [];
+    const refilled = await this.cartAction(async (cart) => {
+      let current = cart;
+      for (const line of order.items) {
+        const inCart = current.items.find((item) => item.product_id === line.product_id)?.quantity ?? 0;
+        const quantity = inCart + line.quantity;
+        try {
+          current = await this.api.setQuantity(current.cart_id, line.product_id, quantity);
+        } catch (error) {
+          if (!isApiError(error, "OUT_OF_STOCK")) throw error;
+          short.push(error); // that line stays as it was; the others still go in
+        }
+      }
+      return current;
+    });
+    if (!refilled) return;
+    if (short.length > 0) this.view.showNotice(short.map((error) => this.describeCartError(error)).join(" "));
+    this.view.announce("The items of your order are back in your cart.");
+    this.view.focusCart();
   }
 
   async checkoutFailed(error) {

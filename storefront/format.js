@@ -47,3 +47,9 @@ export function stockLabel(stock) {
   if (level === "low") return `Only ${stock} left`;
   return `In stock (${stock})`;
 }
+
+/** Seconds left → "14:05" (minutes:seconds); never negative. */
+export function formatCountdown(seconds) {
+  const whole = Math.max(Math.ceil(seconds), 0);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+}

@@ -3,7 +3,8 @@
 
 import { createApi } from "./api.js";
 import { Controller } from "./controller.js";
-import { DEMO_TENANTS, apiBaseUrl, tenantFromUrl, tenantName, urlForTenant } from "./settings.js";
+import { stripeLoader } from "./payment.js";
+import { DEMO_TENANTS, apiBaseUrl, stripeJsUrl, tenantFromUrl, tenantName, urlForTenant } from "./settings.js";
 import { ShopState } from "./state.js";
 import { View } from "./view.js";
 
@@ -14,4 +15,6 @@ view.showShop(
   DEMO_TENANTS.map((shop) => ({ name: shop.name, href: urlForTenant(shop.id), current: shop.id === tenant })),
 );
 const api = createApi(await apiBaseUrl(), tenant);
-new Controller({ api, view, state: new ShopState(), tenant }).start();
+// Stripe.js is fetched only when a card order's payment step opens.
+const loadStripe = stripeLoader(await stripeJsUrl(), (url) => view.loadScript(url));
+new Controller({ api, view, state: new ShopState(), tenant, loadStripe }).start();

@@ -225,18 +225,27 @@ export function shortageNotice(shortages, nameOf, onFix) {
   ];
 }
 
-export function confirmationView(order, upsell, { onAddSuggestion, onContinue, onCancel, message }) {
-  const cancelled = order.status === "cancelled";
-  const suggestions = cancelled
-    ? null
-    : upsellList(upsell, order.currency, { idPrefix: "confirmation-upsell", onAdd: onAddSuggestion });
+const CONFIRMATION_HEADINGS = {
+  cancelled: "Your order is cancelled.",
+  paid: "Thank you! Your order is paid.",
+  pending_payment: "Your order is waiting for its payment.",
+};
+
+/** How the order is paid, in a sentence: by card (done) or on delivery; null when neither is settled. */
+function paymentNote(order) {
+  const total = formatMoney(order.totals.total, order.currency);
+  if (order.status === "paid") return `Paid by card: ${total}.`;
+  if (order.status === "confirmed" && !order.payment) return `You pay ${total} on delivery.`;
+  return null;
+}
+
+function orderNumber(order) {
+  return el("p", { class: "order-number" }, "Order number ", el("strong", { class: "order-id" }, order.order_id));
+}
+
+/** The order's lines as a table, with its totals below. */
+function orderSummary(order) {
   return [
-    el(
-      "h2",
-      { id: "confirmation-heading", tabindex: "-1" },
-      cancelled ? "Your order is cancelled." : "Thank you! Your order is confirmed.",
-    ),
-    el("p", { class: "order-number" }, "Order number ", el("strong", { class: "order-id" }, order.order_id)),
     el(
       "table",
       { class: "order-lines" },
@@ -270,6 +279,24 @@ export function confirmationView(order, upsell, { onAddSuggestion, onContinue, o
     ),
     order.promo_code ? el("p", { class: "promo-used" }, `Promo code ${order.promo_code} applied.`) : null,
     totalsList(order.totals, order.currency),
+  ];
+}
+
+export function confirmationView(order, upsell, { onAddSuggestion, onContinue, onCancel, message }) {
+  const cancelled = order.status === "cancelled";
+  const suggestions = cancelled
+    ? null
+    : upsellList(upsell, order.currency, { idPrefix: "confirmation-upsell", onAdd: onAddSuggestion });
+  const note = paymentNote(order);
+  return [
+    el(
+      "h2",
+      { id: "confirmation-heading", tabindex: "-1" },
+      CONFIRMATION_HEADINGS[order.status] ?? "Thank you! Your order is confirmed.",
+    ),
+    orderNumber(order),
+    orderSummary(order),
+    note ? el("p", { class: "payment-note" }, note) : null,
     suggestions
       ? el(
           "section",
@@ -287,5 +314,50 @@ export function confirmationView(order, upsell, { onAddSuggestion, onContinue, o
         ? el("button", { type: "button", class: "button secondary cancel-order", onclick: onCancel }, "Cancel order")
         : null,
     ),
-  ].filter((node) => node !== null); // replaceChildren() would show a null as the text "null"
+  ]
+    .flat()
+    .filter((node) => node !== null); // replaceChildren() would show a null as the text "null"
+}
+
+/**
+ * The payment step of a card order: its summary, the hold's countdown, a place for Stripe's card
+ * field, a message region and the actions. The view fills in the countdown and the message later.
+ */
+export function paymentView(order, { onPay, onCancel, onBackToCart }) {
+  const total = formatMoney(order.totals.total, order.currency);
+  return [
+    el("h2", { id: "payment-heading", tabindex: "-1" }, "Pay for your order"),
+    orderNumber(order),
+    orderSummary(order),
+    // role=timer is not announced on every tick; the view announces the last minute once.
+    el(
+      "p",
+      { class: "hold", role: "timer", "aria-atomic": "true" },
+      "Your items are held for you for ",
+      el("strong", { class: "hold-time" }, ""),
+      ". Pay before then, or they go back on sale.",
+    ),
+    el(
+      "div",
+      { class: "card-field", role: "group", "aria-labelledby": "card-label" },
+      el("p", { id: "card-label", class: "label" }, "Card details"),
+      // Stripe.js mounts its card field here (in the cloud an iframe of Stripe's, so the card
+      // number never touches this page).
+      el("div", { id: "card-element", class: "card-element" }),
+    ),
+    el("div", { id: "payment-message", class: "payment-message", role: "alert", tabindex: "-1", hidden: true }),
+    el(
+      "div",
+      { class: "payment-actions" },
+      el("button", { type: "button", class: "button primary pay", onclick: onPay }, `Pay ${total}`),
+      el("button", { type: "button", class: "button secondary cancel-order", onclick: onCancel }, "Cancel order"),
+      el(
+        "button",
+        { type: "button", class: "button primary back-to-cart", hidden: true, onclick: onBackToCart },
+        "Back to the cart",
+      ),
+    ),
+  ]
+    .flat()
+    .filter((node) => node !== null);
 }

@@ -1,9 +1,11 @@
-// Where the page gets its settings: the shop from the URL, the API base URL from config.js.
+// Where the page gets its settings: the shop from the URL, the API's and Stripe.js's URLs from config.js.
 //
 // config.js is written at deploy/run time by `scripts/provision.py --api-url ...` and is not in
-// git; without it (opening the files straight from a checkout) the page talks to `make run`'s API.
+// git; without it (opening the files straight from a checkout) the page talks to `make run`'s API
+// and loads `make run`'s Stripe.js (localstripe's fake, on its default port).
 
 export const DEFAULT_API_BASE_URL = "http://127.0.0.1:8000";
+export const DEFAULT_STRIPE_JS_URL = "http://127.0.0.1:8420/js.stripe.com/v3/";
 
 // The demo tenants seeded from data/tenants; the API has no public list of shops.
 export const DEMO_TENANTS = Object.freeze([
@@ -11,16 +13,27 @@ export const DEMO_TENANTS = Object.freeze([
   Object.freeze({ id: "globex", name: "Globex Home Office" }),
 ]);
 
-export async function apiBaseUrl() {
-  try {
-    const config = await import("./config.js");
-    if (typeof config.API_BASE_URL === "string" && config.API_BASE_URL.trim() !== "") {
-      return config.API_BASE_URL.trim();
-    }
-  } catch {
-    // No config.js next to the page: fall back to the local default below.
-  }
-  return DEFAULT_API_BASE_URL;
+let config = null;
+
+/** config.js's exports, read once; {} when there is none next to the page. */
+function pageConfig() {
+  config ??= import("./config.js").catch(() => ({}));
+  return config;
+}
+
+/** A non-empty string setting of config.js, trimmed, or `fallback`. */
+async function setting(name, fallback) {
+  const value = (await pageConfig())[name];
+  return typeof value === "string" && value.trim() !== "" ? value.trim() : fallback;
+}
+
+export function apiBaseUrl() {
+  return setting("API_BASE_URL", DEFAULT_API_BASE_URL);
+}
+
+/** Where the page loads Stripe.js from: Stripe's own in the cloud, localstripe's fake locally. */
+export function stripeJsUrl() {
+  return setting("STRIPE_JS_URL", DEFAULT_STRIPE_JS_URL);
 }
 
 /** The tenant chosen by `?tenant=`; the first demo tenant when none is given. */

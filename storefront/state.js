@@ -14,6 +14,8 @@ export class ShopState {
   priceChange = null;
   /** True while an order is being placed: cart edits wait for it. */
   checkingOut = false;
+  /** The open payment step of a card order (a PaymentState), or null. */
+  payment = null;
 
   setProducts(products) {
     this.products = products;
@@ -61,4 +63,49 @@ export class ShopState {
       productId
     );
   }
+}
+
+/**
+ * One payment step: the card order awaiting payment and what the page knows between presses. The
+ * order token is kept here, in memory only: it is the shopper's key to this one order.
+ */
+export class PaymentState {
+  /** Stripe.js's Stripe object and card Element of this step, once loaded (null before). */
+  stripe = null;
+  card = null;
+  /** Settles true once the card field is mounted, false when Stripe.js could not be loaded. */
+  cardReady = null;
+  /** The id of the card attempt whose SetupIntent was asked for but not answered; null otherwise. */
+  attempt = null;
+  /** The PaymentMethod (pm_…) the card became; kept so that a retry after no answer pays with the same one. */
+  paymentMethod = null;
+  /** A payment or cancel is under way. */
+  busy = false;
+  /** The order can no longer be paid (its hold lapsed, or it was cancelled). */
+  ended = false;
+  /** The shopper was told that one minute is left. */
+  warned = false;
+
+  constructor(order, token, upsell) {
+    this.order = order;
+    this.token = token;
+    this.upsell = upsell;
+    // The device's clock against the API's: a wrong clock only moves the countdown, the API decides.
+    this.deadline = Date.parse(order.hold_expires_at);
+  }
+
+  secondsLeft(now = Date.now()) {
+    return (this.deadline - now) / 1000;
+  }
+
+  /** The current card attempt's id, a new one (for a new SetupIntent) when none is pending. */
+  cardAttempt() {
+    this.attempt ??= randomId();
+    return this.attempt;
+  }
+}
+
+/** 32 hex digits: an attempt id as the API takes them (8 to 64 of [A-Za-z0-9_-]). */
+function randomId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }

@@ -2,7 +2,7 @@
 // hands it handlers with bind…() and data to display with show…(); the view knows nothing of the
 // API or of the page's state, and never decides what a click means.
 
-import { formatMoney } from "./format.js";
+import { formatCountdown, formatMoney } from "./format.js";
 import * as render from "./render.js";
 
 const byId = (id) => document.getElementById(id);
@@ -15,6 +15,7 @@ export class View {
       notice: byId("notice"),
       status: byId("status"),
       confirmation: byId("confirmation"),
+      payment: byId("payment"),
       productsHeading: byId("products-heading"),
       categorySelect: byId("category-select"),
       productsStatus: byId("products-status"),
@@ -45,6 +46,9 @@ export class View {
       fixShortage: () => {},
       retryProducts: () => {},
       cancelOrder: null, // set when the page holds the order's token: the confirmation offers "Cancel order"
+      pay: () => {},
+      cancelPayment: () => {},
+      backToCart: () => {},
     };
     this.dom.promoInput.addEventListener("input", () => this.showPromoError(null));
   }
@@ -96,6 +100,11 @@ export class View {
   /** "Cancel order" on the confirmation: handler(order). */
   bindCancelOrder(handler) {
     this.handlers.cancelOrder = handler;
+  }
+
+  /** The payment step's "Pay", "Cancel order" and, once the hold lapsed, "Back to the cart". */
+  bindPayment({ pay, cancel, backToCart }) {
+    Object.assign(this.handlers, { pay, cancelPayment: cancel, backToCart });
   }
 
   // ---- show: the page --------------------------------------------------------------------------
@@ -273,6 +282,7 @@ export class View {
 
   /** The placed (or cancelled) order; `cancellable` offers "Cancel order", `message` explains an outcome. */
   showConfirmation(order, upsell, { cancellable = false, message = null } = {}) {
+    if (this.paymentParts) this.hidePayment();
     const confirmation = this.dom.confirmation;
     const cancel = this.handlers.cancelOrder;
     confirmation.replaceChildren(
@@ -281,14 +291,111 @@ export class View {
         onCancel: cancellable && cancel ? () => cancel(order) : null,
         message,
         onContinue: () => {
-          confirmation.hidden = true;
-          confirmation.replaceChildren();
+          this.hideConfirmation();
           this.dom.productsHeading.focus();
         },
       }),
     );
     confirmation.hidden = false;
     byId("confirmation-heading").focus();
+  }
+
+  /** Adds a classic script (Stripe.js) to the page; resolves once it has run, rejects if it cannot load. */
+  loadScript(url) {
+    return new Promise((resolve, reject) => {
+      const script = render.el("script", {
+        src: url,
+        onload: () => resolve(),
+        onerror: () => {
+          script.remove(); // a later try adds a fresh tag
+          reject(new Error(`Could not load ${url}`));
+        },
+      });
+      document.head.append(script);
+    });
+  }
+
+  // ---- payment step ----
+
+  /** The payment step for `order` (the confirmation makes way for it); focus moves to its heading. */
+  showPayment(order) {
+    this.hideConfirmation();
+    const section = this.dom.payment;
+    section.replaceChildren(
+      ...render.paymentView(order, {
+        onPay: () => this.handlers.pay(),
+        onCancel: () => this.handlers.cancelPayment(),
+        onBackToCart: () => this.handlers.backToCart(),
+      }),
+    );
+    const part = (selector) => section.querySelector(selector);
+    this.paymentParts = {
+      hold: part(".hold"),
+      holdTime: part(".hold-time"),
+      cardField: part(".card-field"),
+      cardElement: part("#card-element"),
+      message: part("#payment-message"),
+      pay: part(".pay"),
+      cancel: part(".cancel-order"),
+      backToCart: part(".back-to-cart"),
+    };
+    this.payLabel = this.paymentParts.pay.textContent;
+    section.hidden = false;
+    byId("payment-heading").focus();
+  }
+
+  /** Puts Stripe.js's card Element in the payment step. */
+  mountCard(card) {
+    card.mount(this.paymentParts.cardElement);
+  }
+
+  showHoldTime(seconds) {
+    this.paymentParts.holdTime.textContent = formatCountdown(seconds);
+  }
+
+  /** A payment is under way: "Pay" says so, and neither button takes another press. */
+  showPaying(busy) {
+    const { pay, cancel } = this.paymentParts;
+    pay.disabled = busy;
+    pay.setAttribute("aria-busy", String(busy));
+    pay.textContent = busy ? "Paying\u2026" : this.payLabel;
+    cancel.disabled = busy;
+  }
+
+  /**
+   * What the last payment attempt came to (`kind` "error" or "info"); null clears it. A live region:
+   * it is read out without taking the focus, which stays where the shopper can try another card.
+   */
+  showPaymentMessage(text, kind = "error") {
+    const { message } = this.paymentParts;
+    message.textContent = text ?? "";
+    message.dataset.kind = kind;
+    message.hidden = !text;
+  }
+
+  /** The hold lapsed (or the order ended otherwise): no more paying, only "Back to the cart". */
+  showHoldLapsed(text) {
+    const { hold, cardField, pay, cancel, backToCart, message } = this.paymentParts;
+    for (const part of [hold, cardField, pay, cancel]) part.hidden = true;
+    backToCart.hidden = false;
+    this.showPaymentMessage(text);
+    message.focus(); // the controls it had are gone
+  }
+
+  hidePayment() {
+    this.dom.payment.hidden = true;
+    this.dom.payment.replaceChildren();
+    this.paymentParts = null;
+  }
+
+  hideConfirmation() {
+    this.dom.confirmation.hidden = true;
+    this.dom.confirmation.replaceChildren();
+  }
+
+  /** Moves the keyboard to the cart (after the payment step put the order's items back in it). */
+  focusCart() {
+    this.dom.cartHeading.focus();
   }
 }
 

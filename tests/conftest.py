@@ -43,7 +43,8 @@ TIER_BY_DIRECTORY = {"browser": "browser", "docs": "docs"}
 # In order: the first fixture a test uses (directly or through other fixtures) decides its tier.
 TIER_BY_FIXTURE = (
     ("packaged", "packaging"),  # `chalice package` of the app (scripts/deploy.py)
-    ("local_stack", "stack"),  # DynamoDB Local, a moto server and `chalice local`
+    ("local_stack", "stack"),  # DynamoDB Local, a moto server, localstripe and `chalice local`
+    ("localstripe_url", "stack"),  # localstripe alone
     ("started", "stack"),  # servers a test starts itself
     ("aws_stand_in", "stack"),
     ("aws_env", "moto"),  # in-process moto (mock_aws), the Chalice test client
@@ -162,15 +163,47 @@ def orders_of(tenant_id: str) -> list:
     return list(OrderModel.query(tenant_id, consistent_read=True))
 
 
+@pytest.fixture
+def started() -> Iterator[list]:
+    """Servers a test starts itself (`scripts.local_stack.ChildProcess`): stopped after it, whatever happened."""
+    processes: list = []
+    yield processes
+    for process in processes:
+        process.stop()
+    assert all(process.poll() is not None for process in processes)
+
+
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory):
-    """DynamoDB Local + moto server + chalice local on free ports, provisioned and seeded, once per session."""
+def localstripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of localstripe (a fake Stripe API and Stripe.js) on a free port, once per session.
+
+    The session's local stack uses this one too. Its store is the session's: tests make their own
+    customers and payments rather than expecting an empty one.
+    """
+    from scripts.local_stack import HOST, free_port, start_localstripe
+
+    port = free_port()
+    process = start_localstripe(port, log_dir=tmp_path_factory.mktemp("localstripe"))
+    try:
+        yield f"http://{HOST}:{port}"
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory, localstripe_url: str):
+    """DynamoDB Local + moto server + chalice local on free ports, provisioned and seeded, once per session,
+    with STRIPE_API_BASE pointing the API (and any workers) at the session's localstripe."""
+    from urllib.parse import urlparse
+
     from scripts.local_stack import LocalStack, free_port
 
     stack = LocalStack(
         dynamodb_port=free_port(),
         aws_port=free_port(),
         api_port=free_port(),
+        stripe_port=urlparse(localstripe_url).port,
+        localstripe=False,  # the session's own, started above
         log_dir=tmp_path_factory.mktemp("local-stack-logs"),
     )
     with stack:
@@ -179,11 +212,11 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture
 def stack_aws(local_stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point this process's models and clients at the local stack (for setup and assertions)."""
+    """Point this process's models, clients and Stripe calls at the local stack (for setup and assertions)."""
     for name in [n for n in list(__import__("os").environ) if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
     for name, value in local_stack.env.items():
-        if name.startswith(("AWS_", "CARTWISE_")):
+        if name.startswith(("AWS_", "CARTWISE_")) or name == "STRIPE_API_BASE":
             monkeypatch.setenv(name, value)
     reset_process_state("local-stack")
     yield

@@ -76,7 +76,7 @@ def checkout_cart(tenant_id: str, cart_id: str) -> Response:
         ),
     )
     answer = {
-        "order": shapes.order(result.order),
+        "order": shapes.order(result.order, tenant),
         "upsell": shapes.upsell(result.upsell),
         "order_token": result.order_token,
     }

@@ -52,6 +52,16 @@ class CheckoutBody(Strict):
     expected_total: Money | None = None  # the total the shopper was shown; another current total is 409
 
 
+class PaymentBody(Strict):
+    # A PaymentMethod id made by Stripe.js in the shopper's browser.
+    payment_method: str = Field(pattern=r"^pm_[A-Za-z0-9_]{1,120}$")
+
+
+class CardSetupBody(Strict):
+    # The browser's id for this card attempt: a retried request gets the same SetupIntent back.
+    attempt: str = Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")
+
+
 class ProductListQuery(BaseModel):
     # Query strings are text, so numbers are parsed from it (lax), but unknown keys are refused.
     model_config = ConfigDict(extra="forbid", defer_build=True)

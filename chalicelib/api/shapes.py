@@ -7,7 +7,9 @@ from typing import Any
 
 from chalicelib.carts import PricedCart
 from chalicelib.models import OrderModel, ProductModel
+from chalicelib.payments import Payment
 from chalicelib.pricing import Totals, format_money
+from chalicelib.tenants import Tenant
 from chalicelib.upsell import Upsell
 
 
@@ -57,7 +59,17 @@ def cart(priced: PricedCart) -> dict[str, Any]:
     }
 
 
-def order(record: OrderModel, *, with_email: bool = False) -> dict[str, Any]:
+# What a card order's status says about its payment, in Stripe's words.
+PAYMENT_STATUS = {
+    "pending_payment": "requires_payment",
+    "paid": "succeeded",
+    "refunded": "refunded",
+    "expired": "canceled",
+    "cancelled": "canceled",
+}
+
+
+def order(record: OrderModel, tenant: Tenant, *, with_email: bool = False) -> dict[str, Any]:
     """The order; the shopper's e-mail only for the tenant's operators (admin routes)."""
     saved = record.totals
     shape = {
@@ -72,9 +84,25 @@ def order(record: OrderModel, *, with_email: bool = False) -> dict[str, Any]:
     }
     if record.hold_expires_at is not None:  # an order awaiting payment: when its units go back on sale
         shape["hold_expires_at"] = timestamp(record.hold_expires_at)
+    if record.payment_provider:  # a card order: what the storefront's payment step needs
+        payment = {
+            "provider": record.payment_provider,
+            "status": PAYMENT_STATUS.get(record.status, record.status),
+            "publishable_key": tenant.stripe_publishable_key,
+        }
+        if record.refund_reason:
+            payment["refund_reason"] = record.refund_reason
+        shape["payment"] = payment
     if with_email:
         shape["email"] = record.email
     return shape
+
+
+def payment(outcome: Payment, tenant: Tenant) -> dict[str, Any]:
+    attempt: dict[str, Any] = {"status": outcome.status}
+    if outcome.client_secret:
+        attempt["client_secret"] = outcome.client_secret  # Stripe.js finishes 3-D Secure with it
+    return {"order": order(outcome.order, tenant), "payment": attempt}
 
 
 def upsell(value: Upsell) -> dict[str, Any]:

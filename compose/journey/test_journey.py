@@ -1,11 +1,13 @@
 """The compose stack used as a shopper and an operator would: only through its published ports.
 
-API on http://127.0.0.1:8000 (the `api` service), AWS on http://127.0.0.1:4566 (LocalStack), data
-from the `provision` service's seed. Every figure is exact: stock is read before and after.
+API on http://127.0.0.1:8000 (the `api` service), AWS on http://127.0.0.1:4566 (LocalStack), a fake
+Stripe on http://127.0.0.1:8420 (the `localstripe` service), data from the `provision` service's seed.
+Every figure is exact: stock is read before and after.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,11 +15,14 @@ import uuid
 from pathlib import Path
 
 import httpx
+import stripe
 from playwright.sync_api import Page, expect
 
+from scripts.local_stack import DEFAULT_STRIPE_PORT, HOST
 from tests.browser.harness import Shop, Storefront
 from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10
 
+REPO = Path(__file__).resolve().parents[2]
 FLAG = "/cartwise/dev/flags/UPSELL_ENABLED"
 DEMO_ADMIN_KEY = "cw_acme_local-demo-admin-key-never-use-in-production"  # seeded by data/tenants/, local only
 STOREFRONT_TOTALS = {
@@ -123,3 +128,21 @@ def test_an_admin_route_answers_the_demo_key_only(shop: Shop) -> None:
     listed = shop.http.get("/tenants/acme/orders", params={"limit": 1}, headers={"X-Api-Key": DEMO_ADMIN_KEY})
     assert listed.status_code == 200, listed.text
     assert [order["order_id"] for order in listed.json()["items"]] == [newest["order_id"]]
+
+
+def test_localstripe_takes_a_card_payment_with_the_demo_secret_key_and_serves_the_storefronts_stripe_js(
+    shop: Shop,
+) -> None:
+    demo = json.loads((REPO / "data" / "tenants" / "acme.json").read_text())["payment"]
+    client = stripe.StripeClient(demo["secret_key"], base_addresses={"api": f"http://{HOST}:{DEFAULT_STRIPE_PORT}"})
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    method = client.v1.payment_methods.create(params={"type": "card", "card": card})
+    intent = client.v1.payment_intents.create(
+        params={"amount": 19330, "currency": "eur", "payment_method": method.id, "confirm": True}
+    )
+    assert (intent.status, intent.amount) == ("succeeded", 19330)
+
+    config = httpx.get(shop.page_url(None).removesuffix("index.html") + "config.js").text
+    stripe_js = json.loads(config.split("STRIPE_JS_URL = ", 1)[1].split(";", 1)[0])
+    assert stripe_js == f"http://{HOST}:{DEFAULT_STRIPE_PORT}/js.stripe.com/v3/"
+    assert "LOCALSTRIPE_BASE_API" in httpx.get(stripe_js).text

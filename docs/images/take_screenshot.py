@@ -32,7 +32,13 @@ def main() -> int:
     subprocess.run(["bash", str(REPO / "scripts" / "ensure_chromium.sh")], check=True)  # noqa: S603, S607
     with (
         tempfile.TemporaryDirectory(prefix="screenshot-logs-") as logs,
-        LocalStack(dynamodb_port=free_port(), aws_port=free_port(), api_port=free_port(), log_dir=Path(logs)) as stack,
+        LocalStack(
+            dynamodb_port=free_port(),
+            aws_port=free_port(),
+            api_port=free_port(),
+            stripe_port=free_port(),
+            log_dir=Path(logs),
+        ) as stack,
     ):
         shop = Shop(stack)
         shop.set_upsell_flag(True)

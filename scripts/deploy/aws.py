@@ -19,6 +19,9 @@ from typing import Any
 from scripts.deploy import DeployError, packaging, stack_name
 from scripts.provision import delete_keys, object_keys, upload_storefront
 
+# Demo-data fields the cloud never gets: their secrets are published in this repository.
+PUBLISHED_SECRETS = ("demo_admin_key", "payment")
+
 
 def _run(command: list[str]) -> None:
     print("+ " + " ".join(command), flush=True)
@@ -107,8 +110,10 @@ def stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
 def seed_demo_data(stage: str) -> list[str]:
     """The demo tenants and catalogues from data/tenants, written by the provisioning code of `make run`.
 
-    Without their `demo_admin_key`: that key is published in this repository and must never open a
-    deployed stage. Admin keys for a deployed tenant come from `python -m scripts.tenants rotate-key`.
+    Without their `demo_admin_key` and `payment` block: that key and the demo Stripe secrets are
+    published in this repository and must never open a deployed stage (a published webhook secret
+    would let anyone forge payments). Admin keys for a deployed tenant come from
+    `python -m scripts.tenants rotate-key`, Stripe keys from `set-payment`.
     """
     os.environ["CARTWISE_STAGE"] = stage
     from chalicelib import clients
@@ -117,7 +122,7 @@ def seed_demo_data(stage: str) -> list[str]:
     clients.reset()
     seeded = []
     for data in provision.load_tenant_files():
-        provision.seed_tenant({key: value for key, value in data.items() if key != "demo_admin_key"})
+        provision.seed_tenant({key: value for key, value in data.items() if key not in PUBLISHED_SECRETS})
         seeded.append(data["tenant_id"])
     return seeded
 

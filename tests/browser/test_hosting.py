@@ -26,7 +26,10 @@ def test_storefront_files_are_in_the_bucket_with_their_content_types(shop: Shop)
             assert response.content == path.read_bytes(), path
         config = anonymous.get(f"{bucket}/config.js")
     assert config.headers["content-type"].split(";")[0] == "text/javascript"
-    assert config.text == f'export const API_BASE_URL = "{shop.api_url}";\n'
+    assert config.text == (
+        f'export const API_BASE_URL = "{shop.api_url}";\n'
+        f'export const STRIPE_JS_URL = "{shop.stack.stripe_url}/js.stripe.com/v3/";\n'  # localstripe's fake
+    )
 
 
 def test_api_allows_the_storefront_origin(shop: Shop) -> None:

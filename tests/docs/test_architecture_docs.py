@@ -1,19 +1,22 @@
-"""docs/architecture.md: four Mermaid diagrams that parse and stay true to the code; the decision index.
+"""docs/architecture.md: five Mermaid diagrams that parse and stay true to the code; the decision index.
 
 Parsing is checked by rendering with Mermaid's own CLI (scripts/check_mermaid.py: the pinned npm
-package on Debian's Chromium, one mmdc process for all four diagrams); a broken diagram is shown to
-fail. The data model must list exactly the tables, keys and attributes of chalicelib/models.py.
+package on Debian's Chromium, one mmdc process for all five diagrams); a broken diagram is shown to
+fail. The data model must list exactly the tables, keys and attributes of chalicelib/models.py; the
+order lifecycle exactly the statuses of the API, each move of units keeping stock + reserved + sold.
 """
 
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 
 import pytest
 import yaml
 
-from chalicelib import checkout
+from chalicelib import checkout, events
+from chalicelib.api.schemas import OrderListQuery
 from chalicelib.models import ALL_MODELS
 from chalicelib.upsell import candidates
 from scripts import check_mermaid
@@ -22,8 +25,8 @@ from scripts.local_stack import DEFAULT_API_PORT, DEFAULT_AWS_PORT, DEFAULT_DYNA
 REPO = Path(__file__).resolve().parents[2]
 ARCHITECTURE = REPO / "docs" / "architecture.md"
 DECISIONS = REPO / "docs" / "decisions"
-SECTIONS = ("System context", "Checkout sequence", "Data model", "Local and cloud deployment")
-KINDS = ("flowchart", "sequenceDiagram", "erDiagram", "flowchart")
+SECTIONS = ("Orders and stock", "System context", "Checkout sequence", "Data model", "Local and cloud deployment")
+KINDS = ("stateDiagram-v2", "flowchart", "sequenceDiagram", "erDiagram", "flowchart")
 
 
 def diagrams() -> dict[str, str]:
@@ -38,7 +41,7 @@ def diagrams() -> dict[str, str]:
     return found
 
 
-def test_four_diagrams_of_the_right_kinds():
+def test_five_diagrams_of_the_right_kinds():
     found = diagrams()
     assert tuple(found) == SECTIONS
     assert tuple(block.split(None, 1)[0] for block in found.values()) == KINDS
@@ -46,14 +49,16 @@ def test_four_diagrams_of_the_right_kinds():
 
 def test_the_diagrams_render_with_mermaid(tmp_path):
     svgs = check_mermaid.render(list(diagrams().values()), tmp_path)
-    assert [svg.name for svg in svgs] == ["diagram-1.svg", "diagram-2.svg", "diagram-3.svg", "diagram-4.svg"]
+    assert [svg.name for svg in svgs] == [f"diagram-{n}.svg" for n in range(1, 6)]
     texts = [svg.read_text() for svg in svgs]
     assert all(text.lstrip().startswith("<svg") for text in texts)
     # Rendered, not just accepted: the labels are in the pictures.
-    assert "Shopper" in texts[0]
-    assert "TransactWriteItems" in texts[1]
-    assert "co_purchases_counted_at" in texts[2]
-    assert "LocalStack" in texts[3]
+    assert "pending_payment" in texts[0]
+    assert "stock_released" in texts[0]
+    assert "Shopper" in texts[1]
+    assert "TransactWriteItems" in texts[2]
+    assert "co_purchases_counted_at" in texts[3]
+    assert "LocalStack" in texts[4]
 
 
 def test_the_check_fails_on_a_broken_diagram_and_names_it(tmp_path):
@@ -67,6 +72,34 @@ def test_the_check_fails_on_a_broken_diagram_and_names_it(tmp_path):
 def test_block_extraction():
     text = "# t\n```mermaid\nflowchart LR\n  a --> b\n```\n\n```sh\necho\n```\n````mermaid\nerDiagram\n````\n"
     assert check_mermaid.blocks(text) == ["flowchart LR\n  a --> b\n", "erDiagram\n"]
+
+
+MINUS = "\u2212"  # the diagram writes a move out of a counter with the typeset minus sign
+
+
+def transitions(state_diagram: str) -> list[tuple[str, str, str]]:
+    """(from, to, label) of every `a --> b: label` line."""
+    return re.findall(r"^\s*(\S+) --> (\S+?)(?::\s*(.*))?$", state_diagram, re.MULTILINE)
+
+
+def test_the_order_lifecycle_is_the_apis_statuses_and_keeps_every_unit():
+    lifecycle = transitions(diagrams()["Orders and stock"])
+    states = {state for source, target, _ in lifecycle for state in (source, target)} - {"[*]"}
+    (statuses, _) = typing.get_args(OrderListQuery.model_fields["status"].annotation)
+    assert states == set(typing.get_args(statuses))
+    order = yaml.safe_load((REPO / "docs" / "openapi.yaml").read_text())["components"]["schemas"]["Order"]
+    assert states == set(order["properties"]["status"]["enum"])
+    # Each status the orders stream announces is reached by some transition.
+    assert set(events.STATUS_EVENTS) <= {target for _, target, _ in lifecycle}
+    for source, target, label in lifecycle:
+        if target == "[*]":
+            continue
+        moves = re.findall(rf"(stock|reserved|sold) ([{MINUS}+])q", label)
+        if "no move" in label:
+            assert moves == [], label
+        else:  # units leave one counter for another: stock + reserved + sold is unchanged
+            assert sorted(sign for _, sign in moves) == ["+", MINUS], (source, target, label)
+            assert moves[0][0] != moves[1][0], label
 
 
 def entity_blocks(er: str) -> dict[str, list[list[str]]]:
@@ -91,7 +124,7 @@ def test_data_model_is_the_pynamodb_models():
 
 def test_diagrams_use_the_codes_names_and_figures():
     found = diagrams()
-    context, sequence, _, deployment = (found[section] for section in SECTIONS)
+    _, context, sequence, _, deployment = (found[section] for section in SECTIONS)
     for actor in ("Shopper", "API client", "Operator", "LLM"):
         assert actor in context
     for service in ("API Gateway", "Lambda", "DynamoDB", "SSM Parameter Store", "S3", "EventBridge", "CloudWatch"):

@@ -102,14 +102,17 @@ def botocore_environment_names() -> set[str]:
     return names
 
 
-def test_three_services_with_a_pinned_localstack(compose: dict[str, Any]) -> None:
+def test_four_services_with_a_pinned_localstack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"localstack", "provision", "api"}
+    assert set(services) == {"localstack", "localstripe", "provision", "api"}
     localstack = services["localstack"]
     assert localstack["image"] == LOCALSTACK_IMAGE
     assert set(localstack["environment"]["SERVICES"].split(",")) == {"dynamodb", "ssm", "s3", "events"}
     assert set(localstack["environment"]) <= LOCALSTACK_SETTINGS
-    assert services["provision"]["depends_on"] == {"localstack": {"condition": "service_started"}}
+    assert services["provision"]["depends_on"] == {
+        "localstack": {"condition": "service_started"},
+        "localstripe": {"condition": "service_healthy"},  # provisioning registers webhooks with it
+    }
     assert services["api"]["depends_on"] == {"provision": {"condition": "service_completed_successfully"}}
 
 
@@ -160,10 +163,27 @@ def test_ports_and_urls_agree(compose: dict[str, Any]) -> None:
     healthcheck = services["api"]["healthcheck"]["test"]
     assert f"http://127.0.0.1:{port}/health" in healthcheck[-1]
 
+    localstripe = services["localstripe"]["command"]
+    assert localstripe[:3] == ["python", "-m", "scripts.localstripe_server"]
+    assert option(localstripe, "--host") == "0.0.0.0"  # noqa: S104 - inside its container, published on loopback
+    stripe_port = int(option(localstripe, "--port"))
+    assert published(services["localstripe"]) == {stripe_port: ("127.0.0.1", local_stack.DEFAULT_STRIPE_PORT)}
+    assert not option(localstripe, "--store").startswith("/app")  # the checkout is mounted read-only
+    stripe_api = urlparse(environment(services["api"])["STRIPE_API_BASE"])  # the API, inside the network
+    assert (stripe_api.hostname, stripe_api.port) == ("localstripe", stripe_port)
+    assert f"http://127.0.0.1:{stripe_port}/js.stripe.com/v3/" in services["localstripe"]["healthcheck"]["test"][-1]
+    stripe_js = urlparse(option(provision, "--stripe-js-url"))  # the browser, from the host
+    assert (stripe_js.hostname, stripe_js.port, stripe_js.path) == published(services["localstripe"])[stripe_port] + (
+        "/js.stripe.com/v3/",
+    )
+    assert option(provision, "--localstripe-url") == environment(services["provision"])["STRIPE_API_BASE"]
+    webhooks = urlparse(option(provision, "--webhook-api-url"))  # localstripe calls the API inside the network
+    assert (webhooks.hostname, webhooks.port) == ("api", port)
+
 
 def test_every_file_it_names_exists(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    for name in ("provision", "api"):
+    for name in ("localstripe", "provision", "api"):
         service = services[name]
         build = service["build"]
         dockerfile = REPO / build["context"] / build["dockerfile"]
@@ -207,7 +227,7 @@ def test_the_image_installs_the_pins_of_requirements_dev() -> None:
     assert compose_requirements.read_text().splitlines()[2] == "-r ../requirements.txt"
     image = pins(compose_requirements)
     dev = pins(REPO / "requirements-dev.txt")
-    assert set(image) == {"chalice", "boto3"}
+    assert set(image) == {"chalice", "boto3", "localstripe", "aiohttp", "python-dateutil"}
     assert all(dev[name] == version for name, version in image.items())
 
 
@@ -257,16 +277,21 @@ def run_env(compose: dict[str, Any], endpoint: str) -> dict[str, str]:
     return env
 
 
-def test_the_compose_commands_provision_and_serve(compose: dict[str, Any], aws_stand_in: str, tmp_path: Path) -> None:
+def test_the_compose_commands_provision_and_serve(
+    compose: dict[str, Any], aws_stand_in: str, localstripe_url: str, tmp_path: Path
+) -> None:
     import boto3
 
     env = run_env(compose, aws_stand_in)
+    env["STRIPE_API_BASE"] = localstripe_url
     command = list(compose["services"]["provision"]["command"])
     command = [sys.executable if part == "python" else part for part in command]
+    command[command.index("--localstripe-url") + 1] = localstripe_url  # the session's, for the compose service
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "init hook: dynamodb is ready" in result.stdout
     assert "seeded tenant acme" in result.stdout
+    assert f"stripe webhooks registered with {localstripe_url}" in result.stdout
 
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     tables = session.client("dynamodb", endpoint_url=aws_stand_in).list_tables()["TableNames"]
@@ -279,7 +304,10 @@ def test_the_compose_commands_provision_and_serve(compose: dict[str, Any], aws_s
     bucket, key = urlparse(STOREFRONT_URL).path.lstrip("/").split("/", 1)
     assert s3.get_object(Bucket=bucket, Key=key)["ContentType"] == "text/html"
     config_js = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
-    assert config_js == f'export const API_BASE_URL = "{option(command, "--api-url")}";\n'
+    assert config_js == (
+        f'export const API_BASE_URL = "{option(command, "--api-url")}";\n'
+        f'export const STRIPE_JS_URL = "{option(command, "--stripe-js-url")}";\n'
+    )
 
     api = list(compose["services"]["api"]["command"])
     port = local_stack.free_port()

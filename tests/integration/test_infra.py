@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
+import hmac
 import importlib
 import importlib.util
 import json
@@ -27,6 +29,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,6 +42,7 @@ from botocore.client import BaseClient
 from scripts.deploy import REPO, DeployError, packaging
 from scripts.deploy import aws as orchestration
 from scripts.deploy import template as transforms
+from tests.stripe_stub import StripeStub
 
 STAGE = "prod"
 REGION = "us-east-1"
@@ -381,7 +385,8 @@ def api_routes(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]
 
 
 def costs_more_than_a_read(method: str, path: str, spec: dict[str, Any]) -> bool:
-    """Checkout, up-sell, payment, order changes, readiness and admin routes (behind the admin-key authorizer).
+    """Checkout, up-sell, payments (card setup, payment, Stripe's webhook), order changes, readiness and
+    admin routes (behind the admin-key authorizer).
 
     Not their CORS preflights (OPTIONS): API Gateway answers those itself, no function runs.
     """
@@ -390,7 +395,7 @@ def costs_more_than_a_read(method: str, path: str, spec: dict[str, Any]) -> bool
     return (
         bool(spec.get("security"))
         or path == "/health/ready"
-        or path.endswith(("/checkout", "/upsell", "/payment", "/cancel", "/refund"))
+        or path.endswith(("/checkout", "/upsell", "/payment", "/payment/setup", "/webhook", "/cancel", "/refund"))
     )
 
 
@@ -410,6 +415,10 @@ def test_costly_routes_have_limits_below_the_catalogue_reads(template: dict[str,
     assert {route: (s["ThrottlingRateLimit"], s["ThrottlingBurstLimit"]) for route, s in limits.items()} == {
         ("POST", "/tenants/{tenant_id}/carts/{cart_id}/checkout"): (5, 10),
         ("POST", "/tenants/{tenant_id}/orders/{order_id}/cancel"): (5, 10),
+        ("POST", "/tenants/{tenant_id}/orders/{order_id}/payment"): (5, 10),
+        ("POST", "/tenants/{tenant_id}/orders/{order_id}/payment/setup"): (5, 10),
+        ("POST", "/tenants/{tenant_id}/payments/stripe/webhook"): (10, 20),
+        ("POST", "/tenants/{tenant_id}/orders/{order_id}/refund"): (2, 5),
         ("GET", "/tenants/{tenant_id}/carts/{cart_id}/upsell"): (5, 10),
         ("GET", "/health/ready"): (1, 2),
         ("GET", "/tenants/{tenant_id}/orders"): (2, 5),
@@ -508,8 +517,8 @@ def test_the_storefront_is_private_behind_https_cloudfront(template: dict[str, A
         "script-src": ["'self'", "https://js.stripe.com"],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],  # the page's icon is a data: URL
-        "connect-src": [api_origin],
-        "frame-src": ["https://js.stripe.com"],
+        "connect-src": [api_origin, "https://api.stripe.com"],  # Stripe.js makes the card a PaymentMethod there
+        "frame-src": ["https://js.stripe.com", "https://hooks.stripe.com"],  # its fields and 3-D Secure pages
         "base-uri": ["'none'"],
         "form-action": ["'none'"],
         "frame-ancestors": ["'none'"],
@@ -579,8 +588,10 @@ def test_a_function_without_its_own_policy_is_refused(template: dict[str, Any]) 
 
 
 def test_the_policies_are_least_privilege(template: dict[str, Any]) -> None:
-    api, authorizer, stream = (function_statements(template, f) for f in ("APIHandler", "AdminKey", "OrderStream"))
-    for statement in api + authorizer + stream:
+    api, authorizer, stream, sweeper = (
+        function_statements(template, f) for f in ("APIHandler", "AdminKey", "OrderStream", "ExpireHolds")
+    )
+    for statement in api + authorizer + stream + sweeper:
         assert statement["Effect"] == "Allow"
         assert all("*" not in action for action in as_list(statement["Action"])), statement
         assert all(resource != "*" and ":*:" not in resource for resource in as_list(statement["Resource"])), statement
@@ -603,13 +614,11 @@ def test_the_policies_are_least_privilege(template: dict[str, Any]) -> None:
     assert allows(api, "ssm:GetParameters", parameter.replace("llm/api_key", "flags/UPSELL_ENABLED"))
     assert not allows(api, "ssm:PutParameter", parameter)
     assert not allows(api, "ssm:GetParameter", parameter.replace("/prod/", "/dev/"))
+    stripe_key = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/cartwise/prod/tenants/acme/stripe/secret_key"
+    assert allows(api, "ssm:GetParameter", stripe_key)
+    assert allows(api, "ssm:GetParameter", stripe_key.replace("secret_key", "webhook_secret"))
     assert not allows(api, "events:PutEvents", bus)
     assert not allows(api, "dynamodb:GetRecords", stream_arn)
-    (kms,) = [s for s in api if "kms:Decrypt" in as_list(s["Action"])]
-    assert kms["Condition"] == {
-        "StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"},
-        "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/aws/ssm"},
-    }
     # The stream consumer: its stream, the stage's bus, its failure queue; no key, no reads of carts.
     for action in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"):
         assert allows(stream, f"dynamodb:{action}", stream_arn), action
@@ -619,6 +628,24 @@ def test_the_policies_are_least_privilege(template: dict[str, Any]) -> None:
     assert allows(stream, "sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:cartwise-prod-order-stream-failures")
     assert not allows(stream, "ssm:GetParameter", parameter)
     assert not allows(stream, "dynamodb:GetItem", f"{table}carts")
+    assert not allows(stream, "ssm:GetParameter", stripe_key)
+    # The sweeper: a tenant's Stripe secret key (to cancel intents) and nothing else of SSM, this stage only.
+    assert allows(sweeper, "ssm:GetParameter", stripe_key)
+    for other in (
+        parameter,
+        parameter.replace("llm/api_key", "flags/UPSELL_ENABLED"),
+        stripe_key.replace("/prod/", "/dev/"),
+    ):
+        assert not allows(sweeper, "ssm:GetParameter", other), other
+    assert not allows(sweeper, "ssm:GetParameters", stripe_key)
+    assert not allows(sweeper, "ssm:PutParameter", stripe_key)
+    assert not allows(sweeper, "dynamodb:GetItem", f"{table}tenants")
+    for statements in (api, sweeper):
+        (kms,) = [s for s in statements if "kms:Decrypt" in as_list(s["Action"])]
+        assert kms["Condition"] == {
+            "StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"},
+            "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/aws/ssm"},
+        }
 
 
 def required_permissions(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
@@ -701,15 +728,27 @@ class Recorder:
 
 
 @pytest.fixture
-def prod_like(template: dict[str, Any], aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
+def stripe_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StripeStub]:
+    """Stripe's stand-in on loopback, where the API and the sweeper send their Stripe calls."""
+    with StripeStub() as stub:
+        monkeypatch.setenv("STRIPE_API_BASE", stub.url)
+        yield stub
+
+
+@pytest.fixture
+def prod_like(
+    template: dict[str, Any], aws_env: None, stripe_stub: StripeStub, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Recorder]:
     """moto provisioned for stage prod, with the prod stage's environment from .chalice/config.json.
 
-    The LLM endpoint is replaced by a closed loopback port (the call fails fast and falls back), so
-    the key's SecureString is read as in production but nothing leaves the machine.
+    The LLM endpoint is replaced by a closed loopback port (the call fails fast and falls back), and
+    Stripe by `stripe_stub`, so the SecureStrings are read as in production but nothing leaves the
+    machine. globex pays by card, its Stripe secrets in SSM.
     """
     from moto import mock_aws
 
     from chalicelib import clients
+    from chalicelib.models import TenantModel
     from scripts.local_stack import free_port
     from scripts.provision import provision
 
@@ -733,11 +772,29 @@ def prod_like(template: dict[str, Any], aws_env: None, monkeypatch: pytest.Monke
         ssm.put_parameter(
             Name="/cartwise/prod/llm/api_key", Value="sk-test-not-a-real-key", Type="SecureString", Overwrite=True
         )
+        for name, value in (("secret_key", "sk_test_not_a_real_key"), ("webhook_secret", STRIPE_WEBHOOK_SECRET)):
+            ssm.put_parameter(
+                Name=f"/cartwise/prod/tenants/globex/stripe/{name}", Value=value, Type="SecureString", Overwrite=True
+            )
+        TenantModel("globex").update(actions=[TenantModel.payment_mode.set("stripe")])
         events = clients.events()
         with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
             events.create_event_bus(Name="cartwise-prod")
         yield recorder
     clients.reset()
+
+
+STRIPE_WEBHOOK_SECRET = "whsec_test_not_a_real_secret"
+
+
+def signed_event(event_type: str, intent: dict[str, Any]) -> tuple[str, str]:
+    """A Stripe event about `intent` and its Stripe-Signature header, signed as Stripe signs."""
+    payload = json.dumps(
+        {"id": f"evt_{intent['id']}", "object": "event", "type": event_type, "data": {"object": intent}}
+    )
+    timestamp = int(time.time())
+    digest = hmac.new(STRIPE_WEBHOOK_SECRET.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return payload, f"t={timestamp},v1={digest}"
 
 
 def stream_event_source_needs(template: dict[str, Any], function: str) -> list[tuple[str, str]]:
@@ -762,11 +819,14 @@ UNUSED_BUT_NEEDED = {
 }
 
 
-def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, Any], prod_like: Recorder) -> None:
+def test_each_policy_allows_every_aws_call_of_its_function(
+    template: dict[str, Any], prod_like: Recorder, stripe_stub: StripeStub
+) -> None:
     """Browse, cart, promo, up-sell (flag on, SecureString key), checkout, retry, sold out, admin routes
-    (their authorizer runs as its own function), and the order stream: every call each function makes
-    must be allowed by that function's own policy, and no policy grants a table action or a table its
-    function does not use."""
+    (their authorizer runs as its own function), the order stream, card payments (setup, payment,
+    webhook, refund, decline, cancel) and the hold sweeper cancelling a PaymentIntent: every call each
+    function makes must be allowed by that function's own policy, and no policy grants a table action
+    or a table its function does not use."""
     from chalice.test import Client
 
     import app as app_module
@@ -835,25 +895,61 @@ def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, A
     with prod_like.on():
         assert app_module.order_stream({"Records": [record]}, None) == {"batchItemFailures": []}
 
-    # The hold sweeper: an unpaid order of a card-paying tenant whose hold has lapsed.
+    # Card payments at globex (Stripe is HTTP to its stand-in; the AWS calls are the tenant's secrets
+    # read from SSM and the orders' transitions): card setup, a payment, Stripe's webhook and its
+    # redelivery, a refund, a declined card, a cancel that cancels the PaymentIntent.
     from datetime import UTC, datetime
 
-    from chalicelib import tenants
-    from chalicelib.models import OrderModel, TenantModel
+    from chalicelib.models import OrderModel
 
+    globex = "/tenants/globex"
+    globex_key = json.loads((REPO / "data" / "tenants" / "globex.json").read_text()).get("demo_admin_key", "")
+    with Client(app_module.app) as client, prod_like.on():
+        api = Api(client)
+
+        def card_order() -> tuple[str, dict[str, str]]:
+            cart = api.post(f"{globex}/carts", {"items": [{"product_id": "usb-c-dock", "quantity": 1}]}).data
+            placed = api.post(f"{globex}/carts/{cart['cart_id']}/checkout").data
+            assert placed["order"]["status"] == "pending_payment"
+            return f"{globex}/orders/{placed['order']['order_id']}", {"X-Order-Token": placed["order_token"]}
+
+        paid, token = card_order()
+        assert api.post(f"{paid}/payment/setup", {"attempt": "attempt-0001"}, headers=token).status_code == 200
+        payment = api.post(f"{paid}/payment", {"payment_method": "pm_card_visa"}, headers=token)
+        assert (payment.status_code, payment.data["order"]["status"]) == (200, "paid")
+        (intent,) = stripe_stub.intents.values()
+        payload, signature = signed_event("payment_intent.succeeded", intent)
+        for outcome in ("applied", "duplicate"):
+            delivered = api.post(
+                f"{globex}/payments/stripe/webhook", raw=payload, headers={"Stripe-Signature": signature}
+            )
+            assert (delivered.status_code, delivered.data) == (200, {"received": True, "outcome": outcome})
+        refund = api.post(f"{paid}/refund", headers={"X-Api-Key": globex_key})
+        assert (refund.status_code, refund.data["status"]) == (200, "refunded")
+        cancelled, token = card_order()
+        declined = api.post(f"{cancelled}/payment", {"payment_method": "pm_card_chargeDeclined"}, headers=token)
+        assert (declined.status_code, declined.data["error"]["code"]) == (402, "PAYMENT_FAILED")
+        cancel = api.post(f"{cancelled}/cancel", headers=token)
+        assert (cancel.status_code, cancel.data["status"]) == (200, "cancelled")
+        lapsed, token = card_order()  # declined too: its PaymentIntent awaits another card when the hold lapses
+        assert (
+            api.post(f"{lapsed}/payment", {"payment_method": "pm_card_chargeDeclined"}, headers=token).status_code
+            == 402
+        )
+
+    # The hold sweeper, as its own function (its own process: no secret cached by the API's): the
+    # lapsed order's PaymentIntent is cancelled at Stripe, then the order expires.
     with prod_like.paused():
-        TenantModel("globex").update(actions=[TenantModel.payment_mode.set("stripe")])
-        tenants.clear_cache()
-        with Client(app_module.app) as client:
-            globex = "/tenants/globex/carts"
-            cart = Api(client).post(globex, {"items": [{"product_id": "usb-c-dock", "quantity": 1}]}).data["cart_id"]
-            unpaid = Api(client).post(f"{globex}/{cart}/checkout").data["order"]
-        assert unpaid["status"] == "pending_payment"
-        OrderModel("globex", unpaid["order_id"]).update(actions=[OrderModel.hold_expires_at.set(datetime.now(UTC))])
+        lapsed_id = lapsed.rsplit("/", 1)[1]
+        OrderModel("globex", lapsed_id).update(actions=[OrderModel.hold_expires_at.set(datetime.now(UTC))])
+        clients.parameters.cache_clear()
     scheduled = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events"}
     scheduled |= {"account": ACCOUNT, "time": "2026-11-30T06:00:00Z", "region": REGION, "resources": [], "detail": {}}
     with prod_like.on():
         assert app_module.expire_holds(scheduled, None) == {"expired": 1}
+    lapsed_intent = OrderModel.get("globex", lapsed_id).payment_intent_id
+    assert stripe_stub.intents[lapsed_intent]["status"] == "canceled"
+    assert {intent["status"] for intent in stripe_stub.intents.values()} == {"succeeded", "canceled"}
 
     functions = of_type(template, "AWS::Serverless::Function")
     assert {name for name, *_ in prod_like.calls} == set(functions)  # every function was exercised
@@ -877,8 +973,14 @@ def test_each_policy_allows_every_aws_call_of_its_function(template: dict[str, A
     made = {(service, operation) for _, service, operation, _ in prod_like.calls}
     assert {("dynamodb", "TransactWriteItems"), ("dynamodb", "BatchGetItem"), ("dynamodb", "Query")} <= made
     assert {("ssm", "GetParameters"), ("ssm", "GetParameter"), ("dynamodb", "DescribeTable")} <= made
-    decrypted = [p["Name"] for _, _, o, p in prod_like.calls if o == "GetParameter" and p.get("WithDecryption")]
-    assert decrypted == ["/cartwise/prod/llm/api_key"]
+    decrypted = {(f, p["Name"]) for f, _, o, p in prod_like.calls if o == "GetParameter" and p.get("WithDecryption")}
+    stripe_secrets = "/cartwise/prod/tenants/globex/stripe/"
+    assert decrypted == {
+        ("APIHandler", "/cartwise/prod/llm/api_key"),
+        ("APIHandler", stripe_secrets + "secret_key"),
+        ("APIHandler", stripe_secrets + "webhook_secret"),
+        ("ExpireHolds", stripe_secrets + "secret_key"),
+    }
     assert {(s, o) for s, o, _ in prod_like.of("AdminKey")} == {("dynamodb", "GetItem")}
 
 
@@ -1154,7 +1256,10 @@ def test_deploy_and_destroy_against_a_stand_in_aws(
         assert s3.get_public_access_block(Bucket=artifacts)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
         bucket = result["StorefrontBucketName"]
         config = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
-        assert config == 'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
+        assert config == (
+            'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
+            'export const STRIPE_JS_URL = "https://js.stripe.com/v3/";\n'  # Stripe's own in the cloud
+        )
         printed = capsys.readouterr().out
         assert "API:         https://abc123.execute-api.us-east-1.amazonaws.com/api/" in printed
         assert "Storefront:  https://d111111abcdef8.cloudfront.net/index.html?tenant=acme" in printed
@@ -1197,7 +1302,7 @@ def test_a_stack_whose_creation_rolled_back_is_deleted_before_deploying() -> Non
         stub.assert_no_pending_responses()
 
 
-def test_cloud_demo_data_never_carries_the_published_admin_key(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cloud_demo_data_never_carries_the_published_keys(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from moto import mock_aws
 
     from chalicelib import clients
@@ -1213,7 +1318,10 @@ def test_cloud_demo_data_never_carries_the_published_admin_key(aws_env: None, mo
             tenant = TenantModel.get(data["tenant_id"])
             assert tenant.name == data["name"]
             assert not tenant.api_key_hashes  # `make run` gives acme the published demo key; the cloud never
+            # Nor the published demo Stripe keys: a known webhook secret would let anyone forge payments.
+            assert (tenant.payment_mode, tenant.stripe_publishable_key) == ("on_delivery", None)
             assert ProductModel.count(data["tenant_id"]) == len(data["products"])
+        assert not clients.ssm().get_parameters_by_path(Path=f"/cartwise/{STAGE}/tenants", Recursive=True)["Parameters"]
     clients.reset()
 
 
@@ -1232,7 +1340,10 @@ def test_storefront_upload_replaces_stale_objects_and_points_at_the_api(aws: Non
     assert s3.get_object(Bucket=bucket, Key="main.js")["ContentType"] == "text/javascript"
     assert s3.get_object(Bucket=bucket, Key="index.html")["ContentType"] == "text/html"
     config = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
-    assert config == 'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
+    assert config == (
+        'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
+        'export const STRIPE_JS_URL = "https://js.stripe.com/v3/";\n'  # Stripe's own in the cloud
+    )
 
 
 def test_stream_placeholders_must_name_a_table_of_the_stack(template: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,16 +31,6 @@ from scripts.local_stack import (
 
 STOCK = 3
 BUYERS = 12
-
-
-@pytest.fixture
-def started() -> Iterator[list[ChildProcess]]:
-    """Processes appended here are stopped after the test, whatever happened."""
-    processes: list[ChildProcess] = []
-    yield processes
-    for process in processes:
-        process.stop()
-    assert all(process.poll() is not None for process in processes)
 
 
 def dynamodb_client(url: str) -> Any:

@@ -7,13 +7,16 @@ import json
 import boto3
 import pytest
 
-from chalicelib import catalog, clients, events, tenants
+from chalicelib import catalog, clients, events, orders, tenants
 from chalicelib.models import OrderModel, ProductModel, TenantModel
 from tests.conftest import product_record
 from tests.streams import synthetic_record
 
 CARTS = "/tenants/acme/carts"
-PATTERN = {"source": ["cartwise.orders"], "detail-type": ["order_created", "order_cancelled"]}
+PATTERN = {
+    "source": ["cartwise.orders"],
+    "detail-type": ["order_created", "order_paid", "order_cancelled", "order_expired", "order_refunded"],
+}
 
 
 def subscribe(bus: str, name: str = "order-events") -> object:
@@ -125,12 +128,36 @@ def test_redelivered_records_count_once_and_republish_the_same_event_id(api, han
     assert OrderModel.get("acme", placed["order_id"]).co_purchases_counted_at is not None
 
 
-def test_only_inserts_count(api, handler, received):
+def test_a_sale_counts_once_whichever_record_shows_it_first_and_a_remove_publishes_nothing(api, handler, received):
     placed = order(api, ("tent-2p", 1), ("headlamp", 1))
     item = order_item(placed["order_id"])
-    handler(synthetic_record(item, "MODIFY", 1), synthetic_record(item, "REMOVE", 2))
-    assert received() == []
-    assert counts("tent-2p") == {}
+    handler(synthetic_record(item, "REMOVE", 1))
+    assert (received(), counts("tent-2p")) == ([], {})
+    handler(synthetic_record(item, "MODIFY", 2), synthetic_record(item, "INSERT", 3))
+    assert counts("tent-2p") == {"headlamp": 1}
+    assert [e["detail-type"] for e in received()] == ["order_created"]  # a confirmed order's MODIFY publishes nothing
+
+
+def test_a_card_order_counts_when_paid_and_publishes_paid_then_refunded(api, handler, received, monkeypatch):
+    TenantModel("acme").update(actions=[TenantModel.payment_mode.set("stripe")])
+    tenants.clear_cache()
+    placed = order(api, ("tent-2p", 1), ("headlamp", 1))
+    handler(synthetic_record(order_item(placed["order_id"]), sequence=1))
+    assert (counts("tent-2p"), best_sellers()) == ({}, {})  # awaiting payment: not a sale yet
+    stored = OrderModel.get("acme", placed["order_id"], consistent_read=True)
+
+    assert orders.mark_paid(stored) is orders.Moved.DONE
+    paid = synthetic_record(order_item(placed["order_id"]), event_name="MODIFY", sequence=2)
+    handler(paid, paid)  # redelivered in the same batch
+    assert orders.mark_refunded(stored, "requested_by_admin") is orders.Moved.DONE
+    handler(synthetic_record(order_item(placed["order_id"]), event_name="MODIFY", sequence=3))
+
+    assert counts("tent-2p") == {"headlamp": 1}
+    assert best_sellers() == {"tent-2p": 1, "headlamp": 1}
+    published = received()
+    assert [e["detail-type"] for e in published] == ["order_created", "order_paid", "order_paid", "order_refunded"]
+    assert [e["detail"]["status"] for e in published] == ["pending_payment", "paid", "paid", "refunded"]
+    assert published[3]["detail"]["event_id"] == f"order_refunded:acme:{placed['order_id']}"
 
 
 def test_a_single_product_order_is_published_and_counts_its_units_only(api, handler, received):

@@ -1,7 +1,7 @@
 """Orders awaiting a card payment (moto): their units held, released once by a cancel or the sweeper.
 
-Card payments themselves (Stripe) are not built yet; a tenant in payment mode `stripe` is set up
-directly in its record here, as the tenants CLI will once they are.
+These orders never start a payment, so no Stripe call is made (tests/integration/test_payments.py
+covers holds with PaymentIntents); a tenant in payment mode `stripe` is set up directly in its record.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import orders, tenants
+from chalicelib import orders, payments, tenants
 from chalicelib.models import OrderModel, TenantModel
 from tests.admin import admin
 from tests.conftest import product_record
@@ -52,10 +52,10 @@ def test_the_sweeper_expires_only_lapsed_holds_once_and_puts_their_units_back(ca
     when = lapsing_hold + timedelta(seconds=1)
     OrderModel("acme", later["order_id"]).update(actions=[OrderModel.hold_expires_at.set(when + timedelta(minutes=5))])
 
-    expired = orders.expire_lapsed_holds(now=when)
+    assert payments.sweep_lapsed_holds(now=when) == 1
 
-    assert [o.order_id for o in expired] == [lapsing["order_id"]]
-    assert orders.expire_lapsed_holds(now=when) == []  # it left the index
+    assert orders.lapsed_holds(now=when) == []  # it left the index
+    assert payments.sweep_lapsed_holds(now=when) == 0
     assert card_shop.get(f"/tenants/acme/orders/{lapsing['order_id']}").data["status"] == "expired"
     assert card_shop.get(f"/tenants/acme/orders/{later['order_id']}").data["status"] == "pending_payment"
     assert (units("tent-2p"), units("headlamp"), units("sun-hat")) == ((10, 0, 0), (30, 0, 0), (19, 3, 0))
@@ -65,7 +65,7 @@ def test_the_sweeper_expires_only_lapsed_holds_once_and_puts_their_units_back(ca
 
 def test_a_confirmed_order_is_never_swept(api):
     placed = checkout(api, ("sun-hat", 1))["order"]
-    assert orders.sweep_lapsed_holds() == 0
+    assert payments.sweep_lapsed_holds() == 0
     assert api.get(f"/tenants/acme/orders/{placed['order_id']}").data["status"] == "confirmed"
     assert units("sun-hat") == (21, 0, 1)
 
@@ -79,13 +79,13 @@ def test_cancelling_an_unpaid_order_releases_its_hold(card_shop):
     assert units("headlamp") == (30, 0, 0)
     assert OrderModel.get("acme", answer["order"]["order_id"]).hold_queue is None
     later = OrderModel.get("acme", answer["order"]["order_id"]).hold_expires_at + timedelta(seconds=1)
-    assert orders.expire_lapsed_holds(now=later) == []
+    assert orders.lapsed_holds(now=later) == []
 
 
 def test_an_expired_order_cannot_be_cancelled(card_shop):
     answer = checkout(card_shop, ("headlamp", 1))
     hold = OrderModel.get("acme", answer["order"]["order_id"]).hold_expires_at
-    orders.expire_lapsed_holds(now=hold + timedelta(seconds=1))
+    assert payments.sweep_lapsed_holds(now=hold + timedelta(seconds=1)) == 1
     response = card_shop.post(
         f"/tenants/acme/orders/{answer['order']['order_id']}/cancel", headers={"X-Order-Token": answer["order_token"]}
     )

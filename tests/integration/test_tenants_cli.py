@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import pytest
@@ -125,3 +126,144 @@ def test_invalid_arguments_exit_2_and_write_nothing(aws, capsys, argv):
     assert exit_info.value.code == 2
     with pytest.raises(TenantModel.DoesNotExist):
         TenantModel.get("ok")
+
+
+# set-payment: the demo globex pays on delivery and has no Stripe keys; acme's are the seeded demo ones.
+PK, SK, WHSEC = "pk_live_globex123", "sk_live_globex456", "whsec_globex789"
+SET_STRIPE = ["set-payment", "--tenant-id", "globex", "--mode", "stripe"]
+
+
+def stripe_secrets(tenant: str) -> dict[str, tuple[str, str]]:
+    """The tenant's Stripe parameters in SSM: name -> (type, value)."""
+    from chalicelib import clients
+
+    names = [f"/cartwise/dev/tenants/{tenant}/stripe/{name}" for name in ("secret_key", "webhook_secret")]
+    found = clients.ssm().get_parameters(Names=names, WithDecryption=True)["Parameters"]
+    return {p["Name"].rsplit("/", 1)[1]: (p["Type"], p["Value"]) for p in found}
+
+
+def payment_of(tenant: str) -> tuple[str, str | None]:
+    record = TenantModel.get(tenant, consistent_read=True)
+    return record.payment_mode, record.stripe_publishable_key
+
+
+def with_secrets(monkeypatch, secret_key: str | None = SK, webhook_secret: str | None = WHSEC) -> None:
+    for name, value in (("STRIPE_SECRET_KEY", secret_key), ("STRIPE_WEBHOOK_SECRET", webhook_secret)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
+def test_set_payment_stores_the_secrets_from_the_environment_and_switches_to_stripe(aws, capsys, monkeypatch):
+    from chalicelib import tenants
+
+    tenants.get_tenant("globex")  # cached on_delivery: the switch must not wait for the cache
+    with_secrets(monkeypatch)
+    code, out, err = run(capsys, *SET_STRIPE, "--publishable-key", PK)
+
+    assert (code, out) == (0, "")
+    assert SK not in err
+    assert WHSEC not in err
+    assert stripe_secrets("globex") == {"secret_key": ("SecureString", SK), "webhook_secret": ("SecureString", WHSEC)}
+    assert payment_of("globex") == ("stripe", PK)
+    assert tenants.get_tenant("globex").payment_mode == "stripe"
+
+
+def test_set_payment_reads_the_secrets_from_stdin_in_any_order(aws, capsys, monkeypatch):
+    with_secrets(monkeypatch, None, None)
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{WHSEC}\n\n  {SK}  \n"))
+    code, _, _ = run(capsys, *SET_STRIPE, "--publishable-key", PK, "--secrets-from-stdin")
+
+    assert code == 0
+    assert {name: value for name, (_, value) in stripe_secrets("globex").items()} == {
+        "secret_key": SK,
+        "webhook_secret": WHSEC,
+    }
+
+
+def test_stored_keys_are_kept_and_on_delivery_only_switches_the_mode(aws, capsys, monkeypatch):
+    with_secrets(monkeypatch)
+    run(capsys, *SET_STRIPE, "--publishable-key", PK)
+    with_secrets(monkeypatch, None, None)
+
+    assert run(capsys, "set-payment", "--tenant-id", "globex", "--mode", "on_delivery")[0] == 0
+    assert payment_of("globex") == ("on_delivery", PK)
+    assert run(capsys, *SET_STRIPE)[0] == 0  # back to stripe with the keys stored before
+    assert payment_of("globex") == ("stripe", PK)
+    with_secrets(monkeypatch, "rk_live_rotated", None)
+    assert run(capsys, *SET_STRIPE)[0] == 0  # a new (restricted) secret key replaces the old one
+    assert stripe_secrets("globex") == {
+        "secret_key": ("SecureString", "rk_live_rotated"),
+        "webhook_secret": ("SecureString", WHSEC),
+    }
+
+
+@pytest.mark.parametrize(
+    ("publishable", "secret_key", "webhook_secret", "reason"),
+    [
+        (None, SK, WHSEC, "--publishable-key"),
+        (PK, None, WHSEC, "STRIPE_SECRET_KEY"),
+        (PK, SK, None, "STRIPE_WEBHOOK_SECRET"),
+        (PK, "pk_live_not_a_secret", WHSEC, "not sk_... or rk_..."),
+        (PK, SK, "whsec-with-a-dash", "not whsec_"),
+        ("pk_test_globex123", SK, WHSEC, "must both be test keys or both live keys"),
+    ],
+)
+def test_stripe_mode_is_refused_without_every_key_of_the_right_shape(
+    aws, capsys, monkeypatch, publishable, secret_key, webhook_secret, reason
+):
+    with_secrets(monkeypatch, secret_key, webhook_secret)
+    argv = SET_STRIPE + (["--publishable-key", publishable] if publishable else [])
+    code, out, err = run(capsys, *argv)
+
+    assert (code, out) == (1, "")
+    assert "nothing changed" in err
+    assert reason in err
+    assert SK not in err
+    assert WHSEC not in err
+    assert "whsec-with-a-dash" not in err
+    assert stripe_secrets("globex") == {}
+    assert payment_of("globex") == ("on_delivery", None)
+
+
+def test_set_payment_of_an_unknown_tenant_fails_and_stores_no_secret(aws, capsys, monkeypatch):
+    with_secrets(monkeypatch)
+    code, _, err = run(capsys, "set-payment", "--tenant-id", "nobody", "--mode", "stripe", "--publishable-key", PK)
+
+    assert code == 1
+    assert "does not exist" in err
+    assert stripe_secrets("nobody") == {}
+    with pytest.raises(TenantModel.DoesNotExist):
+        TenantModel.get("nobody")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["set-payment", "--tenant-id", "globex", "--mode", "card"],
+        ["set-payment", "--tenant-id", "globex", "--mode", "stripe", "--publishable-key", "sk_live_globex456"],
+        # Secrets are never arguments: shell history and `ps` would show them.
+        ["set-payment", "--tenant-id", "globex", "--mode", "stripe", "--secret-key", "sk_live_globex456"],
+    ],
+)
+def test_set_payment_rejects_bad_arguments(aws, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert payment_of("globex") == ("on_delivery", None)
+
+
+def test_provisioning_stores_the_demo_keys_as_set_payment_does_and_keeps_acme_on_delivery(aws):
+    import json
+
+    from tests.admin import DATA
+
+    demo = json.loads((DATA / "acme.json").read_text())["payment"]
+    assert payment_of("acme") == ("on_delivery", demo["publishable_key"])
+    assert stripe_secrets("acme") == {
+        "secret_key": ("SecureString", demo["secret_key"]),
+        "webhook_secret": ("SecureString", demo["webhook_secret"]),
+    }
+    assert demo["publishable_key"].startswith("pk_test_")
+    assert demo["secret_key"].startswith("sk_test_")

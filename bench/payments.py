@@ -1,0 +1,121 @@
+"""Card payments in `make bench`: the payment call against localstripe, how soon a lapsed hold's
+units are on sale again, and the stock invariant after a randomized crowd of card shoppers.
+
+Runs against the bench's API server and the stack's DynamoDB Local, with localstripe and the hold
+sweeper started here exactly as `make run` starts them (the sweeper every few seconds).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chalicelib.models import OrderModel
+from scripts.local_stack import start_sweeper
+from scripts.sweeper import DEFAULT_INTERVAL_SECONDS
+from support.card_shop import card, invariant_breaches, open_card_shop, run_crowd, units
+
+PAYMENTS = 40
+LAPSES = 12
+PRODUCT = "lamp"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def place(http: httpx.Client, base: str, product_id: str) -> tuple[str, dict[str, str]]:
+    cart = http.post(f"{base}/carts", json={"items": [{"product_id": product_id, "quantity": 1}]})
+    cart.raise_for_status()
+    answer = http.post(f"{base}/carts/{cart.json()['cart_id']}/checkout")
+    answer.raise_for_status()
+    return answer.json()["order"]["order_id"], {"X-Order-Token": answer.json()["order_token"]}
+
+
+def payment_latency(api_url: str, stripe_url: str, tenant_id: str, key: str) -> dict[str, Any]:
+    """POST …/payment with a card that pays, one client, each order fresh (checkout and card not timed)."""
+    base = f"{api_url}/tenants/{tenant_id}"
+    seconds = []
+    with httpx.Client(timeout=30) as http:
+        http.post(
+            f"{base}/products/{PRODUCT}/stock",
+            json={"delta": PAYMENTS + LAPSES},
+            headers={"X-Api-Key": key, "Idempotency-Key": "bench-pay"},
+        ).raise_for_status()
+        for _ in range(PAYMENTS):
+            order_id, token = place(http, base, PRODUCT)
+            method = card(stripe_url, "pays", tenant_id)
+            started = time.perf_counter()
+            response = http.post(f"{base}/orders/{order_id}/payment", json={"payment_method": method}, headers=token)
+            seconds.append(time.perf_counter() - started)
+            assert response.json()["order"]["status"] == "paid", response.text
+    return {
+        "payments": PAYMENTS,
+        "p50_ms": round(statistics.median(seconds) * 1000, 1),
+        "p95_ms": round(percentile(seconds, 0.95) * 1000, 1),
+    }
+
+
+def lapse_to_sellable(api_url: str, tenant_id: str) -> dict[str, Any]:
+    """Orders whose holds lapse a moment from now: the time until the catalogue shows their unit on
+    sale again, as a shopper would see it (GET …/products/{id}), with the sweeper running as locally."""
+    base = f"{api_url}/tenants/{tenant_id}"
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def one(index: int) -> None:
+        with httpx.Client(timeout=30) as http:
+            order_id, _ = place(http, base, PRODUCT)
+            before = http.get(f"{base}/products/{PRODUCT}").json()["stock"]
+            lapses_at = datetime.now(UTC) + timedelta(seconds=0.5 + index * 0.37)  # spread over the sweep interval
+            OrderModel(tenant_id, order_id).update(actions=[OrderModel.hold_expires_at.set(lapses_at)])
+            deadline = time.monotonic() + 4 * DEFAULT_INTERVAL_SECONDS + 10
+            while time.monotonic() < deadline:
+                if OrderModel.get(tenant_id, order_id, consistent_read=True).status == "expired":
+                    if http.get(f"{base}/products/{PRODUCT}").json()["stock"] > before - 1:
+                        break
+                time.sleep(0.05)
+            with lock:
+                waits.append((datetime.now(UTC) - lapses_at).total_seconds())
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(LAPSES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {
+        "holds": LAPSES,
+        "sweep_interval_s": DEFAULT_INTERVAL_SECONDS,
+        "p50_s": round(statistics.median(waits), 2),
+        "p95_s": round(percentile(waits, 0.95), 2),
+    }
+
+
+def phase_payments(api_url: str, stripe_url: str, env: Mapping[str, str], log_dir: Path) -> dict[str, Any]:
+    tenant_id = f"bench-cards-{int(time.time())}"
+    key = open_card_shop(tenant_id)
+    results: dict[str, Any] = {"payment_call": payment_latency(api_url, stripe_url, tenant_id, key)}
+    sweeper = start_sweeper(env, log_dir=log_dir)
+    try:
+        results["lapse_to_sellable"] = lapse_to_sellable(api_url, tenant_id)
+    finally:
+        sweeper.stop()
+    crowd_tenant = f"bench-crowd-{int(time.time())}"
+    crowd_key = open_card_shop(crowd_tenant)
+    crowd = run_crowd(api_url, stripe_url, crowd_tenant, crowd_key)
+    breaches = invariant_breaches(stripe_url, crowd_tenant, crowd.added)
+    results["crowd"] = {
+        "seed": crowd.seed,
+        "outcomes": dict(crowd.outcomes),
+        "units": {product: units(crowd_tenant, product) for product in ("lamp", "stove", "tarp")},
+        "breaches": breaches,
+    }
+    return results

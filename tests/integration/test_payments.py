@@ -1,0 +1,403 @@
+"""Card payments against localstripe (moto for AWS): pay, decline, 3-D Secure, cancel, refund, late
+payments, the signed per-tenant webhook, and Stripe failing. Exact money and units throughout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib import config, orders, payments
+from chalicelib.models import IdempotencyKeyModel, OrderModel
+from support.card_shop import (
+    PUBLISHABLE_KEY,
+    accept_cards,
+    authenticate,
+    card,
+    intents_of,
+    signed,
+    stripe_client,
+    succeeded_event,
+    units,
+    webhook_secret,
+)
+from tests.admin import GLOBEX_KEY, admin
+from tests.conftest import set_stock
+
+CARTS = "/tenants/acme/carts"
+ORDERS = "/tenants/acme/orders"
+WEBHOOK = "/tenants/{}/payments/stripe/webhook"
+
+
+@pytest.fixture
+def shop(api, localstripe_url, monkeypatch):
+    monkeypatch.setenv("STRIPE_API_BASE", localstripe_url)
+    config.reset()
+    accept_cards("acme")
+    return api
+
+
+def place(api, *items) -> tuple[str, dict[str, str]]:
+    """Check out a cart of (product, quantity); returns the order id and the shopper's token header."""
+    cart_id = api.post(CARTS, {"items": [{"product_id": p, "quantity": q} for p, q in items]}).data["cart_id"]
+    answer = api.post(f"{CARTS}/{cart_id}/checkout").data
+    assert answer["order"]["status"] == "pending_payment"
+    return answer["order"]["order_id"], {"X-Order-Token": answer["order_token"]}
+
+
+def pay(api, order_id, token, payment_method):
+    return api.post(f"{ORDERS}/{order_id}/payment", {"payment_method": payment_method}, headers=token)
+
+
+def status(order_id: str) -> str:
+    return OrderModel.get("acme", order_id, consistent_read=True).status
+
+
+def test_a_card_order_is_paid_for_its_exact_total_and_its_units_are_sold(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    assert shop.get(f"{ORDERS}/{order_id}").data["payment"] == {
+        "provider": "stripe",
+        "status": "requires_payment",
+        "publishable_key": PUBLISHABLE_KEY,
+    }
+    assert units("acme", "tent-2p") == (9, 1, 0)
+
+    response = pay(shop, order_id, token, card(localstripe_url, "pays"))
+
+    assert response.status_code == 200
+    assert response.data["payment"] == {"status": "succeeded"}
+    assert response.data["order"]["status"] == "paid"
+    assert response.data["order"]["payment"]["status"] == "succeeded"
+    assert units("acme", "tent-2p") == (9, 0, 1)
+    [intent] = intents_of(localstripe_url, order_id)
+    assert (intent.amount, intent.currency, intent.status) == (15480, "eur", "succeeded")  # 129.00 + 20 % VAT
+    assert intent.metadata.to_dict() == {"tenant_id": "acme", "order_id": order_id}
+
+
+def test_a_declined_card_leaves_the_order_payable_and_another_card_pays_it_once(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 2))
+
+    declined = pay(shop, order_id, token, card(localstripe_url, "declined"))
+
+    assert declined.status_code == 402
+    assert declined.data["error"]["code"] == "PAYMENT_FAILED"
+    assert declined.data["error"]["message"] == "Your card was declined."
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (8, 2, 0))
+
+    paid = pay(shop, order_id, token, card(localstripe_url, "pays"))
+    again = pay(shop, order_id, token, card(localstripe_url, "pays"))
+
+    assert (paid.status_code, paid.data["order"]["status"]) == (200, "paid")
+    assert (again.status_code, again.data["payment"]["status"], again.data["order"]["status"]) == (
+        200,
+        "succeeded",
+        "paid",
+    )
+    assert units("acme", "tent-2p") == (8, 0, 2)
+    intents = intents_of(localstripe_url, order_id)
+    assert sorted(intent.status for intent in intents) == ["canceled", "succeeded"]  # the declined one is spent
+    assert [intent.amount for intent in intents if intent.status == "succeeded"] == [30960]
+
+
+def test_3d_secure_is_finished_in_the_browser_then_the_payment_is_recorded(shop, localstripe_url):
+    order_id, token = place(shop, ("headlamp", 1))
+    payment_method = card(localstripe_url, "3ds")
+
+    first = pay(shop, order_id, token, payment_method)
+
+    assert first.status_code == 200
+    assert first.data["payment"]["status"] == "requires_action"
+    assert first.data["payment"]["client_secret"].startswith(intents_of(localstripe_url, order_id)[0].id + "_secret_")
+    assert status(order_id) == "pending_payment"
+
+    authenticate(localstripe_url, first.data["payment"]["client_secret"])
+    after = pay(shop, order_id, token, payment_method)  # the storefront asks again once Stripe.js is done
+
+    assert (after.data["payment"], after.data["order"]["status"]) == ({"status": "succeeded"}, "paid")
+    assert units("acme", "headlamp") == (29, 0, 1)
+
+
+def test_a_failed_authentication_leaves_the_order_payable_by_another_card(shop, localstripe_url):
+    order_id, token = place(shop, ("headlamp", 1))
+    first = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    authenticate(localstripe_url, first.data["payment"]["client_secret"], success=False)
+
+    paid = pay(shop, order_id, token, card(localstripe_url, "pays"))
+
+    assert paid.data["order"]["status"] == "paid"
+    assert [intent.status for intent in intents_of(localstripe_url, order_id)] == ["succeeded"]
+
+
+def test_the_card_setup_gives_stripe_js_a_setup_intent_of_this_tenant(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+
+    response = shop.post(f"{ORDERS}/{order_id}/payment/setup", {"attempt": "attempt-0001"}, headers=token)
+
+    assert response.status_code == 200
+    assert response.data["publishable_key"] == PUBLISHABLE_KEY
+    setup_id = response.data["client_secret"].split("_secret_")[0]
+    setup = stripe_client(localstripe_url).v1.setup_intents.retrieve(setup_id)
+    assert (setup.usage, setup.metadata.to_dict()) == ("on_session", {"tenant_id": "acme", "order_id": order_id})
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({}, 401),
+        ({"X-Order-Token": "not-the-token"}, 403),
+        (admin(), 401),  # paying is the shopper's: an operator's key is not a token
+    ],
+)
+def test_paying_needs_the_orders_own_token_and_changes_nothing_without_it(shop, localstripe_url, headers, code):
+    order_id, _ = place(shop, ("tent-2p", 1))
+
+    response = shop.post(f"{ORDERS}/{order_id}/payment", {"payment_method": "pm_card_visa"}, headers=headers)
+
+    assert response.status_code == code
+    assert (status(order_id), units("acme", "tent-2p"), intents_of(localstripe_url, order_id)) == (
+        "pending_payment",
+        (9, 1, 0),
+        [],
+    )
+
+
+def test_another_orders_token_does_not_pay_this_one(shop, localstripe_url):
+    order_id, _ = place(shop, ("tent-2p", 1))
+    _, other_token = place(shop, ("headlamp", 1))
+
+    response = pay(shop, order_id, other_token, card(localstripe_url, "pays"))
+
+    assert (response.status_code, status(order_id)) == (403, "pending_payment")
+
+
+@pytest.mark.parametrize("payment_method", ["", "card_123", "pm_" + "x" * 200, "pm_<script>"])
+def test_a_malformed_payment_method_is_a_bad_request(shop, payment_method):
+    order_id, token = place(shop, ("tent-2p", 1))
+
+    response = pay(shop, order_id, token, payment_method)
+
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert status(order_id) == "pending_payment"
+
+
+def test_an_unknown_payment_method_is_a_bad_request_and_the_order_stays_payable(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+
+    response = pay(shop, order_id, token, "pm_doesnotexist")
+
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert pay(shop, order_id, token, card(localstripe_url, "pays")).data["order"]["status"] == "paid"
+
+
+def test_expired_cancelled_and_lapsed_orders_are_not_payable(shop, localstripe_url):
+    expired_id, expired_token = place(shop, ("tent-2p", 1))
+    payments.sweep_lapsed_holds(now=datetime.now(UTC) + timedelta(seconds=901))
+    assert status(expired_id) == "expired"
+    cancelled_id, cancelled_token = place(shop, ("headlamp", 1))
+    assert shop.post(f"{ORDERS}/{cancelled_id}/cancel", headers=cancelled_token).data["status"] == "cancelled"
+    lapsed_id, lapsed_token = place(shop, ("sun-hat", 1))
+    OrderModel("acme", lapsed_id).update(actions=[OrderModel.hold_expires_at.set(datetime.now(UTC))])  # not swept yet
+
+    for order_id, token, was in (
+        (expired_id, expired_token, "expired"),
+        (cancelled_id, cancelled_token, "cancelled"),
+        (lapsed_id, lapsed_token, "expired"),
+    ):
+        response = pay(shop, order_id, token, card(localstripe_url, "pays"))
+        assert response.status_code == 409
+        assert response.data["error"]["code"] == "ORDER_NOT_PAYABLE"
+        assert response.data["error"]["details"] == {"status": was}
+    assert units("acme", "tent-2p") == (10, 0, 0)
+    assert units("acme", "headlamp") == (30, 0, 0)
+    assert units("acme", "sun-hat") == (21, 1, 0)  # held until the sweeper comes by
+
+
+def test_cancelling_an_order_mid_payment_cancels_its_payment_intent(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    pending = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    assert pending.data["payment"]["status"] == "requires_action"
+
+    cancelled = shop.post(f"{ORDERS}/{order_id}/cancel", headers=token)
+
+    assert (cancelled.status_code, cancelled.data["status"]) == (200, "cancelled")
+    assert cancelled.data["payment"]["status"] == "canceled"
+    assert [intent.status for intent in intents_of(localstripe_url, order_id)] == ["canceled"]
+    assert units("acme", "tent-2p") == (10, 0, 0)
+
+
+def test_a_paid_order_cannot_be_cancelled_it_is_refunded_by_an_operator(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1), ("headlamp", 2))
+    pay(shop, order_id, token, card(localstripe_url, "pays"))
+
+    refused = shop.post(f"{ORDERS}/{order_id}/cancel", headers=token)
+    assert (refused.status_code, refused.data["error"]["code"]) == (409, "ORDER_NOT_CANCELLABLE")
+
+    refunded = shop.post(f"{ORDERS}/{order_id}/refund", headers=admin())
+    again = shop.post(f"{ORDERS}/{order_id}/refund", headers=admin())
+
+    assert (refunded.status_code, refunded.data["status"]) == (200, "refunded")
+    assert refunded.data["payment"]["refund_reason"] == "requested_by_admin"
+    assert (again.status_code, again.data["status"]) == (200, "refunded")
+    assert (units("acme", "tent-2p"), units("acme", "headlamp")) == ((10, 0, 0), (30, 0, 0))
+    [intent] = intents_of(localstripe_url, order_id)
+    refunds = stripe_client(localstripe_url).v1.refunds.list({"payment_intent": intent.id}).data
+    assert [(refund.amount, refund.status) for refund in refunds] == [(intent.amount, "succeeded")]
+
+
+def test_only_a_paid_order_is_refunded_and_only_by_its_tenants_operator(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+
+    unpaid = shop.post(f"{ORDERS}/{order_id}/refund", headers=admin())
+    no_key = shop.post(f"{ORDERS}/{order_id}/refund")
+    shopper = shop.post(f"{ORDERS}/{order_id}/refund", headers=token)
+    pay(shop, order_id, token, card(localstripe_url, "pays"))
+    other_tenant = shop.post(f"{ORDERS}/{order_id}/refund", headers=admin(GLOBEX_KEY))
+
+    assert (unpaid.status_code, unpaid.data["error"]["code"]) == (409, "ORDER_NOT_REFUNDABLE")
+    assert (no_key.status_code, shopper.status_code, other_tenant.status_code) == (401, 401, 403)
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
+
+
+def test_the_signed_webhook_records_a_payment_finished_in_the_browser_once(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
+    body, headers = signed(succeeded_event(intent, "evt_browser_1"), webhook_secret("acme"))
+
+    first = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+    second = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (first.status_code, first.data) == (200, {"received": True, "outcome": "applied"})
+    assert (second.status_code, second.data) == (200, {"received": True, "outcome": "duplicate"})
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
+    assert IdempotencyKeyModel.get("acme", "stripe_event#evt_browser_1").fingerprint == "payment_intent.succeeded"
+
+
+@pytest.mark.parametrize("signature", [None, "t=1,v1=00", "garbage"])
+def test_a_webhook_without_this_tenants_signature_is_refused_and_changes_nothing(shop, localstripe_url, signature):
+    order_id, token = place(shop, ("tent-2p", 1))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
+    body, headers = signed(succeeded_event(intent, "evt_forged"), "whsec_someone_else")
+    if signature is not None:
+        headers["Stripe-Signature"] = signature
+
+    response = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+
+
+def test_a_webhook_signed_for_one_tenant_never_touches_another_tenants_order(shop, localstripe_url):
+    accept_cards("globex")
+    order_id, token = place(shop, ("tent-2p", 1))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
+
+    # globex's endpoint, globex's signature, an acme order's payment: not globex's to record.
+    body, headers = signed(succeeded_event(intent, "evt_cross_1"), webhook_secret("globex"))
+    crossed = shop.call("POST", WEBHOOK.format("globex"), raw=body, headers=headers)
+    # acme's signature sent to globex's endpoint: refused outright.
+    body, headers = signed(succeeded_event(intent, "evt_cross_2"), webhook_secret("acme"))
+    misrouted = shop.call("POST", WEBHOOK.format("globex"), raw=body, headers=headers)
+
+    assert (crossed.status_code, crossed.data["outcome"]) == (200, "ignored")
+    assert misrouted.status_code == 400
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+
+
+def test_an_on_delivery_shop_has_nothing_to_pay_and_takes_no_webhooks(api):
+    cart_id = api.post("/tenants/globex/carts", {"items": [{"product_id": "wireless-mouse", "quantity": 1}]}).data
+    answer = api.post(f"/tenants/globex/carts/{cart_id['cart_id']}/checkout").data
+    order = answer["order"]
+    assert (order["status"], "payment" in order) == ("confirmed", False)
+
+    paying = api.post(
+        f"/tenants/globex/orders/{order['order_id']}/payment",
+        {"payment_method": "pm_card_visa"},
+        headers={"X-Order-Token": answer["order_token"]},
+    )
+    body, headers = signed(succeeded_event({"id": "pi_1", "metadata": {}}, "evt_1"), webhook_secret("globex"))
+    webhook = api.call("POST", WEBHOOK.format("globex"), raw=body, headers=headers)
+
+    assert (paying.status_code, paying.data["error"]["details"]) == (409, {"status": "confirmed"})
+    assert (webhook.status_code, webhook.data["error"]["code"]) == (400, "BAD_REQUEST")
+
+
+def test_a_payment_after_the_hold_lapsed_takes_the_units_again_when_they_are_there(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 2))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    # The hold lapses while the shopper authenticates, and Stripe could not be told (so the intent lives on).
+    orders.expire(orders.get_order("acme", order_id, consistent=True), datetime.now(UTC) + timedelta(seconds=901))
+    assert units("acme", "tent-2p") == (10, 0, 0)
+    intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
+
+    body, headers = signed(succeeded_event(intent, "evt_late_1"), webhook_secret("acme"))
+    assert shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers).data["outcome"] == "applied"
+
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (8, 0, 2))
+
+
+def test_a_payment_after_the_hold_lapsed_is_refunded_when_the_units_were_sold_meanwhile(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 2))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    orders.expire(orders.get_order("acme", order_id, consistent=True), datetime.now(UTC) + timedelta(seconds=901))
+    set_stock("acme", "tent-2p", 1)  # others bought all but one meanwhile
+    intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
+
+    body, headers = signed(succeeded_event(intent, "evt_late_2"), webhook_secret("acme"))
+    shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    order = shop.get(f"{ORDERS}/{order_id}").data
+    assert (order["status"], order["payment"]["refund_reason"]) == ("refunded", "stock_released")
+    assert units("acme", "tent-2p") == (1, 0, 0)
+    refunds = stripe_client(localstripe_url).v1.refunds.list({"payment_intent": intent["id"]}).data
+    assert [refund.amount for refund in refunds] == [30960]
+
+
+def test_a_shopper_who_authenticated_as_the_hold_lapsed_is_answered_with_the_payment(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    payment_method = card(localstripe_url, "3ds")
+    started = pay(shop, order_id, token, payment_method)
+    OrderModel("acme", order_id).update(actions=[OrderModel.hold_expires_at.set(datetime.now(UTC))])  # lapsed
+    authenticate(localstripe_url, started.data["payment"]["client_secret"])
+
+    after = pay(shop, order_id, token, payment_method)
+
+    assert (after.status_code, after.data["order"]["status"]) == (200, "paid")
+    assert units("acme", "tent-2p") == (9, 0, 1)
+
+
+def test_the_sweeper_cancels_a_lapsed_orders_payment_intent(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, card(localstripe_url, "3ds"))
+
+    assert payments.sweep_lapsed_holds(now=datetime.now(UTC) + timedelta(seconds=901)) == 1
+
+    assert (status(order_id), units("acme", "tent-2p")) == ("expired", (10, 0, 0))
+    assert [intent.status for intent in intents_of(localstripe_url, order_id)] == ["canceled"]
+
+
+def test_the_sweeper_records_a_payment_whose_webhook_never_came_instead_of_expiring_it(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    authenticate(localstripe_url, started.data["payment"]["client_secret"])  # paid; no webhook arrives
+
+    assert payments.sweep_lapsed_holds(now=datetime.now(UTC) + timedelta(seconds=901)) == 0
+
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
+
+
+def test_stripe_unreachable_answers_503_and_leaves_the_order_payable(shop, localstripe_url, monkeypatch):
+    order_id, token = place(shop, ("tent-2p", 1))
+    payment_method = card(localstripe_url, "pays")
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")  # nothing listens on the discard port
+    config.reset()
+
+    down = pay(shop, order_id, token, payment_method)
+
+    assert (down.status_code, down.data["error"]["code"], down.headers["Retry-After"]) == (503, "UNAVAILABLE", "1")
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+    monkeypatch.setenv("STRIPE_API_BASE", localstripe_url)
+    config.reset()
+    assert pay(shop, order_id, token, payment_method).data["order"]["status"] == "paid"
