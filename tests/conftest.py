@@ -138,6 +138,16 @@ class Api:
 
 
 @pytest.fixture
+def acme_on_delivery(aws: None) -> None:
+    """acme paid on delivery for this test (the demo data has it take cards): its checkouts are
+    `confirmed` at once, their units sold, and counted by the orders stream at INSERT.
+
+    Moto only: it is fresh for every test. On the session's stack (shared, and `chalice local` caches
+    tenants), use globex or a tenant the test makes itself instead."""
+    tenants.set_payment("acme", "on_delivery")
+
+
+@pytest.fixture
 def api(aws: None) -> Iterator[Api]:
     from app import app
 

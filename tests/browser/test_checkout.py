@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, Request, Route, expect
 
+from support.card_shop import CARDS
 from tests.browser.harness import Shop, Storefront
+from tests.browser.test_payment import PaymentStep
 
 RETRY_HINT = "Press \u201cPlace order\u201d again: it will not be ordered twice."
 
@@ -284,7 +286,8 @@ def test_upsell_is_hidden_when_the_flag_is_off(page: Page, shop: Shop, upsell_fl
     with page.expect_response(lambda r: r.url.endswith("/checkout")) as checkout:
         shop_page.checkout_button.click()
     assert checkout.value.json()["upsell"]["enabled"] is False
-    expect(shop_page.confirmation).to_be_visible()
+    PaymentStep(page).pay(CARDS["pays"], "€178.80")  # acme takes cards: 149.00 + 20 % VAT
+    expect(shop_page.confirmation.get_by_role("heading", name="Thank you! Your order is paid.")).to_be_visible()
     expect(shop_page.confirmation.locator(".upsell")).to_have_count(0)
     expect(page.get_by_text("You might also like")).to_be_hidden()
 
@@ -318,12 +321,15 @@ def test_upsell_suggestions_with_reasons_when_the_flag_is_on(
     shop_page.line(first).get_by_role("button", name="Remove").click()
     expect(shop_page.line(first)).to_have_count(0)
 
-    # On the confirmation: the checkout answer's suggestions; "Add" puts one in the fresh cart.
+    # On the confirmation (acme takes cards: once paid), the checkout answer's suggestions; "Add" puts
+    # one in the fresh cart.
     with page.expect_response(lambda r: r.url.endswith("/checkout")) as checkout:
         shop_page.checkout_button.click()
     after = checkout.value.json()["upsell"]
     assert after["enabled"] is True
     assert after["suggestions"]
+    PaymentStep(page).pay(CARDS["pays"], "€71.88")  # 59.90 + 20 % VAT
+    expect(shop_page.confirmation.get_by_role("heading", name="Thank you! Your order is paid.")).to_be_visible()
     confirmation_cards = shop_page.confirmation.locator(".upsell li.suggestion")
     expect(confirmation_cards).to_have_count(len(after["suggestions"]))
     expect(confirmation_cards.first.locator(".suggestion-reason")).to_have_text(after["suggestions"][0]["reason"])

@@ -1,9 +1,9 @@
 """The payment step in the browser: a card order paid through localstripe's Stripe.js, a declined card
 and another one, 3-D Secure, a hold that lapses, a cancel; and an on-delivery order's confirmation.
 
-The card tenant is a copy of acme in stripe mode (`acme-cards`, made once by `card_tenant`), so the other
-browser tests keep acme's on-delivery checkout. What the shopper sees is checked on the page; the order's
-status and its units through the API and DynamoDB.
+The card tenant is a copy of acme's catalogue in stripe mode (`acme-cards`, made once by `card_tenant`),
+so these tests' units and holds never meet those of the journeys that pay at acme itself. What the
+shopper sees is checked on the page; the order's status and its units through the API and DynamoDB.
 """
 
 from __future__ import annotations

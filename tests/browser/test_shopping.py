@@ -6,8 +6,10 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from support.card_shop import CARDS
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.harness import Shop, Storefront
+from tests.browser.test_payment import PaymentStep
 from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10
 
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -24,7 +26,7 @@ JOURNEY_TOTALS = {
 }
 
 
-def test_journey_browse_add_promo_checkout_confirmation_and_stock_drop(page: Page, shop: Shop) -> None:
+def test_journey_browse_add_promo_checkout_pay_confirmation_and_stock_drop(page: Page, shop: Shop) -> None:
     shop_page = Storefront(page, shop)
     shop_page.open("acme")
     expect(page.get_by_role("heading", level=1)).to_have_text("Acme Outdoor")
@@ -69,8 +71,15 @@ def test_journey_browse_add_promo_checkout_confirmation_and_stock_drop(page: Pag
     assert re.fullmatch(r"[0-9a-f-]{36}", checkout.value.headers["idempotency-key"])
     assert checkout.value.post_data_json == {"expected_total": "193.30"}
 
+    # acme takes cards: the payment step with the order's total, paid with a test card.
+    step = PaymentStep(page)
+    expect(page.get_by_role("heading", name="Pay for your order")).to_be_focused()
+    expect(step.section.locator("[data-total='total']")).to_have_text("€193.30")
+    step.pay(CARDS["pays"], "€193.30")
+
     confirmation = shop_page.confirmation
-    expect(confirmation.get_by_role("heading", name="Thank you! Your order is confirmed.")).to_be_focused()
+    expect(confirmation.get_by_role("heading", name="Thank you! Your order is paid.")).to_be_focused()
+    expect(confirmation.locator(".payment-note")).to_have_text("Paid by card: €193.30.")
     order_id = confirmation.locator(".order-id").inner_text()
     assert ULID.match(order_id)
     expect(confirmation.locator("tbody tr")).to_have_count(2)
@@ -88,6 +97,7 @@ def test_journey_browse_add_promo_checkout_confirmation_and_stock_drop(page: Pag
     assert (shop.stock("acme", "tent-2p"), shop.stock("acme", "headlamp")) == (9, 28)
     order = shop.http.get(f"/tenants/acme/orders/{order_id}").json()
     assert order["totals"] == TENT_AND_TWO_HEADLAMPS_SUMMER10
+    assert (order["status"], order["payment"]["status"]) == ("paid", "succeeded")
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")

@@ -23,6 +23,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -234,7 +235,12 @@ def test_checkout_walkthrough(local_stack, demo_catalogue):
     assert status_created == Status(201)
     order = created["order"]
     assert order["totals"] == totals
-    assert (order["status"], order["currency"], order["promo_code"]) == ("confirmed", "EUR", "SUMMER10")
+    # acme takes cards: the order awaits its payment, its units held for ORDER_HOLD_SECONDS (900 by default).
+    assert (order["status"], order["currency"], order["promo_code"]) == ("pending_payment", "EUR", "SUMMER10")
+    publishable_key = json.loads((REPO / "data" / "tenants" / "acme.json").read_text())["payment"]["publishable_key"]
+    assert order["payment"] == {"provider": "stripe", "status": "requires_payment", "publishable_key": publishable_key}
+    held = datetime.fromisoformat(order["hold_expires_at"]) - datetime.fromisoformat(order["created_at"])
+    assert held == timedelta(seconds=900)
     assert "email" not in order  # the shopper's address is for the admin routes only
     assert order["cart_id"] == cart["cart_id"]
     assert set(created["upsell"]) == {"enabled", "source", "suggestions"}

@@ -1,4 +1,7 @@
-"""Admin routes through the HTTP API (moto): order list, product upsert, stock adjustments."""
+"""Admin routes through the HTTP API (moto): order list, product upsert, stock adjustments.
+
+acme is paid on delivery here (`acme_on_delivery`): the orders placed are confirmed, their units sold.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from tests.conftest import product_record, set_stock
 
 ORDERS = "/tenants/acme/orders"
 PRODUCTS = "/tenants/acme/products"
+pytestmark = pytest.mark.usefixtures("acme_on_delivery")
 MUG = {
     "name": "Blue mug",
     "description": "A 350 ml stoneware mug.",

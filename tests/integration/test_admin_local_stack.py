@@ -63,13 +63,21 @@ def test_concurrent_removals_never_go_below_zero(shop, product):
     assert ProductModel.get("acme", product, consistent_read=True).stock == 0
 
 
-def test_a_real_stream_record_becomes_an_order_created_event(local_stack, shop, product):
+def test_a_real_stream_record_becomes_an_order_created_event(local_stack, shop):
+    """At globex, paid on delivery: its orders are sales when inserted (acme's card orders count once paid)."""
     received = subscribe("cartwise-dev", f"stream-{new_ulid().lower()}")
+    product, partner = (f"stream-{new_ulid().lower()}" for _ in range(2))
+    for product_id, price in ((product, "10.00"), (partner, "24.99")):
+        body = {"name": "Stream test", "category": "desk", "price": price, "stock": 30}
+        assert (
+            shop.put(f"/tenants/globex/products/{product_id}", json=body, headers=admin(GLOBEX_KEY)).status_code == 201
+        )
     cart = shop.post(
-        "/tenants/acme/carts",
-        json={"items": [{"product_id": product, "quantity": 2}, {"product_id": "headlamp", "quantity": 1}]},
+        "/tenants/globex/carts",
+        json={"items": [{"product_id": product, "quantity": 2}, {"product_id": partner, "quantity": 1}]},
     ).json()
-    placed = shop.post(f"/tenants/acme/carts/{cart['cart_id']}/checkout").json()["order"]
+    placed = shop.post(f"/tenants/globex/carts/{cart['cart_id']}/checkout").json()["order"]
+    assert placed["status"] == "confirmed"
 
     dynamodb = boto3.client("dynamodb", endpoint_url=local_stack.dynamodb_url)
     streams = boto3.client("dynamodbstreams", endpoint_url=local_stack.dynamodb_url)
@@ -83,20 +91,20 @@ def test_a_real_stream_record_becomes_an_order_created_event(local_stack, shop, 
     order_stream({"Records": [insert]}, None)  # redelivered
 
     events = received()
-    assert [e["detail"]["event_id"] for e in events] == [f"order_created:acme:{placed['order_id']}"] * 2
+    assert [e["detail"]["event_id"] for e in events] == [f"order_created:globex:{placed['order_id']}"] * 2
     detail = events[0]["detail"]
-    assert (detail["order_id"], detail["total"], detail["currency"]) == (placed["order_id"], "53.99", "EUR")
+    assert (detail["order_id"], detail["total"], detail["currency"]) == (placed["order_id"], "53.99", "USD")
     assert [(line["product_id"], line["quantity"], line["line_total"]) for line in detail["lines"]] == [
         (product, 2, "20.00"),
-        ("headlamp", 1, "24.99"),
+        (partner, 1, "24.99"),
     ]
-    assert ProductModel.get("acme", product, consistent_read=True).co_purchases.as_dict() == {"headlamp": 1}
+    assert ProductModel.get("globex", product, consistent_read=True).co_purchases.as_dict() == {partner: 1}
     # The mark that makes counting exactly-once is a MODIFY of the order: it reaches the stream and is ignored.
     kinds = [r["eventName"] for r in records_of(read_stream(streams, arn), placed["order_id"])]
     assert kinds == ["INSERT", "MODIFY"]
     order_stream({"Records": records_of(read_stream(streams, arn), placed["order_id"])[1:]}, None)
     assert received() == []
-    assert OrderModel.get("acme", placed["order_id"], consistent_read=True).co_purchases_counted_at is not None
+    assert OrderModel.get("globex", placed["order_id"], consistent_read=True).co_purchases_counted_at is not None
 
 
 def test_make_run_prints_the_demo_admin_keys(local_stack):

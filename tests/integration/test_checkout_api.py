@@ -21,6 +21,7 @@ def checkout(api, cart_id, key=None, body=None):
     return api.post(f"{CARTS}/{cart_id}/checkout", body, headers=headers)
 
 
+@pytest.mark.usefixtures("acme_on_delivery")  # a card order's checkout: test_payments.py
 def test_checkout_prices_reserves_stock_and_persists_the_order(api):
     cart_id = cart_with(api, ("tent-2p", 1), ("headlamp", 2), promo="SUMMER10")
     response = checkout(api, cart_id, key="order-1", body={"email": "ada@example.com"})

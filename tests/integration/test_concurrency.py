@@ -1,4 +1,9 @@
-"""Races against DynamoDB Local (moto is not atomic under concurrency), through the real HTTP API."""
+"""Races against DynamoDB Local (moto is not atomic under concurrency), through the real HTTP API.
+
+acme takes cards: a checkout there moves units from stock to reserved (the order awaits its payment),
+and stock + reserved + sold never changes. globex, paid on delivery, sells them at once. The session's
+stack is shared, so no test switches a tenant's payment mode.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +18,25 @@ from chalicelib.ids import new_ulid
 from chalicelib.models import OrderModel, ProductModel
 
 
-@pytest.fixture
-def race_product(local_stack, stack_aws) -> str:
+def new_race_product(local_stack, tenant_id: str) -> str:
     assert local_stack.dynamodb_fallback_reason is None, "races must run on DynamoDB Local, not moto"
     product_id = f"race-{new_ulid().lower()}"
     ProductModel(
-        "acme", product_id, name="Limited edition", category="camping", price=Decimal("10.00"), stock=10
+        tenant_id, product_id, name="Limited edition", category="camping", price=Decimal("10.00"), stock=10
     ).save()
     return product_id
+
+
+@pytest.fixture
+def race_product(local_stack, stack_aws) -> str:
+    """10 units of a fresh product at acme, a card shop."""
+    return new_race_product(local_stack, "acme")
+
+
+@pytest.fixture
+def on_delivery_race_product(local_stack, stack_aws) -> str:
+    """10 units of a fresh product at globex, paid on delivery."""
+    return new_race_product(local_stack, "globex")
 
 
 def all_at_once(count: int, call):
@@ -35,8 +51,8 @@ def all_at_once(count: int, call):
         return list(pool.map(run, range(count)))
 
 
-def orders_for(product_id: str) -> list[OrderModel]:
-    return [o for o in OrderModel.query("acme", consistent_read=True) if o.lines[0].product_id == product_id]
+def orders_for(product_id: str, tenant_id: str = "acme") -> list[OrderModel]:
+    return [o for o in OrderModel.query(tenant_id, consistent_read=True) if o.lines[0].product_id == product_id]
 
 
 def test_fifty_shoppers_for_ten_units_never_oversell(local_stack, race_product):
@@ -53,8 +69,8 @@ def test_fifty_shoppers_for_ten_units_never_oversell(local_stack, race_product):
     assert statuses.count(409) == 40
     assert {r.json()["error"]["code"] for r in responses if r.status_code == 409} == {"OUT_OF_STOCK"}
     product = ProductModel.get("acme", race_product, consistent_read=True)
-    assert (product.stock, product.reserved, product.sold) == (0, 0, 10)
-    assert len(orders_for(race_product)) == 10
+    assert (product.stock, product.reserved, product.sold) == (0, 10, 0)  # held for 10 orders awaiting payment
+    assert [o.status for o in orders_for(race_product)] == ["pending_payment"] * 10
 
 
 @pytest.mark.parametrize(("retries", "quantity"), [(20, 2), (16, 6), (16, 10)])
@@ -79,7 +95,7 @@ def test_concurrent_retries_of_one_key_make_one_order_whatever_the_quantity(
     assert sorted(r.status_code for r in responses) == [200] * (retries - 1) + [201]
     assert len({r.json()["order"]["order_id"] for r in responses}) == 1
     product = ProductModel.get("acme", race_product, consistent_read=True)
-    assert (product.stock, product.sold) == (10 - quantity, quantity)
+    assert (product.stock, product.reserved, product.sold) == (10 - quantity, quantity, 0)
     assert len(orders_for(race_product)) == 1
 
 
@@ -105,7 +121,7 @@ def test_racing_checkouts_of_two_carts_with_one_key_place_one_order(local_stack,
     assert outcomes == [(200, None)] * 4 + [(422, "IDEMPOTENCY_KEY_REUSED")] * 5
     assert all(r.json()["order"]["cart_id"] == won_cart for r in responses if r.status_code == 200)
     product = ProductModel.get("acme", race_product, consistent_read=True)
-    assert (product.stock, product.sold) == (7, 3)
+    assert (product.stock, product.reserved, product.sold) == (7, 3, 0)
     assert len(orders_for(race_product)) == 1
 
 
@@ -122,10 +138,12 @@ def test_concurrent_cart_edits_lose_no_update(local_stack, stack_aws):
     assert sorted(item["product_id"] for item in cart["items"]) == sorted(products)
 
 
-def test_checkouts_racing_cancels_keep_every_unit_accounted_for(local_stack, race_product):
-    """Stock 10: 6 orders placed, then 8 more checkouts race 12 cancels (each of the 6 orders twice).
-    Every cancel happens once, and stock + reserved + sold stays 10 with sold = the confirmed orders' units."""
-    base = f"{local_stack.api_url}/tenants/acme"
+def test_checkouts_racing_cancels_keep_every_unit_accounted_for(local_stack, on_delivery_race_product):
+    """Stock 10 at an on-delivery shop: 6 orders placed, then 8 more checkouts race 12 cancels (each of the
+    6 orders twice). Every cancel happens once, and stock + reserved + sold stays 10 with sold = the
+    confirmed orders' units. (Cancels racing the release of card holds: the next test.)"""
+    race_product = on_delivery_race_product
+    base = f"{local_stack.api_url}/tenants/globex"
     with httpx.Client(timeout=60) as http:
 
         def new_cart() -> str:
@@ -154,10 +172,10 @@ def test_checkouts_racing_cancels_keep_every_unit_accounted_for(local_stack, rac
     refused = [r for kind, r in results if kind == "checkout" and r.status_code != 201]
     assert {r.json()["error"]["code"] for r in refused} <= {"OUT_OF_STOCK"}
     assert 4 <= len(placed_later) <= 8  # 4 units were free all along; cancels may free more in time
-    product = ProductModel.get("acme", race_product, consistent_read=True)
+    product = ProductModel.get("globex", race_product, consistent_read=True)
     assert product.stock + product.reserved + product.sold == 10
     assert (product.reserved, product.sold) == (0, len(placed_later))
-    statuses = sorted(o.status for o in orders_for(race_product))
+    statuses = sorted(o.status for o in orders_for(race_product, "globex"))
     assert statuses == ["cancelled"] * 6 + ["confirmed"] * len(placed_later)
 
 
@@ -167,8 +185,17 @@ def test_cancels_racing_the_sweeper_release_each_hold_once(local_stack, stack_aw
     from datetime import UTC, datetime, timedelta
     from decimal import Decimal as D
 
-    from chalicelib import payments
+    from chalicelib import orders, payments
     from chalicelib.models import TenantModel
+
+    # The sweeper is global: first it expires what earlier tests left awaiting payment (acme takes
+    # cards), so that the sweeps below find this test's orders only.
+    an_hour_on = datetime.now(UTC) + timedelta(hours=1)
+    for _ in range(10):
+        if not orders.lapsed_holds(an_hour_on):
+            break
+        payments.sweep_lapsed_holds(now=an_hour_on)
+    assert orders.lapsed_holds(an_hour_on) == []
 
     tenant = f"cards-{new_ulid().lower()[-8:]}"
     TenantModel(tenant, name="Card shop", currency="EUR", vat_rate=D("0.20"), payment_mode="stripe").save()

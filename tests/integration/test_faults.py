@@ -4,6 +4,9 @@ The app runs in-process (Chalice's test client) with DynamoDB and SSM reached th
 tests/faults_proxy.py. DynamoDB calls make three attempts (clients.DYNAMODB_RETRIES), then the
 checkout answers 503 UNAVAILABLE with Retry-After, and a failed checkout leaves stock, orders
 and the cart exactly as they were: the one transaction is all or nothing.
+
+acme takes cards (the session's stack is shared, so it is not switched): a placed order awaits its
+payment, its units moved from stock to reserved by that one transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from tests.faults_proxy import APPLIED_THEN_ERROR, SERVER_ERROR, THROTTLE, Fault
 ATTEMPTS = clients.DYNAMODB_RETRIES["total_max_attempts"]
 STOCK = 5
 QUANTITY = 2
+UNTOUCHED = (STOCK, 0, 0)  # (stock, reserved, sold)
+HELD = (STOCK - QUANTITY, QUANTITY, 0)  # an order placed, awaiting its card payment
 
 
 @pytest.fixture
@@ -81,12 +86,12 @@ def checkout(shop: Api, cart_id: str, key: str | None = None):
 
 
 def state(product_id: str, cart_id: str) -> dict:
-    """Stock, the cart and the orders of the cart, read consistently (no fault is active while reading)."""
+    """Units, the cart and the orders of the cart, read consistently (no fault is active while reading)."""
     product = ProductModel.get("acme", product_id, consistent_read=True)
     record = CartModel.get("acme", cart_id, consistent_read=True)
     orders = [o.order_id for o in OrderModel.query("acme", consistent_read=True) if o.cart_id == cart_id]
     return {
-        "stock": (product.stock, product.sold),
+        "units": (product.stock, product.reserved, product.sold),
         "cart": (record.status, record.order_id, record.version),
         "orders": orders,
     }
@@ -111,13 +116,13 @@ def test_a_failing_transaction_is_retried_three_times_then_503_and_nothing_chang
     assert dynamodb.faults["TransactWriteItems"] == ATTEMPTS
     dynamodb.heal()
     assert state(product_id, cart_id) == before
-    assert (before["stock"], before["cart"][:2], before["orders"]) == ((STOCK, 0), ("open", None), [])
+    assert (before["units"], before["cart"][:2], before["orders"]) == (UNTOUCHED, ("open", None), [])
 
     # Once DynamoDB recovers, the client's retry (same key) places the order, once.
     retried = checkout(shop, cart_id, key="k-1")
     assert retried.status_code == 201
     after = state(product_id, cart_id)
-    assert after["stock"] == (STOCK - QUANTITY, QUANTITY)
+    assert after["units"] == HELD
     assert after["orders"] == [retried.data["order"]["order_id"]]
 
 
@@ -146,7 +151,7 @@ def test_throttling_that_clears_within_the_retries_places_the_order_once(shop, d
     assert response.status_code == 201
     assert (dynamodb.calls["TransactWriteItems"], dynamodb.faults["TransactWriteItems"]) == (ATTEMPTS, ATTEMPTS - 1)
     after = state(product_id, cart_id)
-    assert after["stock"] == (STOCK - QUANTITY, QUANTITY)
+    assert after["units"] == HELD
     assert after["orders"] == [response.data["order"]["order_id"]]
     assert after["cart"][:2] == ("checked_out", response.data["order"]["order_id"])
 
@@ -163,7 +168,7 @@ def test_a_transaction_applied_but_answered_500_is_retried_without_applying_twic
     assert response.status_code == 201
     assert (dynamodb.calls["TransactWriteItems"], dynamodb.faults["TransactWriteItems"]) == (2, 1)
     after = state(product_id, cart_id)
-    assert after["stock"] == (STOCK - QUANTITY, QUANTITY)
+    assert after["units"] == HELD
     assert after["orders"] == [response.data["order"]["order_id"]]
 
 
@@ -177,7 +182,7 @@ def test_every_answer_lost_after_the_commit_is_503_and_the_retry_finds_the_one_o
     assert dynamodb.calls["TransactWriteItems"] == ATTEMPTS
     dynamodb.heal()
     after = state(product_id, cart_id)
-    assert after["stock"] == (STOCK - QUANTITY, QUANTITY)  # applied once, whole: never half an order
+    assert after["units"] == HELD  # applied once, whole: never half an order
     assert len(after["orders"]) == 1
     order_id = after["orders"][0]
     assert after["cart"][:2] == ("checked_out", order_id)
@@ -203,7 +208,7 @@ def test_ssm_down_turns_the_upsell_off_and_the_checkout_goes_through(shop, dynam
     # One GetParameters, two attempts (clients.PARAMETERS_CONFIG); a failure is never taken for a missing flag.
     assert ssm.calls == {"GetParameters": 2}
     after = state(product_id, cart_id)
-    assert after["stock"] == (STOCK - QUANTITY, QUANTITY)
+    assert after["units"] == HELD
     assert after["orders"] == [response.data["order"]["order_id"]]
     assert dynamodb.calls["TransactWriteItems"] == 1
 

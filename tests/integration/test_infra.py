@@ -743,7 +743,8 @@ def prod_like(
 
     The LLM endpoint is replaced by a closed loopback port (the call fails fast and falls back), and
     Stripe by `stripe_stub`, so the SecureStrings are read as in production but nothing leaves the
-    machine. globex pays by card, its Stripe secrets in SSM.
+    machine. globex pays by card, its Stripe secrets in SSM; acme (a card shop in the demo data) is paid
+    on delivery here, so that both kinds of checkout, and an order counted at INSERT, are exercised.
     """
     from moto import mock_aws
 
@@ -777,6 +778,7 @@ def prod_like(
                 Name=f"/cartwise/prod/tenants/globex/stripe/{name}", Value=value, Type="SecureString", Overwrite=True
             )
         TenantModel("globex").update(actions=[TenantModel.payment_mode.set("stripe")])
+        TenantModel("acme").update(actions=[TenantModel.payment_mode.set("on_delivery")])
         events = clients.events()
         with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
             events.create_event_bus(Name="cartwise-prod")

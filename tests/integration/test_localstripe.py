@@ -198,7 +198,7 @@ def test_a_registered_webhook_gets_signed_events(localstripe_url: str, recorder:
 
 
 def test_provisioning_registers_each_stripe_mode_tenants_webhook(
-    aws: None, localstripe_url: str, recorder: Recorder
+    aws: None, acme_on_delivery: None, localstripe_url: str, recorder: Recorder
 ) -> None:
     from chalicelib import tenants
     from scripts.provision import register_stripe_webhooks
@@ -208,7 +208,9 @@ def test_provisioning_registers_each_stripe_mode_tenants_webhook(
     tenants.save_tenant(tenant, "Shop", "EUR", tenants.Decimal("0.20"), {})
     configure_payment(tenant, "stripe", "pk_test_shop", SECRET_KEY, WEBHOOK_SECRET)
 
-    # The demo tenants pay on delivery, so only the new one is registered.
+    # Both demo tenants are on delivery here, so only the new one is registered. (acme takes cards in
+    # the demo data, but a webhook is registered under its tenant's id: registering acme's here would
+    # point the session's localstripe, which the session's stack shares, at this recorder.)
     assert register_stripe_webhooks(localstripe_url, recorder.url) == [tenant]
     intent = paid_intent(localstripe_url)
     path, signature, body = recorder.event_about(intent.id)

@@ -1,4 +1,8 @@
-"""Order tokens and cancellation (moto): who may cancel, what a cancel gives back, once."""
+"""Order tokens and cancellation (moto): who may cancel, what a cancel gives back, once.
+
+acme is paid on delivery here (`acme_on_delivery`): its orders are confirmed and their units sold at
+checkout. Cancelling a card order awaiting payment: test_order_holds.py and test_payments.py.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from tests.admin import GLOBEX_KEY, admin
 from tests.conftest import product_record
 
 CARTS = "/tenants/acme/carts"
+pytestmark = pytest.mark.usefixtures("acme_on_delivery")
 
 
 def placed(api, *items, key=None) -> dict:

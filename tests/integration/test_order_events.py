@@ -1,4 +1,8 @@
-"""The orders-stream handler (moto): order_created on EventBridge, co-purchase counts exactly once."""
+"""The orders-stream handler (moto): order_created on EventBridge, co-purchase counts exactly once.
+
+acme is paid on delivery here (`acme_on_delivery`), so its orders are sales when inserted; a card
+order, counted once paid, is set up by its own test.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from tests.conftest import product_record
 from tests.streams import synthetic_record
 
 CARTS = "/tenants/acme/carts"
+pytestmark = pytest.mark.usefixtures("acme_on_delivery")
 PATTERN = {
     "source": ["cartwise.orders"],
     "detail-type": ["order_created", "order_paid", "order_cancelled", "order_expired", "order_refunded"],

@@ -63,6 +63,7 @@ def test_the_sweeper_expires_only_lapsed_holds_once_and_puts_their_units_back(ca
     assert [o["order_id"] for o in listed] == [lapsing["order_id"]]
 
 
+@pytest.mark.usefixtures("acme_on_delivery")
 def test_a_confirmed_order_is_never_swept(api):
     placed = checkout(api, ("sun-hat", 1))["order"]
     assert payments.sweep_lapsed_holds() == 0

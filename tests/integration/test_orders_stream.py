@@ -13,7 +13,7 @@ from chalicelib.ids import new_ulid
 from chalicelib.models import ProductModel
 from scripts.local_stack import start_orders_stream
 from scripts.orders_stream import StreamPoller, orders_stream_arn
-from tests.admin import admin
+from tests.admin import GLOBEX_KEY, admin
 from tests.integration.test_order_events import subscribe
 
 
@@ -32,7 +32,10 @@ def wait_for(check, timeout=30.0):
 
 
 def test_make_run_counts_orders_and_publishes_events_within_seconds(dynamodb_local, tmp_path: Path):
-    """A new user's story: orders of A with B, again and again; the fallback then suggests B for A."""
+    """A new user's story: orders of A with B, again and again; the fallback then suggests B for A.
+
+    At globex, paid on delivery, whose orders are sales when placed (acme's card orders count once paid).
+    """
     stack = dynamodb_local
     runner = start_orders_stream(stack.env, log_dir=tmp_path)
     try:
@@ -42,26 +45,31 @@ def test_make_run_counts_orders_and_publishes_events_within_seconds(dynamodb_loc
         with httpx.Client(base_url=stack.api_url, timeout=60) as shop:
             for product_id, category in ((a, f"alone-{suffix}"), (b, "lighting")):
                 body = {"name": product_id, "category": category, "price": "5.00", "stock": 50}
-                assert shop.put(f"/tenants/acme/products/{product_id}", json=body, headers=admin()).status_code == 201
+                assert (
+                    shop.put(f"/tenants/globex/products/{product_id}", json=body, headers=admin(GLOBEX_KEY)).status_code
+                    == 201
+                )
             placed = []
             for _ in range(3):
                 items = [{"product_id": a, "quantity": 1}, {"product_id": b, "quantity": 2}]
-                cart = shop.post("/tenants/acme/carts", json={"items": items}).json()
-                placed.append(shop.post(f"/tenants/acme/carts/{cart['cart_id']}/checkout").json()["order"]["order_id"])
+                cart = shop.post("/tenants/globex/carts", json={"items": items}).json()
+                placed.append(
+                    shop.post(f"/tenants/globex/carts/{cart['cart_id']}/checkout").json()["order"]["order_id"]
+                )
 
             def counted():
-                return ProductModel.get("acme", a, consistent_read=True).co_purchases.as_dict() == {b: 3}
+                return ProductModel.get("globex", a, consistent_read=True).co_purchases.as_dict() == {b: 3}
 
             wait_for(counted)
-            assert ProductModel.get("acme", b, consistent_read=True).co_purchases.as_dict() == {a: 3}
+            assert ProductModel.get("globex", b, consistent_read=True).co_purchases.as_dict() == {a: 3}
             published = wait_for(lambda: [e for e in received() if e["detail"]["order_id"] in placed] or None)
             mine = sorted(e["detail"]["order_id"] for e in published)
             while len(mine) < len(placed):  # events may arrive in more than one batch
                 mine += sorted(e["detail"]["order_id"] for e in received() if e["detail"]["order_id"] in placed)
             assert sorted(mine) == sorted(placed)
 
-            cart = shop.post("/tenants/acme/carts", json={"items": [{"product_id": a, "quantity": 1}]}).json()
-            suggestions = shop.get(f"/tenants/acme/carts/{cart['cart_id']}/upsell").json()["suggestions"]
+            cart = shop.post("/tenants/globex/carts", json={"items": [{"product_id": a, "quantity": 1}]}).json()
+            suggestions = shop.get(f"/tenants/globex/carts/{cart['cart_id']}/upsell").json()["suggestions"]
         assert suggestions[0]["product_id"] == b
         assert suggestions[0]["reason"] == f"Often bought together with {a}."
     finally:

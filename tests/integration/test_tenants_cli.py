@@ -254,13 +254,15 @@ def test_set_payment_rejects_bad_arguments(aws, argv):
     assert payment_of("globex") == ("on_delivery", None)
 
 
-def test_provisioning_stores_the_demo_keys_as_set_payment_does_and_keeps_acme_on_delivery(aws):
+def test_provisioning_stores_the_demo_keys_as_set_payment_does_and_makes_acme_the_card_shop(aws):
     import json
 
     from tests.admin import DATA
 
     demo = json.loads((DATA / "acme.json").read_text())["payment"]
-    assert payment_of("acme") == ("on_delivery", demo["publishable_key"])
+    assert demo["mode"] == "stripe"
+    assert payment_of("acme") == ("stripe", demo["publishable_key"])
+    assert payment_of("globex") == ("on_delivery", None)
     assert stripe_secrets("acme") == {
         "secret_key": ("SecureString", demo["secret_key"]),
         "webhook_secret": ("SecureString", demo["webhook_secret"]),
