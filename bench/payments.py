@@ -7,6 +7,7 @@ sweeper started here exactly as `make run` starts them (the sweeper every few se
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -17,10 +18,11 @@ from typing import Any
 
 import httpx
 
+from chalicelib import clients, tenants
 from chalicelib.models import OrderModel
 from scripts.local_stack import start_sweeper
 from scripts.sweeper import DEFAULT_INTERVAL_SECONDS
-from support.card_shop import card, invariant_breaches, open_card_shop, run_crowd, units
+from support.card_shop import SEEDED, card, invariant_breaches, open_card_shop, run_crowd, units
 
 PAYMENTS = 40
 LAPSES = 12
@@ -79,9 +81,9 @@ def lapse_to_sellable(api_url: str, tenant_id: str) -> dict[str, Any]:
             OrderModel(tenant_id, order_id).update(actions=[OrderModel.hold_expires_at.set(lapses_at)])
             deadline = time.monotonic() + 4 * DEFAULT_INTERVAL_SECONDS + 10
             while time.monotonic() < deadline:
-                if OrderModel.get(tenant_id, order_id, consistent_read=True).status == "expired":
-                    if http.get(f"{base}/products/{PRODUCT}").json()["stock"] > before - 1:
-                        break
+                expired = OrderModel.get(tenant_id, order_id, consistent_read=True).status == "expired"
+                if expired and http.get(f"{base}/products/{PRODUCT}").json()["stock"] >= before:
+                    break
                 time.sleep(0.05)
             with lock:
                 waits.append((datetime.now(UTC) - lapses_at).total_seconds())
@@ -100,6 +102,10 @@ def lapse_to_sellable(api_url: str, tenant_id: str) -> dict[str, Any]:
 
 
 def phase_payments(api_url: str, stripe_url: str, env: Mapping[str, str], log_dir: Path) -> dict[str, Any]:
+    # This process seeds the card shops and sweeps the crowd's lapsed holds itself: point it at the stack.
+    os.environ.update(env)
+    clients.reset()
+    tenants.clear_cache()
     tenant_id = f"bench-cards-{int(time.time())}"
     key = open_card_shop(tenant_id)
     results: dict[str, Any] = {"payment_call": payment_latency(api_url, stripe_url, tenant_id, key)}
@@ -112,10 +118,13 @@ def phase_payments(api_url: str, stripe_url: str, env: Mapping[str, str], log_di
     crowd_key = open_card_shop(crowd_tenant)
     crowd = run_crowd(api_url, stripe_url, crowd_tenant, crowd_key)
     breaches = invariant_breaches(stripe_url, crowd_tenant, crowd.added)
+    counted = {product: units(crowd_tenant, product) for product in SEEDED}
     results["crowd"] = {
         "seed": crowd.seed,
         "outcomes": dict(crowd.outcomes),
-        "units": {product: units(crowd_tenant, product) for product in ("lamp", "stove", "tarp")},
+        "units": counted,
+        # stock + reserved + sold against seeded + added, per product: 0 when no unit was lost or made
+        "units_off": {p: sum(counted[p]) - SEEDED[p] - crowd.added[p] for p in SEEDED},
         "breaches": breaches,
     }
     return results

@@ -15,6 +15,9 @@
    items read per up-sell, LLM calls per cart content, the checkout after the cart page asked
    against the checkout with the up-sell off and against a bare botocore floor, through `chalice
    local` and as Lambda runs it (bench/lambda_checkout.py: the handler invoked in-process)
+7. card payments against localstripe (bench/payments.py): the payment call's latency, the time from a
+   hold lapsing to its units being on sale again with the sweeper running as under `make run`, and
+   the stock invariant after a randomized crowd of card shoppers (units lost or made, double charges)
 
 Everything runs on loopback (DynamoDB Local, a moto server for SSM, `chalice local` through
 bench/server.py, an OpenAI-compatible stub) and is bounded in count and time (about 4-5 minutes).
@@ -38,8 +41,8 @@ from typing import Any
 import boto3
 import httpx
 
-from bench import catalogue, coldstart, lambda_checkout, load, relevance
-from scripts.local_stack import HOST, REGION, ChildProcess, LocalStack, free_port, wait_for_port
+from bench import catalogue, coldstart, lambda_checkout, load, payments, relevance
+from scripts.local_stack import HOST, REGION, ChildProcess, LocalStack, free_port, start_localstripe, wait_for_port
 from support.llm_stub import StubLLM, hang, pick_first_candidates
 
 REPO = Path(__file__).resolve().parent.parent
@@ -498,6 +501,25 @@ def line(label: str, value: Any, target: Target | str | None = None) -> str:
     return f"{label:<60} {value!s:>24}  {target or ''}".rstrip()
 
 
+def payment_rows(p: dict[str, Any]) -> list[Row]:
+    """Section 7: card payments against localstripe."""
+    call, lapsed, crowd = p["payment_call"], p["lapse_to_sellable"], p["crowd"]
+    lost_or_made = sum(abs(b) for b in crowd["units_off"].values())
+    return [
+        ("7 payment call p50 / p95 (against localstripe)", f"{call['p50_ms']} / {call['p95_ms']} ms", None),
+        (
+            f"7 hold lapsed -> units on sale again p50 / p95 (sweep every {lapsed['sweep_interval_s']:g} s)",
+            f"{lapsed['p50_s']} / {lapsed['p95_s']} s",
+            Target(f"<= {lapsed['sweep_interval_s'] + 2:g} s", lapsed["p95_s"] <= lapsed["sweep_interval_s"] + 2),
+        ),
+        (
+            f"7 randomized crowd ({sum(crowd['outcomes'].values())} actions): units lost or made",
+            lost_or_made,
+            Target("0", lost_or_made == 0 and not crowd["breaches"]),
+        ),
+    ]
+
+
 def print_table(r: dict[str, Any]) -> None:
     machine = r["machine"]
     lines = [
@@ -519,6 +541,8 @@ def print_table(r: dict[str, Any]) -> None:
         *(line(*row) for row in upsell_rows(r["upsell"])),
         "",
         *(line(*row) for row in catalogue_rows(r["catalogue"])),
+        "",
+        *(line(*row) for row in payment_rows(r["payments"])),
         "",
         f"figures written to {RESULTS.relative_to(REPO)}",
     ]
@@ -546,9 +570,14 @@ def main(argv: list[str] | None = None) -> int:
     results["packaged_import"] = coldstart.packaged_import(Path(results["package"]["zip_path"]))
     step("local stack: DynamoDB Local, moto (SSM), provisioning")
     llm = StubLLM().start()
-    with LocalStack(dynamodb_port=free_port(), aws_port=free_port(), api=False, log_dir=WORK_DIR / "logs") as stack:
+    stack = LocalStack(
+        dynamodb_port=free_port(), aws_port=free_port(), stripe_port=free_port(), api=False, log_dir=WORK_DIR / "logs"
+    )
+    with stack:
         if stack.dynamodb_fallback_reason:
             print(f"warning: DynamoDB is moto, not DynamoDB Local ({stack.dynamodb_fallback_reason})", flush=True)
+        # The bench serves the API itself (bench/server.py), so the stack starts no localstripe: this one is its.
+        stack.processes.append(start_localstripe(stack.stripe_port, log_dir=stack.log_dir))
         bench = Bench(stack, llm)
         try:
             bench.flag(False)
@@ -570,6 +599,8 @@ def main(argv: list[str] | None = None) -> int:
             results["upsell"] = phase_upsell(bench)
             step("up-sell at catalogue scale: 20 000 products, checkouts against the floor")
             results["catalogue"] = phase_catalogue(bench)
+            step("card payments: the payment call, lapsed holds back on sale, a randomized crowd")
+            results["payments"] = payments.phase_payments(bench.api_url, stack.stripe_url, stack.env, stack.log_dir)
         finally:
             bench.stop()
             llm.stop()
