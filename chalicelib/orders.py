@@ -189,6 +189,20 @@ def attach_payment_intent(order: OrderModel, intent_id: str, replacing: str | No
     return intent_id
 
 
+def count_card_attempt(order: OrderModel, most: int) -> bool:
+    """Count one more card attempt on the order; False when it had `most` already."""
+    try:
+        OrderModel(order.tenant_id, order.order_id).update(
+            actions=[OrderModel.card_attempts.add(1)],
+            condition=OrderModel.card_attempts.does_not_exist() | (OrderModel.card_attempts < most),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def _move(
     order: OrderModel,
     to_status: str,

@@ -14,12 +14,14 @@ docs/decisions/0018-card-payments.md.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from pynamodb.exceptions import PutError
 
@@ -34,6 +36,7 @@ from chalicelib.errors import (
     PaymentFailed,
     Unavailable,
 )
+from chalicelib.ids import is_ulid
 from chalicelib.models import IdempotencyKeyModel, OrderModel
 from chalicelib.observability import logger
 from chalicelib.orders import Moved
@@ -45,6 +48,12 @@ SECRET_MAX_AGE_SECONDS = 300
 # Stripe retries a webhook for up to three days; a processed event id is remembered a little longer.
 EVENT_MEMORY = timedelta(days=4)
 SETTLE_ATTEMPTS = 6
+# A sweep stops this long before its function's time limit: one more order's Stripe calls fit in it.
+SWEEP_MARGIN_SECONDS = 10
+# A card attempt per SetupIntent: more than this on one order looks like card testing.
+MAX_CARD_ATTEMPTS = 10
+# Currencies Stripe counts in thousandths; in whole units (the set after); every other one in hundredths.
+THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 # Currencies Stripe counts in whole units (no minor unit); every other one has 100 minor units.
 ZERO_DECIMAL_CURRENCIES = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
@@ -65,7 +74,8 @@ class Payment:
 
 def minor_units(amount: Decimal, currency: str) -> int:
     """The amount in the currency's minor units, as Stripe counts it (EUR 193.30 → 19330)."""
-    scaled = amount if currency.upper() in ZERO_DECIMAL_CURRENCIES else amount * 100
+    code = currency.upper()
+    scaled = amount if code in ZERO_DECIMAL_CURRENCIES else amount * (1000 if code in THREE_DECIMAL_CURRENCIES else 100)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{amount} {currency} is not a whole number of minor units")
     return int(scaled)
@@ -107,13 +117,20 @@ def start_card_setup(tenant: Tenant, order_id: str, attempt: str) -> str:
     """
     order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     _require_payable(order)
+    if not orders.count_card_attempt(order, MAX_CARD_ATTEMPTS):
+        # Card testing: someone trying stolen numbers against one cheap order. The hold lapses as usual.
+        raise OrderNotPayable(
+            f"Order {order_id!r} had {MAX_CARD_ATTEMPTS} card attempts already.",
+            {"status": order.status, "reason": "too_many_card_attempts"},
+        )
+    metadata = {"tenant_id": order.tenant_id, "order_id": order.order_id}
     with _stripe_errors():
-        setup = _client(tenant.tenant_id).v1.setup_intents.create(
-            {
-                "usage": "on_session",
-                "payment_method_types": ["card"],
-                "metadata": {"tenant_id": order.tenant_id, "order_id": order.order_id},
-            },
+        stripe = _client(tenant.tenant_id)
+        # The card is set up for the order's customer: Stripe lets a PaymentMethod saved to a customer
+        # be used again, which the intent's confirmation is (one without a customer may be used once).
+        customer = stripe.v1.customers.create({"metadata": metadata}, {"idempotency_key": _key(order, "customer")})
+        setup = stripe.v1.setup_intents.create(
+            {"usage": "on_session", "payment_method_types": ["card"], "customer": customer.id, "metadata": metadata},
             {"idempotency_key": _key(order, f"setup/{attempt}")},
         )
     return str(setup.client_secret)
@@ -130,7 +147,7 @@ def cancel(tenant: Tenant, order_id: str) -> OrderModel:
         with _stripe_errors():
             intent = _cancel_intent(_client(tenant.tenant_id), order)
         if intent.status == "succeeded":
-            settled = settle(tenant.tenant_id, order.order_id, intent)
+            settled = settle(tenant.tenant_id, order.order_id, intent.id)
             raise OrderNotCancellable(
                 f"Order {order_id!r} is {settled.status} and cannot be cancelled.", {"status": settled.status}
             )
@@ -151,22 +168,28 @@ def refund(tenant: Tenant, order_id: str) -> OrderModel:
     return _record_refund(order, "requested_by_admin")
 
 
-def settle(tenant_id: str, order_id: str, intent: Any) -> OrderModel:
-    """Record that the order's PaymentIntent succeeded (Stripe's answer, the webhook or the sweeper).
+def settle(tenant_id: str, order_id: str, intent_id: str) -> OrderModel:
+    """Record that a PaymentIntent of the order succeeded (Stripe's answer, the webhook or the sweeper).
 
     Exactly once whoever comes first. A payment that succeeded after the hold lapsed takes its units
-    from stock again if they are there; else, or when the shopper had cancelled, it is refunded.
+    from stock again if they are there; else, or when the shopper had cancelled, it is refunded. A
+    succeeded intent the order no longer holds (replaced while a racing request confirmed it) is
+    refunded: the order is only ever paid through the intent it holds.
     """
     for attempt in range(SETTLE_ATTEMPTS):
         order = orders.get_order(tenant_id, order_id, consistent=True)
-        if order.payment_intent_id != intent.id:
-            # Not this order's intent (a duplicate a racing request cancelled): it is never charged.
-            logger.warning("Payment for another intent ignored", order_id=order_id, intent=intent.id)
+        if order.payment_intent_id != intent_id:
+            logger.warning("Payment of a replaced intent refunded", order_id=order_id, intent=intent_id)
+            with _stripe_errors():
+                _refund_intent(_client(tenant_id), order, intent_id)
             return order
         if order.status in ("paid", "refunded"):
             return order
         if order.status == "cancelled":
             return _refund_late(tenant_id, order, "order_cancelled")
+        if order.status == "expired" and _has_refund(tenant_id, intent_id):
+            # A late payment refunded at Stripe whose recording failed: finish it, never sell it now.
+            return _refund_late(tenant_id, order, "stock_released")
         moved = orders.mark_paid(order)
         if moved is Moved.DONE:
             logger.info("Order paid", order_id=order_id, status=order.status)
@@ -186,47 +209,80 @@ def handle_webhook(tenant: Tenant, payload: bytes | str, signature: str | None) 
     """
     import stripe as stripe_sdk
 
-    if tenant.payment_mode != "stripe":
+    # A shop that never took cards has no secret; one that stopped keeps its secret, so late
+    # payments of its last card orders are still recorded or refunded.
+    secret = _secret(tenant.tenant_id, "webhook_secret", required=tenant.payment_mode == "stripe")
+    if secret is None:
         raise BadRequest("This shop takes no card payments.")
-    secret = _secret(tenant.tenant_id, "webhook_secret")
     try:
-        event = stripe_sdk.Webhook.construct_event(payload, signature or "", secret)
+        # Stripe's tolerance: a signed event older than 5 minutes is a replay, not a delivery.
+        stripe_sdk.WebhookSignature.verify_header(
+            payload, signature or "", secret, tolerance=stripe_sdk.Webhook.DEFAULT_TOLERANCE
+        )
+        event = json.loads(payload)
     except (ValueError, stripe_sdk.SignatureVerificationError):
         raise BadRequest("The Stripe signature does not match this tenant's webhook secret.") from None
-    if event.type not in HANDLED_EVENTS:
+    # Signed by Stripe, but read defensively: anything of another shape is acknowledged and ignored.
+    event_id, event_type, intent = _event_fields(event)
+    if event_type not in HANDLED_EVENTS or event_id is None or intent is None:
         return "ignored"
-    if _seen(tenant.tenant_id, event.id):
+    if _seen(tenant.tenant_id, event_id):
         return "duplicate"
-    intent = event.data.object
-    metadata = intent.metadata.to_dict() if intent.metadata else {}
-    if metadata.get("tenant_id") != tenant.tenant_id or not metadata.get("order_id"):
-        logger.warning("Webhook for another tenant's payment ignored", event_id=event.id)
+    metadata = intent["metadata"]  # a dict (_event_fields)
+    order_id = metadata.get("order_id")
+    if metadata.get("tenant_id") != tenant.tenant_id or not isinstance(order_id, str) or not is_ulid(order_id):
+        logger.warning("Webhook for another tenant's payment ignored", event_id=event_id)
         return "ignored"
     try:
-        settle(tenant.tenant_id, metadata["order_id"], intent)
+        settle(tenant.tenant_id, order_id, intent["id"])
     except NotFound:
-        logger.warning("Webhook for an unknown order ignored", event_id=event.id)
+        logger.warning("Webhook for an unknown order ignored", event_id=event_id)
         return "ignored"
-    _remember(tenant.tenant_id, event.id, event.type)
+    _remember(tenant.tenant_id, event_id, event_type)
     return "applied"
 
 
-def sweep_lapsed_holds(now: datetime | None = None, max_pages: int = 10) -> int:
+def _event_fields(event: Any) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    """The event's id, type and PaymentIntent, each None when it is not of the expected shape."""
+    if not isinstance(event, dict):
+        return None, None, None
+    event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
+    intent = data.get("object") if isinstance(data, dict) else None
+    valid_intent = (
+        isinstance(intent, dict) and isinstance(intent.get("id"), str) and isinstance(intent.get("metadata"), dict)
+    )
+    return (
+        event_id if isinstance(event_id, str) else None,
+        event_type if isinstance(event_type, str) else None,
+        intent if valid_intent else None,
+    )
+
+
+def sweep_lapsed_holds(now: datetime | None = None, max_pages: int = 10, time_left: float | None = None) -> int:
     """The sweeper's run (every minute in the cloud, every few seconds with `make run`): expire every
     lapsed hold, cancelling its PaymentIntent first; returns how many orders expired.
 
     An intent that succeeded after all is recorded as paid instead. When Stripe cannot be reached the
     hold still lapses (stock must not stay locked by an outage): a payment that completes later is
-    taken back into stock or refunded by `settle`.
+    taken back into stock or refunded by `settle`. One order failing is logged and skipped, so it
+    never holds back the other tenants' holds; `time_left` (the function's, in seconds) stops the run
+    in time, and the next run goes on.
     """
+    deadline = time.monotonic() + time_left - SWEEP_MARGIN_SECONDS if time_left is not None else None
     expired = 0
     for _ in range(max_pages):
         cutoff = now or datetime.now(UTC)
         page = orders.lapsed_holds(cutoff)
         for order in page:
-            if order.payment_intent_id and _paid_meanwhile(order):
-                continue
-            expired += orders.expire(order, cutoff)
+            if deadline is not None and time.monotonic() > deadline:
+                logger.info("Sweep stopped for time", orders=expired)
+                return expired
+            try:
+                if order.payment_intent_id and _paid_meanwhile(order):
+                    continue
+                expired += orders.expire(order, cutoff)
+            except Exception:  # noqa: BLE001 - logged; the next run tries this order again
+                logger.exception("Lapsed hold not expired", tenant_id=order.tenant_id, order_id=order.order_id)
         if len(page) < orders.SWEEP_PAGE:
             break
     if expired:
@@ -235,16 +291,22 @@ def sweep_lapsed_holds(now: datetime | None = None, max_pages: int = 10) -> int:
 
 
 def _paid_meanwhile(order: OrderModel) -> bool:
-    """Cancel a lapsed order's intent; True when it had succeeded (and the order is now recorded as paid)."""
+    """Cancel a lapsed order's intent; True when it had succeeded (and the order is now recorded as paid).
+
+    Stripe unreachable, or not knowing the intent (a tenant switched to live keys with test orders
+    pending): the hold lapses anyway.
+    """
+    import stripe as stripe_sdk
+
     try:
         with _stripe_errors():
             intent = _cancel_intent(_client(order.tenant_id), order)
-    except Unavailable:
-        logger.warning("Intent of a lapsed hold not cancelled", order_id=order.order_id)
+    except (Unavailable, stripe_sdk.StripeError) as exc:
+        logger.warning("Intent of a lapsed hold not cancelled", order_id=order.order_id, error=type(exc).__name__)
         return False
     if intent.status != "succeeded":
         return False
-    settle(order.tenant_id, order.order_id, intent)
+    settle(order.tenant_id, order.order_id, intent.id)
     return True
 
 
@@ -265,21 +327,34 @@ def _intent_of(stripe: Any, order: OrderModel, intent: Any) -> Any:
         # localstripe cannot confirm an intent again after a declined charge (Stripe can); a fresh
         # intent works on both, and the spent one can never succeed, so one charge at most holds.
         if intent.status != "canceled":
-            _cancel(stripe, order, intent.id)
+            intent = _cancel(stripe, order, intent.id)
+            if intent.status in ("succeeded", "processing"):  # a racing request's card went through
+                return intent
         return _new_intent(stripe, order, f"intent/after/{intent.id}", replacing=intent.id)
     return intent
 
 
 def _new_intent(stripe: Any, order: OrderModel, key: str, replacing: str | None) -> Any:
-    intent = stripe.v1.payment_intents.create(
-        {
-            "amount": minor_units(order.totals.total, order.currency),
-            "currency": order.currency.lower(),
-            "payment_method_types": ["card"],
-            "metadata": {"tenant_id": order.tenant_id, "order_id": order.order_id},
-        },
-        {"idempotency_key": _key(order, key)},
-    )
+    import stripe as stripe_sdk
+
+    try:
+        intent = stripe.v1.payment_intents.create(
+            {
+                "amount": minor_units(order.totals.total, order.currency),
+                "currency": order.currency.lower(),
+                "payment_method_types": ["card"],
+                "metadata": {"tenant_id": order.tenant_id, "order_id": order.order_id},
+            },
+            {"idempotency_key": _key(order, key)},
+        )
+    except (ValueError, stripe_sdk.InvalidRequestError) as exc:
+        if isinstance(exc, stripe_sdk.InvalidRequestError) and exc.param != "amount":
+            raise
+        # Below Stripe's minimum charge, above its maximum, or not a whole number of minor units.
+        raise OrderNotPayable(
+            f"A total of {order.totals.total} {order.currency} cannot be paid by card.",
+            {"status": order.status, "reason": "amount"},
+        ) from None
     held = orders.attach_payment_intent(order, intent.id, replacing)
     if held == intent.id:
         return intent
@@ -300,16 +375,17 @@ def _confirm(stripe: Any, order: OrderModel, intent_id: str, payment_method: str
 
     attempt = f"{intent_id}/{payment_method}"
     try:
-        stripe.v1.payment_intents.update(
-            intent_id, {"payment_method": payment_method}, {"idempotency_key": _key(order, f"card/{attempt}")}
-        )
+        card = {"payment_method": payment_method}
+        customer = stripe.v1.payment_methods.retrieve(payment_method).customer
+        if customer:  # set up for this order's customer (start_card_setup): the intent must name it too
+            card["customer"] = customer
+        stripe.v1.payment_intents.update(intent_id, card, {"idempotency_key": _key(order, f"card/{attempt}")})
         confirm_key = _key(order, f"confirm/{attempt}")
         return stripe.v1.payment_intents.confirm(intent_id, options={"idempotency_key": confirm_key})
     except stripe_sdk.CardError as exc:
-        logger.info("Card declined", order_id=order.order_id, code=exc.code)
-        raise PaymentFailed(
-            exc.user_message or "The card was declined.", {"decline_code": exc.code or "card_declined"}
-        ) from None
+        decline_code = (exc.error.decline_code if exc.error else None) or exc.code or "card_declined"
+        logger.info("Card declined", order_id=order.order_id, code=decline_code)
+        raise PaymentFailed(exc.user_message or "The card was declined.", {"decline_code": decline_code}) from None
     except stripe_sdk.InvalidRequestError as exc:
         if exc.param == "payment_method" or exc.code == "resource_missing" or exc.http_status == 404:
             raise BadRequest.for_field("payment_method", "Not a usable PaymentMethod.") from None
@@ -320,9 +396,10 @@ def _confirm(stripe: Any, order: OrderModel, intent_id: str, payment_method: str
 
 def _outcome(tenant_id: str, order: OrderModel, intent: Any) -> Payment:
     if intent.status == "succeeded":
-        settled = settle(tenant_id, order.order_id, intent)
-        if settled.status != "paid":  # paid after the hold lapsed and the units were gone: refunded
-            _require_payable(settled)
+        settled = settle(tenant_id, order.order_id, intent.id)
+        if settled.status != "paid":
+            _require_payable(settled)  # paid after the hold lapsed and the units were gone: refunded
+            raise PaymentFailed("That payment was refunded; please pay again.", {"intent_status": "refunded"})
         return Payment(settled, "succeeded")
     if intent.status == "requires_action":
         return Payment(order, "requires_action", intent.client_secret)
@@ -358,18 +435,26 @@ def _cancel(stripe: Any, order: OrderModel, intent_id: str) -> Any:
         raise
 
 
-def _refund_intent(stripe: Any, order: OrderModel) -> None:
-    """Refund the order's payment in full, once: an existing refund (an earlier attempt) is reused."""
-    existing = stripe.v1.refunds.list({"payment_intent": order.payment_intent_id, "limit": 10})
-    if any(refund.status in ("succeeded", "pending") for refund in existing.data):
+def _refund_intent(stripe: Any, order: OrderModel, intent_id: str | None = None) -> None:
+    """Refund a payment of the order (its intent's unless named) in full, once: an existing refund
+    (an earlier attempt that failed after Stripe acted) is reused."""
+    intent_id = intent_id or order.payment_intent_id
+    if _refunds_of(stripe, intent_id):
         return
     stripe.v1.refunds.create(
-        {
-            "payment_intent": order.payment_intent_id,
-            "metadata": {"tenant_id": order.tenant_id, "order_id": order.order_id},
-        },
-        {"idempotency_key": _key(order, "refund")},
+        {"payment_intent": intent_id, "metadata": {"tenant_id": order.tenant_id, "order_id": order.order_id}},
+        {"idempotency_key": _key(order, f"refund/{intent_id}")},
     )
+
+
+def _refunds_of(stripe: Any, intent_id: str | None) -> list[Any]:
+    listed = stripe.v1.refunds.list({"payment_intent": intent_id, "limit": 10})
+    return [refund for refund in listed.data if refund.status in ("succeeded", "pending")]
+
+
+def _has_refund(tenant_id: str, intent_id: str) -> bool:
+    with _stripe_errors():
+        return bool(_refunds_of(_client(tenant_id), intent_id))
 
 
 def _refund_late(tenant_id: str, order: OrderModel, reason: str) -> OrderModel:
@@ -399,13 +484,20 @@ def _client(tenant_id: str) -> Any:
     return clients.stripe(_secret(tenant_id, "secret_key"), get_settings().stripe_api_base)
 
 
-def _secret(tenant_id: str, name: str) -> str:
+@overload
+def _secret(tenant_id: str, name: str) -> str: ...
+@overload
+def _secret(tenant_id: str, name: str, required: bool) -> str | None: ...
+def _secret(tenant_id: str, name: str, required: bool = True) -> str | None:
+    """A tenant's Stripe secret from SSM (cached); a missing one is None unless `required`."""
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     parameter = get_settings().stripe_parameter(tenant_id, name)
     try:
         return str(clients.parameters().get(parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS))
     except GetParameterError as exc:
+        if not required and "ParameterNotFound" in repr(exc):
+            return None
         # A card tenant without its secrets is a configuration fault, not the shopper's: retry later.
         logger.error("Stripe secret not readable", parameter=parameter, error=repr(exc))
         raise Unavailable("Card payments are not available right now, please retry shortly.") from None

@@ -76,10 +76,10 @@ def authenticate(base_url: str, client_secret: str, success: bool = True) -> dic
     return response.json()
 
 
-def signed(event: dict, secret: str) -> tuple[bytes, dict[str, str]]:
-    """A webhook body and its Stripe-Signature header, made the way Stripe signs them."""
+def signed(event: Any, secret: str, age_seconds: int = 0) -> tuple[bytes, dict[str, str]]:
+    """A webhook body and its Stripe-Signature header, made the way Stripe signs them (`age_seconds` ago)."""
     payload = json.dumps(event).encode()
-    timestamp = int(time.time())
+    timestamp = int(time.time()) - age_seconds
     signature = hmac.new(secret.encode(), b"%d.%s" % (timestamp, payload), hashlib.sha256).hexdigest()
     return payload, {"Stripe-Signature": f"t={timestamp},v1={signature}", "Content-Type": "application/json"}
 

@@ -138,6 +138,8 @@ def test_the_card_setup_gives_stripe_js_a_setup_intent_of_this_tenant(shop, loca
     setup_id = response.data["client_secret"].split("_secret_")[0]
     setup = stripe_client(localstripe_url).v1.setup_intents.retrieve(setup_id)
     assert (setup.usage, setup.metadata.to_dict()) == ("on_session", {"tenant_id": "acme", "order_id": order_id})
+    customer = stripe_client(localstripe_url).v1.customers.retrieve(setup.customer)  # the card is saved to it
+    assert customer.metadata.to_dict() == {"tenant_id": "acme", "order_id": order_id}
 
 
 @pytest.mark.parametrize(
@@ -401,3 +403,93 @@ def test_stripe_unreachable_answers_503_and_leaves_the_order_payable(shop, local
     monkeypatch.setenv("STRIPE_API_BASE", localstripe_url)
     config.reset()
     assert pay(shop, order_id, token, payment_method).data["order"]["status"] == "paid"
+
+
+def test_a_lapsed_order_whose_intent_stripe_does_not_know_still_expires_and_others_too(shop, localstripe_url):
+    unknown_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, unknown_id, token, card(localstripe_url, "3ds"))
+    # e.g. a tenant switched to live keys while a test-mode order was pending: Stripe answers 404.
+    OrderModel("acme", unknown_id).update(actions=[OrderModel.payment_intent_id.set("pi_unknown0000000")])
+    other_id, _ = place(shop, ("headlamp", 1))
+
+    assert payments.sweep_lapsed_holds(now=datetime.now(UTC) + timedelta(seconds=901)) == 2
+
+    assert (status(unknown_id), status(other_id)) == ("expired", "expired")
+    assert (units("acme", "tent-2p"), units("acme", "headlamp")) == ((10, 0, 0), (30, 0, 0))
+
+
+def test_a_succeeded_intent_the_order_no_longer_holds_is_refunded_not_recorded(shop, localstripe_url):
+    order_id, _ = place(shop, ("tent-2p", 1))
+    stray = stripe_client(localstripe_url).v1.payment_intents.create(
+        {"amount": 15480, "currency": "eur", "payment_method": "pm_card_visa", "confirm": True,
+         "metadata": {"tenant_id": "acme", "order_id": order_id}}
+    )  # fmt: skip
+    assert stray.status == "succeeded"
+    body, headers = signed(succeeded_event(stray, "evt_stray_1"), webhook_secret("acme"))
+
+    shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+    refunds = stripe_client(localstripe_url).v1.refunds.list({"payment_intent": stray.id}).data
+    assert [refund.amount for refund in refunds] == [15480]
+
+
+def test_a_late_refund_whose_recording_failed_is_finished_never_sold(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 2))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    orders.expire(orders.get_order("acme", order_id, consistent=True), datetime.now(UTC) + timedelta(seconds=901))
+    intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
+    # Refunded at Stripe (no stock then), but the order's status was never written.
+    stripe_client(localstripe_url).v1.refunds.create({"payment_intent": intent["id"]})
+
+    body, headers = signed(succeeded_event(intent, "evt_late_3"), webhook_secret("acme"))
+    shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    order = shop.get(f"{ORDERS}/{order_id}").data
+    assert (order["status"], order["payment"]["refund_reason"]) == ("refunded", "stock_released")
+    assert units("acme", "tent-2p") == (10, 0, 0)  # the stock was there, but the money is gone
+    assert len(stripe_client(localstripe_url).v1.refunds.list({"payment_intent": intent["id"]}).data) == 1
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        {"id": "evt_odd_1", "type": "payment_intent.succeeded"},
+        {"id": "evt_odd_2", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}},
+        {"id": "evt_odd_3", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1", "metadata": "x"}}},
+        {"id": "evt_odd_4", "type": "payment_intent.succeeded",
+         "data": {"object": {"id": "pi_1", "metadata": {"tenant_id": "acme", "order_id": 7}}}},
+        {"id": 5, "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1", "metadata": {}}}},
+        {"id": "evt_odd_6", "type": "charge.refunded", "data": {"object": {"id": "ch_1"}}},
+    ],
+)  # fmt: skip
+def test_a_signed_event_of_an_odd_shape_is_acknowledged_and_ignored(shop, event):
+    body, headers = signed(event, webhook_secret("acme"))
+
+    response = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (response.status_code, response.data) == (200, {"received": True, "outcome": "ignored"})
+
+
+def test_a_replayed_old_signature_is_refused(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
+    body, headers = signed(succeeded_event(intent, "evt_old_1"), webhook_secret("acme"), age_seconds=600)
+
+    response = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (response.status_code, status(order_id)) == (400, "pending_payment")
+
+
+def test_card_setups_are_capped_per_order_against_card_testing(shop):
+    order_id, token = place(shop, ("tent-2p", 1))
+    answers = [
+        shop.post(f"{ORDERS}/{order_id}/payment/setup", {"attempt": f"attempt-{i:04d}"}, headers=token)
+        for i in range(payments.MAX_CARD_ATTEMPTS + 1)
+    ]
+
+    assert [a.status_code for a in answers] == [200] * payments.MAX_CARD_ATTEMPTS + [409]
+    assert answers[-1].data["error"]["details"] == {"status": "pending_payment", "reason": "too_many_card_attempts"}
+    assert status(order_id) == "pending_payment"
