@@ -90,8 +90,9 @@ export class PaymentState {
     this.order = order;
     this.token = token;
     this.upsell = upsell;
-    // The device's clock against the API's: a wrong clock only moves the countdown, the API decides.
-    this.deadline = Date.parse(order.hold_expires_at);
+    // The hold's length as the API measured it, counted from now on this device: a device clock that
+    // is wrong by minutes neither hides Pay nor promises more time (the API's 409 has the last word).
+    this.deadline = Date.now() + (Date.parse(order.hold_expires_at) - Date.parse(order.created_at));
   }
 
   secondsLeft(now = Date.now()) {
