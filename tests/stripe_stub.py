@@ -53,6 +53,10 @@ class StripeStub:
 
     def answer(self, method: str, path: str, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         parts = path.strip("/").split("/")[1:]  # without "v1"
+        if method == "POST" and parts == ["customers"]:
+            return 200, {"id": "cus_" + secrets.token_hex(8), "object": "customer", "metadata": fields["metadata"]}
+        if method == "GET" and parts[0] == "payment_methods":
+            return 200, {"id": parts[1], "object": "payment_method", "customer": None}
         if method == "POST" and parts == ["setup_intents"]:
             setup_id = "seti_" + secrets.token_hex(8)
             return 200, {"id": setup_id, "object": "setup_intent", "client_secret": f"{setup_id}_secret_x"}

@@ -98,6 +98,11 @@ def results(**changes: Any) -> dict[str, Any]:
                 "as_lambda_runs_it_flag_reused": {"checkout_to_floor": 1.2},
             },
         },
+        "payments": {
+            "payment_call": {"payments": 40, "p50_ms": 88.0, "p95_ms": 99.2},
+            "lapse_to_sellable": {"holds": 12, "sweep_interval_s": 5.0, "p50_s": 2.05, "p95_s": 3.74},
+            "crowd": {"outcomes": {"pay 200": 20, "cart 409": 30}, "units_off": {"lamp": 0, "tarp": 0}, "breaches": []},
+        },
     }
     figures.update(changes)
     return figures
@@ -139,3 +144,17 @@ def test_the_table_prints_one_line_per_row(capsys):
         in lines
     )
     assert lines[-1] == "figures written to bench/results.json"
+
+
+def test_the_payment_rows_count_units_lost_or_made_and_a_slow_sweep_misses():
+    rows = {label: (value, str(target)) for label, value, target in run.payment_rows(results()["payments"])}
+    assert rows["7 payment call p50 / p95 (against localstripe)"] == ("88.0 / 99.2 ms", "None")
+    assert rows["7 hold lapsed -> units on sale again p50 / p95 (sweep every 5 s)"] == ("2.05 / 3.74 s", "ok   <= 7 s")
+    assert rows["7 randomized crowd (50 actions): units lost or made"] == (0, "ok   0")
+    broken = results()["payments"] | {
+        "lapse_to_sellable": {"holds": 12, "sweep_interval_s": 5.0, "p50_s": 6.0, "p95_s": 9.5},
+        "crowd": {"outcomes": {"pay 200": 50}, "units_off": {"lamp": -1, "tarp": 2}, "breaches": ["lamp: ..."]},
+    }
+    rows = {label: (value, str(target)) for label, value, target in run.payment_rows(broken)}
+    assert rows["7 hold lapsed -> units on sale again p50 / p95 (sweep every 5 s)"][1] == "MISS <= 7 s"
+    assert rows["7 randomized crowd (50 actions): units lost or made"] == (3, "MISS 0")
