@@ -20,9 +20,7 @@ def get_order(tenant_id: str, order_id: str) -> dict:
 
 @blueprint.route(ORDER + "/cancel", methods=["POST"])
 def cancel_order(tenant_id: str, order_id: str) -> dict:
-    tenant = tenants.get_tenant(tenant_id)
-    order = orders.get_order(tenant.tenant_id, order_id)
-    require_order_holder(blueprint.current_request, tenant, order)
+    tenant, order = held_order(tenant_id, order_id)
     return shapes.order(payments.cancel(tenant, order.order_id), tenant)
 
 
@@ -30,9 +28,7 @@ def cancel_order(tenant_id: str, order_id: str) -> dict:
 def pay_order(tenant_id: str, order_id: str) -> dict:
     from chalicelib.api.schemas import PaymentBody
 
-    tenant = tenants.get_tenant(tenant_id)
-    order = orders.get_order(tenant.tenant_id, order_id)
-    require_order_holder(blueprint.current_request, tenant, order, shopper_only=True)
+    tenant, order = held_order(tenant_id, order_id, shopper_only=True)
     body = parse_body(blueprint.current_request.raw_body, PaymentBody)
     return shapes.payment(payments.pay(tenant, order.order_id, body.payment_method), tenant)
 
@@ -41,9 +37,7 @@ def pay_order(tenant_id: str, order_id: str) -> dict:
 def start_card_setup(tenant_id: str, order_id: str) -> dict:
     from chalicelib.api.schemas import CardSetupBody
 
-    tenant = tenants.get_tenant(tenant_id)
-    order = orders.get_order(tenant.tenant_id, order_id)
-    require_order_holder(blueprint.current_request, tenant, order, shopper_only=True)
+    tenant, order = held_order(tenant_id, order_id, shopper_only=True)
     body = parse_body(blueprint.current_request.raw_body, CardSetupBody)
     client_secret = payments.start_card_setup(tenant, order.order_id, body.attempt)
     return {"client_secret": client_secret, "publishable_key": tenant.stripe_publishable_key}
@@ -53,6 +47,14 @@ def start_card_setup(tenant_id: str, order_id: str) -> dict:
 def refund_order(tenant_id: str, order_id: str) -> dict:
     tenant = admin_tenant(blueprint.current_request, tenant_id)
     return shapes.order(payments.refund(tenant, order_id), tenant, with_email=True)
+
+
+def held_order(tenant_id: str, order_id: str, shopper_only: bool = False) -> tuple[Tenant, OrderModel]:
+    """The tenant and its order, once the request proved it holds the order (require_order_holder)."""
+    tenant = tenants.get_tenant(tenant_id)
+    order = orders.get_order(tenant.tenant_id, order_id)
+    require_order_holder(blueprint.current_request, tenant, order, shopper_only)
+    return tenant, order
 
 
 def require_order_holder(request: Request, tenant: Tenant, order: OrderModel, shopper_only: bool = False) -> None:
