@@ -19,7 +19,9 @@ import stripe
 from playwright.sync_api import Page, expect
 
 from scripts.local_stack import DEFAULT_STRIPE_PORT, HOST
+from support.card_shop import CARDS
 from tests.browser.harness import Shop, Storefront
+from tests.browser.test_payment import PaymentStep
 from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,12 +113,14 @@ def test_the_storefront_served_by_localstack_s3_places_an_order_in_chromium(page
     storefront.apply_promo("SUMMER10")
     storefront.expect_totals(**STOREFRONT_TOTALS)
     storefront.checkout_button.click()
-    expect(storefront.confirmation).to_be_visible()
+    # acme takes cards: the payment step, paid with localstripe's Stripe.js from the compose service.
+    PaymentStep(page).pay(CARDS["pays"], "€193.30")
+    expect(storefront.confirmation.get_by_role("heading", name="Thank you! Your order is paid.")).to_be_visible()
     storefront.expect_totals("#confirmation .totals", **STOREFRONT_TOTALS)
 
     order_id = storefront.confirmation.locator(".order-id").inner_text()
     order = shop.http.get(f"/tenants/acme/orders/{order_id}").json()
-    assert order["totals"] == TENT_AND_TWO_HEADLAMPS_SUMMER10
+    assert (order["status"], order["totals"]) == ("paid", TENT_AND_TWO_HEADLAMPS_SUMMER10)
     assert (shop.stock("acme", "tent-2p"), shop.stock("acme", "headlamp")) == (before[0] - 1, before[1] - 2)
 
 
