@@ -13,13 +13,14 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from chalicelib import clients, tenants
-from chalicelib.models import OrderModel
+from chalicelib.models import OrderModel, ProductModel
 from scripts.local_stack import start_sweeper
 from scripts.sweeper import DEFAULT_INTERVAL_SECONDS
 from support.card_shop import SEEDED, card, invariant_breaches, open_card_shop, run_crowd, units
@@ -74,16 +75,15 @@ def lapse_to_sellable(api_url: str, tenant_id: str) -> dict[str, Any]:
     lock = threading.Lock()
 
     def one(index: int) -> None:
+        # A product of its own, one unit: the order takes it, the sweeper must put it back.
+        product_id = f"lapse-{index}"
+        ProductModel(tenant_id, product_id, name=product_id, category="bench", price=Decimal("5.00"), stock=1).save()
         with httpx.Client(timeout=30) as http:
-            order_id, _ = place(http, base, PRODUCT)
-            before = http.get(f"{base}/products/{PRODUCT}").json()["stock"]
+            order_id, _ = place(http, base, product_id)
             lapses_at = datetime.now(UTC) + timedelta(seconds=0.5 + index * 0.37)  # spread over the sweep interval
             OrderModel(tenant_id, order_id).update(actions=[OrderModel.hold_expires_at.set(lapses_at)])
-            deadline = time.monotonic() + 4 * DEFAULT_INTERVAL_SECONDS + 10
-            while time.monotonic() < deadline:
-                expired = OrderModel.get(tenant_id, order_id, consistent_read=True).status == "expired"
-                if expired and http.get(f"{base}/products/{PRODUCT}").json()["stock"] >= before:
-                    break
+            deadline = time.monotonic() + 4 * DEFAULT_INTERVAL_SECONDS + 10  # a wait this long is a miss anyway
+            while time.monotonic() < deadline and http.get(f"{base}/products/{product_id}").json()["stock"] < 1:
                 time.sleep(0.05)
             with lock:
                 waits.append((datetime.now(UTC) - lapses_at).total_seconds())

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
@@ -67,6 +67,23 @@ def claim(
         expires_at=_whole_second_at_or_after(now + KEY_LIFETIME),
     )
     transaction.save(record, condition=_free(now), return_values="ALL_OLD")
+
+
+def remember(use: KeyUse, now: datetime, lifetime: timedelta = KEY_LIFETIME) -> None:
+    """Record the key on its own, for an effect that is idempotent by itself (a Stripe event applied
+    through status-conditioned transitions); a live record of it is left as it is."""
+    record = IdempotencyKeyModel(
+        use.tenant_id,
+        use.record_key,
+        fingerprint=use.fingerprint,
+        created_at=now,
+        expires_at=_whole_second_at_or_after(now + lifetime),
+    )
+    try:
+        record.save(condition=_free(now))
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
 
 
 def _whole_second_at_or_after(moment: datetime) -> datetime:

@@ -276,7 +276,7 @@ class OrderModel(CartwiseModel):
     # through, set once; and the refund's reason ("requested_by_admin", "stock_released", ...).
     payment_provider = UnicodeAttribute(null=True)  # "stripe" for a card tenant's order, else absent
     payment_intent_id = UnicodeAttribute(null=True)
-    card_attempts = CountAttribute(null=True)  # SetupIntents made for it (chalicelib/payments.py caps them)
+    card_attempts = UnicodeSetAttribute(null=True)  # ids of its card attempts (chalicelib/payments.py caps them)
     paid_at = UTCDateTimeAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)
     refund_reason = UnicodeAttribute(null=True)

@@ -99,9 +99,8 @@ class Moved(enum.Enum):
     """How a transition's one transaction ended."""
 
     DONE = "done"
-    STATUS_CHANGED = "status_changed"  # the order left the status the transition starts from
     SHORT = "short"  # a product had fewer units on sale than the order needs (a late payment)
-    CONFLICT = "conflict"  # another transaction touched the same items: read again and retry
+    CHANGED = "changed"  # the order left the status it was read in, or a conflict: read again
 
 
 def cancel(tenant_id: str, order_id: str) -> OrderModel:
@@ -117,7 +116,8 @@ def cancel(tenant_id: str, order_id: str) -> OrderModel:
             raise OrderNotCancellable(
                 f"Order {order_id!r} is {order.status} and cannot be cancelled.", {"status": order.status}
             )
-        if _move(order, "cancelled", OrderModel.cancelled_at, HELD_IN[order.status], ProductModel.stock) is Moved.DONE:
+        back_on_sale = (HELD_IN[order.status], ProductModel.stock)
+        if _move(order, "cancelled", OrderModel.cancelled_at, back_on_sale) is Moved.DONE:
             return order
         contention.pause(attempt)  # changed meanwhile (paid, expired, cancelled) or a conflict: read again
     raise Unavailable("The order is being changed concurrently, please retry.")
@@ -137,9 +137,8 @@ def lapsed_holds(now: datetime, limit: int = SWEEP_PAGE) -> list[OrderModel]:
 def expire(order: OrderModel, now: datetime) -> bool:
     """Expire an unpaid order whose hold lapsed by `now`, its units back on sale; False if it changed meanwhile."""
     lapsed = OrderModel.hold_expires_at <= now
-    return (
-        _move(order, "expired", OrderModel.expired_at, ProductModel.reserved, ProductModel.stock, lapsed) is Moved.DONE
-    )
+    back_on_sale = (ProductModel.reserved, ProductModel.stock)
+    return _move(order, "expired", OrderModel.expired_at, back_on_sale, lapsed) is Moved.DONE
 
 
 def mark_paid(order: OrderModel) -> Moved:
@@ -149,16 +148,15 @@ def mark_paid(order: OrderModel) -> Moved:
     after the hold lapsed) the units are taken from stock again, if there are enough: else SHORT,
     and the caller refunds the payment.
     """
-    if order.status == "pending_payment":
-        return _move(order, "paid", OrderModel.paid_at, ProductModel.reserved, ProductModel.sold)
-    return _move(order, "paid", OrderModel.paid_at, ProductModel.stock, ProductModel.sold)
+    held = ProductModel.reserved if order.status == "pending_payment" else ProductModel.stock
+    return _move(order, "paid", OrderModel.paid_at, (held, ProductModel.sold))
 
 
 def mark_refunded(order: OrderModel, reason: str) -> Moved:
     """Record a refund: a paid order's units go back on sale; an order whose units were released
     already (a late payment that found no stock) only changes status."""
-    held = ProductModel.sold if order.status == "paid" else None
-    return _move(order, "refunded", OrderModel.refunded_at, held, ProductModel.stock if held else None, reason=reason)
+    units = (ProductModel.sold, ProductModel.stock) if order.status == "paid" else None
+    return _move(order, "refunded", OrderModel.refunded_at, units, reason=reason)
 
 
 def attach_payment_intent(order: OrderModel, intent_id: str, replacing: str | None = None) -> str:
@@ -189,12 +187,13 @@ def attach_payment_intent(order: OrderModel, intent_id: str, replacing: str | No
     return intent_id
 
 
-def count_card_attempt(order: OrderModel, most: int) -> bool:
-    """Count one more card attempt on the order; False when it had `most` already."""
+def count_card_attempt(order: OrderModel, attempt: str, most: int) -> bool:
+    """Count a card attempt (by its id, so a retried request counts once); False past `most` attempts."""
+    room = OrderModel.card_attempts.does_not_exist() | (size(OrderModel.card_attempts) < most)
     try:
         OrderModel(order.tenant_id, order.order_id).update(
-            actions=[OrderModel.card_attempts.add(1)],
-            condition=OrderModel.card_attempts.does_not_exist() | (OrderModel.card_attempts < most),
+            actions=[OrderModel.card_attempts.add({attempt})],
+            condition=room | OrderModel.card_attempts.contains(attempt),
         )
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
@@ -203,17 +202,29 @@ def count_card_attempt(order: OrderModel, most: int) -> bool:
     return True
 
 
+def _move_units(transaction: TransactWrite, order: OrderModel, units_from: Any, units_to: Any) -> None:
+    """Add the moves of each line's units from one product counter to another to `transaction`."""
+    for line in order.lines:
+        condition: Condition = ProductModel.product_id.exists()
+        if units_from is ProductModel.stock:  # taken off the shelf again: only if they are still there
+            condition &= ProductModel.stock >= line.quantity
+        transaction.update(
+            ProductModel(order.tenant_id, line.product_id),
+            actions=[units_to.add(line.quantity), units_from.add(-line.quantity)],
+            condition=condition,
+        )
+
+
 def _move(
     order: OrderModel,
     to_status: str,
     stamp: Any,
-    units_from: Any,
-    units_to: Any,
+    units: tuple[Any, Any] | None,
     extra_condition: Condition | None = None,
     reason: str | None = None,
 ) -> Moved:
-    """Move the order to `to_status` and its units from one counter to another, in ONE transaction
-    conditioned on the status it leaves (and, when units come out of `stock`, on there being enough)."""
+    """Move the order to `to_status` and its units between two counters (`units`: from, to; None: they
+    stay), in ONE transaction conditioned on the status it leaves."""
     changed_at = datetime.now(UTC)
     condition = OrderModel.status == order.status
     if extra_condition is not None:
@@ -229,26 +240,17 @@ def _move(
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.update(OrderModel(order.tenant_id, order.order_id), actions=actions, condition=condition)
-            if units_from is not None:
-                for line in order.lines:
-                    enough = units_from >= line.quantity if units_from is ProductModel.stock else None
-                    exists = ProductModel.product_id.exists()
-                    transaction.update(
-                        ProductModel(order.tenant_id, line.product_id),
-                        actions=[units_to.add(line.quantity), units_from.add(-line.quantity)],
-                        condition=exists & enough if enough is not None else exists,
-                    )
+            if units is not None:
+                _move_units(transaction, order, *units)
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise
         contention.raise_if_permanent(exc)
         # Every action is an update, so PynamoDB keeps their order: the order's own comes first.
         codes = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
-        if codes and codes[0] == "ConditionalCheckFailed":
-            return Moved.STATUS_CHANGED
-        if "ConditionalCheckFailed" in codes[1:]:
+        if "ConditionalCheckFailed" in codes[1:] and codes[0] != "ConditionalCheckFailed":
             return Moved.SHORT
-        return Moved.CONFLICT
+        return Moved.CHANGED
     order.status = to_status
     order.status_key = status_key(order.tenant_id, to_status)
     order.hold_queue = None

@@ -23,9 +23,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, overload
 
-from pynamodb.exceptions import PutError
-
-from chalicelib import clients, contention, orders
+from chalicelib import clients, contention, idempotency, orders
 from chalicelib.config import get_settings
 from chalicelib.errors import (
     BadRequest,
@@ -37,7 +35,7 @@ from chalicelib.errors import (
     Unavailable,
 )
 from chalicelib.ids import is_ulid
-from chalicelib.models import IdempotencyKeyModel, OrderModel
+from chalicelib.models import OrderModel
 from chalicelib.observability import logger
 from chalicelib.orders import Moved
 from chalicelib.tenants import Tenant
@@ -45,7 +43,7 @@ from chalicelib.tenants import Tenant
 # Secrets are read from SSM at most this often per warm function: a rotated key is used within
 # five minutes, and a payment does not pay an SSM round trip.
 SECRET_MAX_AGE_SECONDS = 300
-# Stripe retries a webhook for up to three days; a processed event id is remembered a little longer.
+# Stripe retries a webhook for up to three days; an applied event's id is remembered a little longer.
 EVENT_MEMORY = timedelta(days=4)
 SETTLE_ATTEMPTS = 6
 # A sweep stops this long before its function's time limit: one more order's Stripe calls fit in it.
@@ -81,46 +79,42 @@ def minor_units(amount: Decimal, currency: str) -> int:
     return int(scaled)
 
 
-def pay(tenant: Tenant, order_id: str, payment_method: str) -> Payment:
-    """Confirm the order's PaymentIntent with the shopper's PaymentMethod (pm_…).
+def pay(tenant: Tenant, order: OrderModel, payment_method: str) -> Payment:
+    """Confirm the order's (as just read, consistently) PaymentIntent with the shopper's PaymentMethod.
 
     Paid already → answered as it is. Expired, cancelled, refunded or its hold lapsed → 409
     ORDER_NOT_PAYABLE. Declined → 402 PAYMENT_FAILED, the order still payable with another card.
     3-D Secure → requires_action and the client secret for Stripe.js.
     """
-    order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     if order.status == "paid":
         return Payment(order, "succeeded")
-    if not order.payment_intent_id:
-        _require_payable(order)  # nothing at Stripe yet: what cannot be paid never reaches it
     with _stripe_errors():
-        stripe = _client(tenant.tenant_id)
-        current = stripe.v1.payment_intents.retrieve(order.payment_intent_id) if order.payment_intent_id else None
+        intent = None
+        if order.payment_intent_id:
+            intent = _client(tenant.tenant_id).v1.payment_intents.retrieve(order.payment_intent_id)
         # Stripe's word first: a shopper who finished paying just as the hold lapsed is answered with
         # the payment (recorded now, or refunded if the units were gone), not told to pay again.
-        if current is None or current.status != "succeeded":
-            _require_payable(order)
-            intent = _intent_of(stripe, order, current)
+        if intent is None or intent.status != "succeeded":
+            _require_payable(order)  # before anything is created at Stripe
+            stripe = _client(tenant.tenant_id)
+            intent = _intent_of(stripe, order, intent)
             if intent.status in ("requires_payment_method", "requires_confirmation"):
                 intent = _confirm(stripe, order, intent.id, payment_method)
-        else:
-            intent = current
     return _outcome(tenant.tenant_id, order, intent)
 
 
-def start_card_setup(tenant: Tenant, order_id: str, attempt: str) -> str:
+def start_card_setup(tenant: Tenant, order: OrderModel, attempt: str) -> str:
     """A SetupIntent's client secret, for Stripe.js to turn the shopper's card into a PaymentMethod.
 
     Stripe.js's confirmCardSetup is the card-to-PaymentMethod step that both Stripe and localstripe
     implement (localstripe has no createPaymentMethod; decision 0018). One per card attempt, keyed by
     the order and the attempt id the browser sends, so a retried request gets the same one.
     """
-    order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     _require_payable(order)
-    if not orders.count_card_attempt(order, MAX_CARD_ATTEMPTS):
+    if not orders.count_card_attempt(order, attempt, MAX_CARD_ATTEMPTS):
         # Card testing: someone trying stolen numbers against one cheap order. The hold lapses as usual.
         raise OrderNotPayable(
-            f"Order {order_id!r} had {MAX_CARD_ATTEMPTS} card attempts already.",
+            f"Order {order.order_id!r} had {MAX_CARD_ATTEMPTS} card attempts already.",
             {"status": order.status, "reason": "too_many_card_attempts"},
         )
     metadata = {"tenant_id": order.tenant_id, "order_id": order.order_id}
@@ -136,22 +130,21 @@ def start_card_setup(tenant: Tenant, order_id: str, attempt: str) -> str:
     return str(setup.client_secret)
 
 
-def cancel(tenant: Tenant, order_id: str) -> OrderModel:
+def cancel(tenant: Tenant, order: OrderModel) -> OrderModel:
     """Cancel an order (shopper with its token, or an admin): its PaymentIntent first, then its hold.
 
     An intent that succeeded meanwhile cannot be cancelled: the payment is recorded and the answer
     is 409 ORDER_NOT_CANCELLABLE (refund instead).
     """
-    order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     if order.status == "pending_payment" and order.payment_intent_id:
         with _stripe_errors():
             intent = _cancel_intent(_client(tenant.tenant_id), order)
         if intent.status == "succeeded":
             settled = settle(tenant.tenant_id, order.order_id, intent.id)
             raise OrderNotCancellable(
-                f"Order {order_id!r} is {settled.status} and cannot be cancelled.", {"status": settled.status}
+                f"Order {order.order_id!r} is {settled.status} and cannot be cancelled.", {"status": settled.status}
             )
-    return orders.cancel(tenant.tenant_id, order_id)
+    return orders.cancel(tenant.tenant_id, order.order_id)
 
 
 def refund(tenant: Tenant, order_id: str) -> OrderModel:
@@ -226,7 +219,8 @@ def handle_webhook(tenant: Tenant, payload: bytes | str, signature: str | None) 
     event_id, event_type, intent = _event_fields(event)
     if event_type not in HANDLED_EVENTS or event_id is None or intent is None:
         return "ignored"
-    if _seen(tenant.tenant_id, event_id):
+    delivery = idempotency.KeyUse.of(tenant.tenant_id, "stripe_event", event_id)
+    if idempotency.recorded(delivery, datetime.now(UTC)):
         return "duplicate"
     metadata = intent["metadata"]  # a dict (_event_fields)
     order_id = metadata.get("order_id")
@@ -238,7 +232,7 @@ def handle_webhook(tenant: Tenant, payload: bytes | str, signature: str | None) 
     except NotFound:
         logger.warning("Webhook for an unknown order ignored", event_id=event_id)
         return "ignored"
-    _remember(tenant.tenant_id, event_id, event_type)
+    idempotency.remember(delivery, datetime.now(UTC), EVENT_MEMORY)
     return "applied"
 
 
@@ -516,23 +510,3 @@ def _stripe_errors() -> Iterator[None]:
     except (stripe_sdk.AuthenticationError, stripe_sdk.PermissionError) as exc:
         logger.error("Stripe refused this tenant's key", error=type(exc).__name__)
         raise Unavailable("Card payments are not available right now, please retry shortly.") from None
-
-
-def _seen(tenant_id: str, event_id: str) -> bool:
-    try:
-        IdempotencyKeyModel.get(tenant_id, f"stripe_event#{event_id}", consistent_read=True)
-    except IdempotencyKeyModel.DoesNotExist:
-        return False
-    return True
-
-
-def _remember(tenant_id: str, event_id: str, event_type: str) -> None:
-    now = datetime.now(UTC)
-    record = IdempotencyKeyModel(
-        tenant_id, f"stripe_event#{event_id}", fingerprint=event_type, created_at=now, expires_at=now + EVENT_MEMORY
-    )
-    try:
-        record.save(condition=IdempotencyKeyModel.idempotency_key.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise

@@ -21,7 +21,7 @@ def get_order(tenant_id: str, order_id: str) -> dict:
 @blueprint.route(ORDER + "/cancel", methods=["POST"])
 def cancel_order(tenant_id: str, order_id: str) -> dict:
     tenant, order = held_order(tenant_id, order_id)
-    return shapes.order(payments.cancel(tenant, order.order_id), tenant)
+    return shapes.order(payments.cancel(tenant, order), tenant)
 
 
 @blueprint.route(ORDER + "/payment", methods=["POST"])
@@ -30,7 +30,7 @@ def pay_order(tenant_id: str, order_id: str) -> dict:
 
     tenant, order = held_order(tenant_id, order_id, shopper_only=True)
     body = parse_body(blueprint.current_request.raw_body, PaymentBody)
-    return shapes.payment(payments.pay(tenant, order.order_id, body.payment_method), tenant)
+    return shapes.payment(payments.pay(tenant, order, body.payment_method), tenant)
 
 
 @blueprint.route(ORDER + "/payment/setup", methods=["POST"])
@@ -39,7 +39,7 @@ def start_card_setup(tenant_id: str, order_id: str) -> dict:
 
     tenant, order = held_order(tenant_id, order_id, shopper_only=True)
     body = parse_body(blueprint.current_request.raw_body, CardSetupBody)
-    client_secret = payments.start_card_setup(tenant, order.order_id, body.attempt)
+    client_secret = payments.start_card_setup(tenant, order, body.attempt)
     return {"client_secret": client_secret, "publishable_key": tenant.stripe_publishable_key}
 
 
@@ -50,9 +50,10 @@ def refund_order(tenant_id: str, order_id: str) -> dict:
 
 
 def held_order(tenant_id: str, order_id: str, shopper_only: bool = False) -> tuple[Tenant, OrderModel]:
-    """The tenant and its order, once the request proved it holds the order (require_order_holder)."""
+    """The tenant and its order (read consistently: the payment services act on it), once the request
+    proved it holds the order (require_order_holder)."""
     tenant = tenants.get_tenant(tenant_id)
-    order = orders.get_order(tenant.tenant_id, order_id)
+    order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     require_order_holder(blueprint.current_request, tenant, order, shopper_only)
     return tenant, order
 
