@@ -8,18 +8,21 @@
 - `GET …/products?category=…` p50 for both;
 - LLM calls per cart content: the cart page asked twice, then the checkout;
 - the checkout of a cart whose page already asked (LLM stub answering in 0.5 s) against the
-  checkout with the up-sell off, and against the floor: the same three DynamoDB calls made by a
-  bare botocore client in this process, interleaved.
+  checkout with the up-sell off, and against the floor: the checkout's own three DynamoDB
+  requests (recorded from one of its checkouts) replayed by a bare botocore client in this
+  process, interleaved.
 """
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -167,87 +170,85 @@ def llm_calls_per_cart_content(api_url: str, llm_calls: Callable[[], int], produ
     return round((llm_calls() - before) / carts, 2)
 
 
-class BareCheckout:
-    """The checkout's three DynamoDB calls made by a bare botocore client: the floor."""
+# The floor's three requests, by botocore operation name, in the order the checkout makes them.
+FLOOR_OPERATIONS = {
+    "GetItem": "get_item",
+    "BatchGetItem": "batch_get_item",
+    "TransactWriteItems": "transact_write_items",
+}
 
-    def __init__(self, dynamodb: Any, tables: dict[str, str], product: str, price: str) -> None:
-        self.dynamodb, self.tables, self.product, self.price = dynamodb, tables, product, price
 
-    def prepare(self) -> str:
-        cart_id = uuid.uuid4().hex
-        now = datetime.now(UTC).isoformat()
-        line = {"M": {"product_id": {"S": self.product}, "quantity": {"N": "1"}}}
-        self.dynamodb.put_item(
-            TableName=self.tables["carts"],
-            Item={
-                "tenant_id": {"S": DEMO_TENANT},
-                "cart_id": {"S": cart_id},
-                "lines": {"L": [line]},
-                "status": {"S": "open"},
-                "created_at": {"S": now},
-                "updated_at": {"S": now},
-                "version": {"N": "1"},
-            },
-        )
-        return cart_id
+@contextmanager
+def recording_dynamodb_calls(client: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """(operation, parameters) of every DynamoDB call `client` makes inside the block, as sent."""
+    calls: list[tuple[str, dict[str, Any]]] = []
 
-    def checkout(self, cart_id: str) -> float:
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        calls.append((model.name, copy.deepcopy(params)))
+
+    client.meta.events.register("before-parameter-build.dynamodb", record)
+    try:
+        yield calls
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb", record)
+
+
+@dataclass(frozen=True)
+class RecordedCheckout:
+    """The floor: the DynamoDB requests of one checkout the app made (the cart GetItem, the products
+    BatchGetItem and the TransactWriteItems, exactly as sent: the same items, conditions and options),
+    replayed by a bare botocore client on another cart, with a fresh order id and transaction token.
+
+    Replaying what the app sent keeps the floor the same calls as the checkout's whatever the order
+    item grows into; only the Python around them (PynamoDB, Chalice, the flag read) is left out.
+    """
+
+    calls: tuple[tuple[str, dict[str, Any]], ...]
+    cart_id: str
+    order_id: str
+
+    @classmethod
+    def of(cls, calls: list[tuple[str, dict[str, Any]]], cart_id: str, order_id: str) -> RecordedCheckout:
+        names = [name for name, _ in calls]
+        if names != list(FLOOR_OPERATIONS):
+            raise ValueError(f"the checkout made {names}, not the floor's {list(FLOOR_OPERATIONS)}")
+        return cls(tuple(calls), cart_id, order_id)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"calls": [list(call) for call in self.calls], "cart_id": self.cart_id, "order_id": self.order_id}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RecordedCheckout:
+        return cls.of([(name, params) for name, params in data["calls"]], data["cart_id"], data["order_id"])
+
+    def requests_for(self, cart_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """The recorded requests for another open cart of the same content: new ids, the same bytes otherwise."""
+        ids = {self.cart_id: cart_id, self.order_id: uuid.uuid4().hex}
+        requests = []
+        for name, params in self.calls:
+            params = _replace_strings(params, ids)
+            if "ClientRequestToken" in params:  # DynamoDB answers a reused token with the first outcome
+                params["ClientRequestToken"] = str(uuid.uuid4())
+            requests.append((FLOOR_OPERATIONS[name], params))
+        return requests
+
+    def checkout(self, dynamodb: Any, cart_id: str) -> float:
+        """Seconds the three calls take, one after the other, on `dynamodb` (a bare boto3 client)."""
+        requests = self.requests_for(cart_id)
         started = time.perf_counter()
-        key = {"tenant_id": {"S": DEMO_TENANT}}
-        self.dynamodb.get_item(
-            TableName=self.tables["carts"], Key={**key, "cart_id": {"S": cart_id}}, ConsistentRead=True
-        )
-        self.dynamodb.batch_get_item(
-            RequestItems={
-                self.tables["products"]: {"Keys": [{**key, "product_id": {"S": self.product}}], "ConsistentRead": True}
-            }
-        )
-        order_id = uuid.uuid4().hex
-        self.dynamodb.transact_write_items(
-            TransactItems=[
-                {
-                    "Update": {
-                        "TableName": self.tables["products"],
-                        "Key": {**key, "product_id": {"S": self.product}},
-                        "UpdateExpression": "ADD stock :minus, sold :one",
-                        "ConditionExpression": "stock >= :one AND price = :price",
-                        "ExpressionAttributeValues": {
-                            ":minus": {"N": "-1"},
-                            ":one": {"N": "1"},
-                            ":price": {"N": self.price},
-                        },
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": self.tables["orders"],
-                        "Item": {
-                            **key,
-                            "order_id": {"S": order_id},
-                            "cart_id": {"S": cart_id},
-                            "status": {"S": "confirmed"},
-                        },
-                        "ConditionExpression": "attribute_not_exists(order_id)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self.tables["carts"],
-                        "Key": {**key, "cart_id": {"S": cart_id}},
-                        "UpdateExpression": "SET #status = :closed, order_id = :order ADD version :one",
-                        "ConditionExpression": "#status = :open AND version = :one",
-                        "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {
-                            ":closed": {"S": "checked_out"},
-                            ":open": {"S": "open"},
-                            ":order": {"S": order_id},
-                            ":one": {"N": "1"},
-                        },
-                    }
-                },
-            ]
-        )
+        for method, params in requests:
+            getattr(dynamodb, method)(**params)
         return time.perf_counter() - started
+
+
+def _replace_strings(value: Any, replacements: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _replace_strings(item, replacements) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_strings(item, replacements) for item in value]
+    if isinstance(value, str):
+        return replacements.get(value, value)
+    return value
 
 
 def server_split(records: list[dict[str, Any]]) -> dict[str, float]:
@@ -268,7 +269,8 @@ def server_split(records: list[dict[str, Any]]) -> dict[str, float]:
 def checkout_comparison(
     api_url: str,
     flag: Callable[[bool], None],
-    bare: BareCheckout,
+    recorded: RecordedCheckout,
+    dynamodb: Any,
     product: str,
     records: Callable[[], list[dict[str, Any]]],
 ) -> dict[str, Any]:
@@ -286,9 +288,9 @@ def checkout_comparison(
         checkout = f"/tenants/{DEMO_TENANT}/carts/{{}}/checkout"
 
         def measure_floor() -> None:
-            cart_id = bare.prepare()
+            cart_id = _new_cart(http, DEMO_TENANT, [product])
             time.sleep(THINK_S)
-            floor.append(bare.checkout(cart_id))
+            floor.append(recorded.checkout(dynamodb, cart_id))
 
         def measure_off() -> None:
             flag(False)

@@ -1,15 +1,16 @@
 """The checkout as Lambda runs it, against the floor, in one fresh interpreter.
 
-    python -m bench.lambda_checkout --product bench-hot-3 --price 12.50     (the local stack's environment)
+    python -m bench.lambda_checkout --product bench-hot-3     (the local stack's environment)
 
 `chalice local` puts an HTTP server in front of the app (about 3 ms of request handling on this
 machine) that API Gateway keeps outside the function, while the floor is three bare botocore calls
 with no server at all. Here the app's handler is invoked in-process as Lambda invokes it,
-`app.app(event, context)` with an API Gateway proxy event, alternating with the floor, the same
-three DynamoDB calls by a bare botocore client, in the same interpreter against the same DynamoDB
-Local. The event and the context are built before the clock starts (API Gateway's and Lambda's
-work), and the stage's environment of .chalice/config.json is set once, as Lambda sets it; only
-the handler is timed. The up-sell flag is read from SSM on every checkout, as deployed. Medians;
+`app.app(event, context)` with an API Gateway proxy event, alternating with the floor: the same
+three DynamoDB requests, recorded from one of the app's checkouts and replayed by a bare botocore
+client with new cart and order ids, in the same interpreter against the same DynamoDB Local. The
+event and the context are built before the clock starts (API Gateway's and Lambda's work), and
+the stage's environment of .chalice/config.json is set once, as Lambda sets it; only the handler
+is timed. The up-sell flag is read from SSM on every checkout, as deployed. Medians;
 the figures are the last line on stdout, as JSON (the app's own log lines come before it).
 """
 
@@ -28,7 +29,7 @@ from typing import Any
 
 import boto3
 
-from bench.catalogue import DEMO_TENANT, TABLES, THINK_S, BareCheckout
+from bench.catalogue import DEMO_TENANT, THINK_S, RecordedCheckout, recording_dynamodb_calls
 
 REPO = Path(__file__).resolve().parent.parent
 ROUNDS = 45
@@ -70,27 +71,28 @@ def checkout_event(cart_id: str) -> dict[str, Any]:
     }
 
 
-def run(stack_env: dict[str, str], product: str, price: str, rounds: int = ROUNDS, **settings: str) -> dict[str, Any]:
+def run(stack_env: dict[str, str], product: str, rounds: int = ROUNDS, **settings: str) -> dict[str, Any]:
     """`measure` in a fresh interpreter pointed at the local stack (the bench process has its own clients);
     `settings` are environment variables of the app (e.g. UPSELL_FLAG_MAX_AGE_SECONDS)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({k: v for k, v in stack_env.items() if k.startswith(("AWS_", "CARTWISE_"))}, PYTHONPATH=str(REPO))
     env.update(settings)
-    args = [sys.executable, "-m", "bench.lambda_checkout", "--product", product, "--price", price]
+    args = [sys.executable, "-m", "bench.lambda_checkout", "--product", product]
     result = subprocess.run([*args, "--rounds", str(rounds)], cwd=REPO, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"in-process checkout measurement failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def measure(product: str, price: str, rounds: int = ROUNDS) -> dict[str, Any]:
+def measure(product: str, rounds: int = ROUNDS) -> dict[str, Any]:
     os.environ.update(stage_environment())
     from chalice.local import LambdaContext
     from chalice.test import Client
 
     import app
+    from chalicelib import clients
 
-    bare = BareCheckout(boto3.client("dynamodb"), TABLES, product, price)
+    dynamodb = boto3.client("dynamodb")
     floor, floor_cpu, checkout, checkout_cpu = [], [], [], []
     with Client(app.app) as client:
 
@@ -100,29 +102,35 @@ def measure(product: str, price: str, rounds: int = ROUNDS) -> dict[str, Any]:
             assert response.status_code == 201, response.body
             return json.loads(response.body)["cart_id"]
 
-        def app_checkout(cart_id: str) -> tuple[float, float]:
+        def app_checkout(cart_id: str) -> tuple[float, float, str]:
             # Only the handler is timed: building the event is API Gateway's work, the context Lambda's.
             event, context = checkout_event(cart_id), LambdaContext("api_handler", memory_size=512)
             wall, cpu = time.perf_counter(), time.process_time()
             response = app.app(event, context)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
             assert response["statusCode"] == 201, response["body"]
-            return wall, cpu
+            return wall, cpu, json.loads(response["body"])["order"]["order_id"]
 
         for _ in range(3):  # warm: tenant cached, clients and connections built
             app_checkout(new_cart())
-            bare.checkout(bare.prepare())
+        # The floor is this checkout's own three requests (cart and order ids aside), made by a bare client.
+        recorded_cart = new_cart()
+        with recording_dynamodb_calls(clients.dynamodb().client) as calls:
+            order_id = app_checkout(recorded_cart)[2]
+        recorded = RecordedCheckout.of(calls, recorded_cart, order_id)
+        for _ in range(3):
+            recorded.checkout(dynamodb, new_cart())
         for round_ in range(rounds):
             # Alternate which goes first, so neither always follows the other's tail.
             for side in ("floor", "app") if round_ % 2 else ("app", "floor"):
-                cart_id = bare.prepare() if side == "floor" else new_cart()
+                cart_id = new_cart()
                 time.sleep(THINK_S)
                 if side == "floor":
                     cpu = time.process_time()
-                    floor.append(bare.checkout(cart_id))
+                    floor.append(recorded.checkout(dynamodb, cart_id))
                     floor_cpu.append(time.process_time() - cpu)
                 else:
-                    wall, cpu = app_checkout(cart_id)
+                    wall, cpu, _ = app_checkout(cart_id)
                     checkout.append(wall)
                     checkout_cpu.append(cpu)
     floor_ms, checkout_ms = (round(statistics.median(s) * 1000, 1) for s in (floor, checkout))
@@ -133,16 +141,16 @@ def measure(product: str, price: str, rounds: int = ROUNDS) -> dict[str, Any]:
         "floor_cpu_median_ms": round(statistics.median(floor_cpu) * 1000, 1),
         "checkout_cpu_median_ms": round(statistics.median(checkout_cpu) * 1000, 1),
         "checkout_to_floor": round(checkout_ms / floor_ms, 2),
+        "floor_requests": recorded.as_json(),
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--product", required=True)
-    parser.add_argument("--price", required=True)
     parser.add_argument("--rounds", type=int, default=ROUNDS)
     args = parser.parse_args(argv)
-    print(json.dumps(measure(args.product, args.price, args.rounds)), flush=True)
+    print(json.dumps(measure(args.product, args.rounds)), flush=True)
 
 
 if __name__ == "__main__":

@@ -284,15 +284,20 @@ def phase_catalogue(bench: Bench) -> dict[str, Any]:
     scale = catalogue.upsell_at_scale(bench.api_url, bench.records)
     bench.llm.otherwise = pick_first_candidates(delay=0.5)
     per_content = catalogue.llm_calls_per_cart_content(bench.api_url, lambda: len(bench.llm.requests), HOT[1])
-    bare = catalogue.BareCheckout(bench.dynamodb, tables, HOT[2], "12.50")
-    checkouts = catalogue.checkout_comparison(bench.api_url, bench.flag, bare, HOT[2], bench.records)
+    bench.flag(False)
+    in_process = lambda_checkout.run(bench.stack.env, HOT[2])
+    # What the flag's SSM read per request (decision 8) costs: the same with the flag's value reused.
+    flag_reused = lambda_checkout.run(bench.stack.env, HOT[2], UPSELL_FLAG_MAX_AGE_SECONDS="60")
+    # Through `chalice local`, against the same floor: the requests the in-process checkout recorded.
+    recorded = catalogue.RecordedCheckout.from_json(in_process.pop("floor_requests"))
+    flag_reused.pop("floor_requests")
+    checkouts = catalogue.checkout_comparison(
+        bench.api_url, bench.flag, recorded, bench.dynamodb, HOT[2], bench.records
+    )
+    checkouts["as_lambda_runs_it"] = in_process
+    checkouts["as_lambda_runs_it_flag_reused"] = flag_reused
     bench.llm.otherwise = pick_first_candidates(delay=LLM_DELAY_S)
     bench.flag(False)
-    checkouts["as_lambda_runs_it"] = lambda_checkout.run(bench.stack.env, HOT[2], "12.50")
-    # What the flag's SSM read per request (decision 8) costs: the same with the flag's value reused.
-    checkouts["as_lambda_runs_it_flag_reused"] = lambda_checkout.run(
-        bench.stack.env, HOT[2], "12.50", UPSELL_FLAG_MAX_AGE_SECONDS="60"
-    )
     return {"seeded": seeded, "scale": scale, "llm_calls_per_cart_content": per_content, "checkout": checkouts}
 
 

@@ -1,0 +1,71 @@
+"""The checkout's floor in `make bench`: the app's own three DynamoDB requests, replayed with new ids."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bench.catalogue import RecordedCheckout
+
+CART, ORDER, TOKEN = "01CARTRECORDED", "01ORDERRECORDED", "token-of-the-recorded-checkout"
+
+
+def recorded_calls() -> list[tuple[str, dict[str, Any]]]:
+    key = {"tenant_id": {"S": "acme"}, "cart_id": {"S": CART}}
+    order = {"tenant_id": {"S": "acme"}, "order_id": {"S": ORDER}, "cart_id": {"S": CART}, "status": {"S": "confirmed"}}
+    return [
+        ("GetItem", {"TableName": "carts", "Key": key, "ConsistentRead": True}),
+        ("BatchGetItem", {"RequestItems": {"products": {"Keys": [{"tenant_id": {"S": "acme"}}]}}}),
+        (
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {"Put": {"TableName": "orders", "Item": order}},
+                    {"Update": {"TableName": "carts", "Key": key, "ExpressionAttributeValues": {":o": {"S": ORDER}}}},
+                ],
+                "ClientRequestToken": TOKEN,
+            },
+        ),
+    ]
+
+
+def test_the_replay_is_the_recorded_requests_on_another_cart_with_a_new_order_and_token() -> None:
+    recorded = RecordedCheckout.of(recorded_calls(), CART, ORDER)
+
+    replay = recorded.requests_for("01OTHERCART")
+
+    assert [method for method, _ in replay] == ["get_item", "batch_get_item", "transact_write_items"]
+    text = json.dumps(replay)
+    for recorded_only in (CART, ORDER, TOKEN):
+        assert recorded_only not in text
+    get_item, batch_get, transaction = (params for _, params in replay)
+    other_cart = {"tenant_id": {"S": "acme"}, "cart_id": {"S": "01OTHERCART"}}
+    assert get_item == {"TableName": "carts", "Key": other_cart, "ConsistentRead": True}
+    assert batch_get == recorded_calls()[1][1]
+    put, update = transaction["TransactItems"]
+    new_order = put["Put"]["Item"]["order_id"]["S"]
+    assert put["Put"]["Item"]["cart_id"] == {"S": "01OTHERCART"}
+    assert update["Update"]["ExpressionAttributeValues"] == {":o": {"S": new_order}}
+    assert transaction["ClientRequestToken"] != TOKEN
+    # Each replay is a new order with a new token (DynamoDB would answer a reused token with the first outcome).
+    again = recorded.requests_for("01OTHERCART")[2][1]
+    assert again["TransactItems"][0]["Put"]["Item"]["order_id"]["S"] != new_order
+    assert again["ClientRequestToken"] != transaction["ClientRequestToken"]
+    # The recording itself is left as recorded.
+    assert recorded.calls == tuple(recorded_calls())
+
+
+def test_the_recording_survives_json_between_processes() -> None:
+    recorded = RecordedCheckout.of(recorded_calls(), CART, ORDER)
+
+    assert RecordedCheckout.from_json(json.loads(json.dumps(recorded.as_json()))) == recorded
+
+
+def test_a_checkout_that_made_other_calls_is_not_the_floor() -> None:
+    calls = recorded_calls()
+    with pytest.raises(ValueError, match="not the floor's"):
+        RecordedCheckout.of([*calls, ("PutItem", {"TableName": "idempotency"})], CART, ORDER)
+    with pytest.raises(ValueError, match="not the floor's"):
+        RecordedCheckout.of(calls[::-1], CART, ORDER)
