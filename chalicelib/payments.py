@@ -490,11 +490,18 @@ def _secret(tenant_id: str, name: str, required: bool = True) -> str | None:
     try:
         return str(clients.parameters().get(parameter, decrypt=True, max_age=SECRET_MAX_AGE_SECONDS))
     except GetParameterError as exc:
-        if not required and "ParameterNotFound" in repr(exc):
+        # Powertools wraps botocore's error without `from`; the original is the implicit context.
+        if not required and _is_parameter_not_found(exc.__context__):
             return None
         # A card tenant without its secrets is a configuration fault, not the shopper's: retry later.
         logger.error("Stripe secret not readable", parameter=parameter, error=repr(exc))
         raise Unavailable("Card payments are not available right now, please retry shortly.") from None
+
+
+def _is_parameter_not_found(error: BaseException | None) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "ParameterNotFound"
 
 
 @contextmanager
