@@ -144,7 +144,7 @@ def first_requests(stack_env: dict[str, str], product_id: str, runs: int = 3, cw
 
 
 def packaged_import(zip_path: Path, runs: int = 21) -> dict[str, Any]:
-    """`import app` from the deployment zip as Lambda runs it: code unpacked read-only, so Python can
+    """`import app` from a function zip as Lambda runs it: code unpacked read-only, so Python can
     write no bytecode and uses what the zip ships (scripts/bytecode.py). Interleaved with `import
     chalice, boto3` from the venv (bytecode compiled once, as an installed environment has it)."""
     with (

@@ -1,11 +1,5 @@
-from chalice.app import Request
-
-from chalicelib import api_keys, orders, payments, tenants
-from chalicelib.api import ApiBlueprint, parse_body, shapes
-from chalicelib.api.auth import admin_key, admin_tenant
-from chalicelib.errors import Forbidden, Unauthorized
-from chalicelib.models import OrderModel
-from chalicelib.tenants import Tenant
+from chalicelib import orders, tenants
+from chalicelib.api import ApiBlueprint, shapes
 
 blueprint = ApiBlueprint(__name__)
 
@@ -16,66 +10,3 @@ ORDER = "/tenants/{tenant_id}/orders/{order_id}"
 def get_order(tenant_id: str, order_id: str) -> dict:
     tenant = tenants.get_tenant(tenant_id)
     return shapes.order(orders.get_order(tenant.tenant_id, order_id), tenant)
-
-
-@blueprint.route(ORDER + "/cancel", methods=["POST"])
-def cancel_order(tenant_id: str, order_id: str) -> dict:
-    tenant, order = held_order(tenant_id, order_id)
-    return shapes.order(payments.cancel(tenant, order), tenant)
-
-
-@blueprint.route(ORDER + "/payment", methods=["POST"])
-def pay_order(tenant_id: str, order_id: str) -> dict:
-    from chalicelib.api.schemas import PaymentBody
-
-    tenant, order = held_order(tenant_id, order_id, shopper_only=True)
-    body = parse_body(blueprint.current_request.raw_body, PaymentBody)
-    return shapes.payment(payments.pay(tenant, order, body.payment_method), tenant)
-
-
-@blueprint.route(ORDER + "/payment/setup", methods=["POST"])
-def start_card_setup(tenant_id: str, order_id: str) -> dict:
-    from chalicelib.api.schemas import CardSetupBody
-
-    tenant, order = held_order(tenant_id, order_id, shopper_only=True)
-    body = parse_body(blueprint.current_request.raw_body, CardSetupBody)
-    client_secret = payments.start_card_setup(tenant, order, body.attempt)
-    return {"client_secret": client_secret, "publishable_key": tenant.stripe_publishable_key}
-
-
-@blueprint.route(ORDER + "/refund", methods=["POST"], authorizer=admin_key)
-def refund_order(tenant_id: str, order_id: str) -> dict:
-    tenant = admin_tenant(blueprint.current_request, tenant_id)
-    return shapes.order(payments.refund(tenant, order_id), tenant, with_email=True)
-
-
-def held_order(tenant_id: str, order_id: str, shopper_only: bool = False) -> tuple[Tenant, OrderModel]:
-    """The tenant and its order (read consistently: the payment services act on it), once the request
-    proved it holds the order (require_order_holder)."""
-    tenant = tenants.get_tenant(tenant_id)
-    order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
-    require_order_holder(blueprint.current_request, tenant, order, shopper_only)
-    return tenant, order
-
-
-def require_order_holder(request: Request, tenant: Tenant, order: OrderModel, shopper_only: bool = False) -> None:
-    """The shopper's X-Order-Token for this order, or (unless `shopper_only`) an admin X-Api-Key of
-    the order's tenant.
-
-    No credential: 401. A token that is not this order's, or another tenant's key: 403.
-    """
-    token = request.headers.get("x-order-token")
-    if token is not None:
-        if not orders.token_opens(order, token):
-            raise Forbidden("This order token is not valid for this order.")
-        return
-    if shopper_only:
-        raise Unauthorized("The order's X-Order-Token is required.")
-    key = request.headers.get("x-api-key")
-    if key is None:
-        raise Unauthorized("An X-Order-Token (or an admin X-Api-Key) is required.")
-    key_tenant = api_keys.verify(key)
-    if key_tenant is None:
-        raise Unauthorized("A valid X-Api-Key is required.")
-    if key_tenant != tenant.tenant_id:
-        raise Forbidden("This key is not valid for this tenant.", {"tenant_id": tenant.tenant_id})

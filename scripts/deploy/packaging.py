@@ -1,14 +1,19 @@
-"""Build the deployment zip and the CloudFormation (SAM) template of a stage, offline once the wheels are cached.
+"""Build the two function packages and the CloudFormation (SAM) template of a stage, offline once the wheels are cached.
 
 `chalice package --merge-template infra/template.yml` runs on a staging copy of the app
 (.local/build/<stage>/project) whose requirements leave out what the Lambda Python runtime already
 has: pynamodb goes into Chalice's vendor/ without its one dependency, botocore. Wheels come from a
-local cache (.local/wheels, filled from PyPI once, for manylinux2014_x86_64 / CPython 3.11). The
-packaged template is then completed by `scripts.deploy.template`.
+local cache (.local/wheels, filled from PyPI once, for manylinux2014_x86_64 / CPython 3.11).
+
+Chalice's one zip is then made into two with the same app code (decision 20): deployment.zip
+without stripe and what only stripe needs, for every function but the payment ones, and
+payments.zip without openai and what only openai needs, for the payment routes (PaymentsHandler)
+and the hold sweeper. The packaged template is completed by `scripts.deploy.template`.
 """
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import json
@@ -23,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts import bytecode
-from scripts.deploy import REPO, DeployError, template
+from scripts.deploy import REPO, DeployError, dependencies, template
 
 MERGE_TEMPLATE_NAME = "template.yml"
 CHALICE_CONFIG = REPO / ".chalice" / "config.json"
@@ -44,12 +49,31 @@ WITHOUT_DEPENDENCIES = frozenset({"pynamodb"})
 # The app as Chalice packages it: what app.py imports, the config, and infra/ for the policy file
 # (.chalice/config.json names it as ../infra/policy-<stage>.json).
 APP_PATHS = ("app.py", "chalicelib", "infra")
+# Each function package and the requirement it leaves out, with whatever only that requirement needs:
+# the payment functions never call the LLM, the others never call Stripe (decision 20).
+LEFT_OUT = {"deployment.zip": "stripe", template.PAYMENTS_ZIP: "openai"}
+# The routes of this blueprint call Stripe: they run in PaymentsHandler, on the payments package.
+PAYMENTS_BLUEPRINT = "chalicelib.api.payments"
+_PAYMENT_ROUTES = f"""
+import json, app
+print(json.dumps(sorted(
+    [method, path]
+    for path, methods in app.app.routes.items()
+    for method, entry in methods.items()
+    if entry.view_function.__module__ == {PAYMENTS_BLUEPRINT!r}
+)))
+"""
 
 
 @dataclass(frozen=True)
 class Package:
     template: Path
-    zip_path: Path
+    zip_path: Path  # deployment.zip: the API, the admin-key authorizer, the orders stream consumer
+    payments_zip_path: Path  # payments.zip: the payment routes and the hold sweeper
+
+    @property
+    def zips(self) -> tuple[Path, Path]:
+        return self.zip_path, self.payments_zip_path
 
     @property
     def zip_bytes(self) -> int:
@@ -57,8 +81,12 @@ class Package:
 
     @property
     def unpacked_bytes(self) -> int:
-        with zipfile.ZipFile(self.zip_path) as archive:
-            return sum(info.file_size for info in archive.infolist())
+        return unpacked_bytes(self.zip_path)
+
+
+def unpacked_bytes(zip_path: Path) -> int:
+    with zipfile.ZipFile(zip_path) as archive:
+        return sum(info.file_size for info in archive.infolist())
 
 
 def _normalise(name: str) -> str:
@@ -251,7 +279,7 @@ def package(
     copy_to: Path | None = None,
     quiet: bool = False,
 ) -> Package:
-    """Build the deployment zip and the CloudFormation (SAM) template for `stage`.
+    """Build the two function zips and the CloudFormation (SAM) template for `stage`.
 
     Builds in `build_root` under a lock, so parallel runs (two test sessions in one checkout) take
     turns; with `copy_to`, the results are copied there before the lock is released.
@@ -262,18 +290,14 @@ def package(
         built, policies = _package(stage, build_root / stage, cache, repo)
         if copy_to is not None:
             copy_to.mkdir(parents=True, exist_ok=True)
-            built = Package(
-                template=Path(shutil.copy2(built.template, copy_to)),
-                zip_path=Path(shutil.copy2(built.zip_path, copy_to)),
-            )
+            built = Package(*(Path(shutil.copy2(path, copy_to)) for path in (built.template, *built.zips)))
     if not quiet:
         attached = "; ".join(f"{function}: {', '.join(names)}" for function, names in policies.items())
-        print(
-            f"packaged {stage}: {built.template}"
-            f" + deployment.zip {built.zip_bytes / 1e6:.1f} MB ({built.unpacked_bytes / 1e6:.1f} MB unpacked);"
-            f" policies {attached}",
-            flush=True,
+        sizes = " + ".join(
+            f"{path.name} {path.stat().st_size / 1e6:.2f} MB ({unpacked_bytes(path) / 1e6:.1f} MB unpacked)"
+            for path in built.zips
         )
+        print(f"packaged {stage}: {built.template} + {sizes}; policies {attached}", flush=True)
     return built
 
 
@@ -295,12 +319,56 @@ def _package(stage: str, build: Path, cache: Path, repo: Path) -> tuple[Package,
         raise DeployError(f"chalice package failed:\n{result.stdout}{result.stderr}")
     template_path = output / "sam.yaml"
     packaged = yaml.safe_load(template_path.read_text())
-    policies = template.complete(packaged)
+    policies = template.complete(packaged, payment_routes(project, env))
     template_path.write_text(yaml.safe_dump(packaged, sort_keys=False, allow_unicode=True))
-    built = Package(template=template_path, zip_path=output / "deployment.zip")
-    bytecode.add_to_zip(built.zip_path, LAMBDA_PYTHON_VERSION)
-    check_zip(built.zip_path)
-    return built, policies
+    everything = output / "deployment.zip"
+    bundled, vendored = lambda_requirements(repo / "requirements.txt")
+    zips = split_zip(everything, bundled + vendored)
+    for zip_path in zips:
+        bytecode.add_to_zip(zip_path, LAMBDA_PYTHON_VERSION)
+        check_zip(zip_path)
+    return Package(template_path, *zips), policies
+
+
+def payment_routes(project: Path, env: dict[str, str]) -> list[tuple[str, str]]:
+    """(METHOD, path) of every route the staged app serves from the payments blueprint."""
+    result = subprocess.run(
+        [sys.executable, "-c", _PAYMENT_ROUTES],
+        cwd=project,
+        env={**env, "PYTHONPATH": str(project)},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise DeployError(f"reading the app's routes failed:\n{result.stderr[-3000:]}")
+    return [(method, path) for method, path in json.loads(result.stdout)]
+
+
+def split_zip(everything: Path, pins: list[str]) -> tuple[Path, ...]:
+    """Write each package of LEFT_OUT beside `everything` (Chalice's zip, overwritten by its own), each
+    without the files of the distributions only its left-out requirement needs."""
+    from packaging.requirements import Requirement
+
+    roots = [Requirement(pin) for pin in pins]
+    with zipfile.ZipFile(everything) as archive:
+        distributions = dependencies.read_distributions(archive)
+        contents = {info.filename: (info, archive.read(info)) for info in archive.infolist()}
+    written = []
+    for name, requirement in LEFT_OUT.items():
+        left_out = dependencies.only_needed_by(distributions, roots, requirement)
+        if requirement not in left_out:
+            raise DeployError(f"{requirement} is not among the requirements of the package: {name} cannot leave it out")
+        unlisted = sorted(dist for dist in left_out if not distributions[dist].files)
+        if unlisted:
+            raise DeployError(f"{', '.join(unlisted)} list no files in their RECORD: cannot leave them out of {name}")
+        files = {path for dist in left_out for path in distributions[dist].files}
+        target = everything.with_name(name)
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as package:
+            for path, (info, data) in contents.items():
+                if path not in files:
+                    package.writestr(copy.copy(info), data)  # writing sets offsets on the ZipInfo: one per zip
+        written.append(target)
+    return tuple(written)
 
 
 def lint(template_path: Path) -> None:

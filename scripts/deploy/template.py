@@ -4,6 +4,8 @@ Chalice generates the functions, their roles and the API; infra/template.yml is 
 (deep-merged by resource, so it can also add properties to Chalice's own resources). What neither can
 say is done here, after `chalice package`, and checked so a new function cannot slip through:
 
+- the payment routes run in a function of their own, PaymentsHandler, on the payments package, as
+  does the hold sweeper (decision 20): Chalice makes one function of every route;
 - every function has its own policy (an AWS::IAM::Policy in infra/template.yml attached to exactly
   its role) and waits for it;
 - stream event sources read the stack's own table and say what happens to a record that fails;
@@ -13,6 +15,7 @@ say is done here, after `chalice package`, and checked so a new function cannot 
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -35,8 +38,19 @@ PERMISSIONS_BOUNDARY = {
 }
 
 
-def complete(template: dict[str, Any]) -> dict[str, list[str]]:
-    """Apply every step below; returns each function's policies."""
+# Chalice's function for every route, and the one split from it for the payment routes.
+API_FUNCTION = "APIHandler"
+PAYMENTS_FUNCTION = "PaymentsHandler"
+PAYMENTS_ZIP = "payments.zip"
+# Functions Chalice generates that call Stripe, so run on the payments package too: the hold sweeper
+# cancels the PaymentIntents of the orders it expires.
+ON_PAYMENTS_PACKAGE = ("ExpireHolds",)
+
+
+def complete(template: dict[str, Any], payment_routes: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """Apply every step below (`payment_routes`: (METHOD, path) of the payments blueprint's routes);
+    returns each function's policies."""
+    split_payments(template, payment_routes)
     policies = function_policies(template)
     wire_table_streams(template)
     check_stream_failure_handling(template)
@@ -52,6 +66,44 @@ def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 
 def function_role(function: dict[str, Any]) -> str:
     return function["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def split_payments(template: dict[str, Any], payment_routes: list[tuple[str, str]]) -> None:
+    """PaymentsHandler: APIHandler's twin (handler, runtime, memory, timeout, environment, tracing) on
+    the payments package, with a role of its own, serving exactly `payment_routes`.
+
+    The swagger integration of each of those routes invokes it instead of APIHandler, and API Gateway
+    may invoke it as it may APIHandler (a copy of Chalice's permission, scoped to this API). The
+    functions of ON_PAYMENTS_PACKAGE run on the payments package too.
+    """
+    resources = template["Resources"]
+    api = resources[API_FUNCTION]
+    api_role = function_role(api)
+    role = f"{PAYMENTS_FUNCTION}Role"
+    resources[role] = copy.deepcopy(resources[api_role])
+    for inline in resources[role]["Properties"].get("Policies", []):
+        inline["PolicyName"] = inline["PolicyName"].replace(api_role, role)
+    function = resources[PAYMENTS_FUNCTION] = copy.deepcopy(api)
+    function["Properties"]["CodeUri"] = f"./{PAYMENTS_ZIP}"
+    function["Properties"]["Role"] = {"Fn::GetAtt": [role, "Arn"]}
+    permission = resources[f"{PAYMENTS_FUNCTION}InvokePermission"] = copy.deepcopy(
+        resources[f"{API_FUNCTION}InvokePermission"]
+    )
+    permission["Properties"]["FunctionName"] = {"Ref": PAYMENTS_FUNCTION}
+    for name in ON_PAYMENTS_PACKAGE:
+        resources[name]["Properties"]["CodeUri"] = f"./{PAYMENTS_ZIP}"
+
+    paths = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    for method, path in payment_routes:
+        integration = paths.get(path, {}).get(method.lower(), {}).get("x-amazon-apigateway-integration", {})
+        uri = integration.get("uri", {}).get("Fn::Sub", "")
+        if f"${{{API_FUNCTION}.Arn}}" not in uri:
+            raise DeployError(f"{method} {path} is not a route of {API_FUNCTION} in the packaged API")
+        integration["uri"] = {"Fn::Sub": uri.replace(f"${{{API_FUNCTION}.Arn}}", f"${{{PAYMENTS_FUNCTION}.Arn}}")}
+
+    outputs = template.setdefault("Outputs", {})
+    outputs[f"{PAYMENTS_FUNCTION}Arn"] = {"Value": {"Fn::GetAtt": [PAYMENTS_FUNCTION, "Arn"]}}
+    outputs[f"{PAYMENTS_FUNCTION}Name"] = {"Value": {"Ref": PAYMENTS_FUNCTION}}
 
 
 def function_policies(template: dict[str, Any]) -> dict[str, list[str]]:

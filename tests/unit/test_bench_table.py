@@ -36,8 +36,11 @@ def results(**changes: Any) -> dict[str, Any]:
             "warm_checkout_s": 0.02,
             "botocore_sessions": 1,
         },
-        "packaged_import": {"as_shipped_cpu_s": 0.5, "zip_to_base_cpu": 1.25, "pyc_files_in_zip": 700},
-        "package": {"zip_mb": 7.1},
+        "packaged_import": {
+            "deployment.zip": {"as_shipped_cpu_s": 0.5, "zip_to_base_cpu": 1.25, "pyc_files_in_zip": 700},
+            "payments.zip": {"as_shipped_cpu_s": 0.55, "zip_to_base_cpu": 1.4, "pyc_files_in_zip": 710},
+        },
+        "package": {"deployment.zip": {"zip_mb": 7.1}, "payments.zip": {"zip_mb": 7.4}},
         "load": {
             "shoppers": 20,
             "seconds": 30.0,
@@ -112,14 +115,33 @@ def test_rows_carry_their_targets_marked_met():
     rows = {label: (value, target) for label, value, target in run.design_rows(results())}
     value, target = rows["1 DynamoDB round trips per checkout (up-sell off)"]
     assert (value, str(target)) == (3, "ok   3")
-    assert str(rows["3 deployment package (zip)"][1]) == "ok   < 10 MB"
+    assert rows["3 deployment.zip: API, authorizer, orders stream"] == ("7.1 MB", run.Target("< 10 MB", True))
+    assert rows["  payments.zip: payment routes, hold sweeper"] == ("7.4 MB", run.Target("< 10 MB", True))
+    # The API zip's import is held to issue 14's 1.3x, the payments zip's to 1.5x.
+    assert rows["  deployment.zip's import app : chalice, boto3 (CPU, median)"] == (
+        "1.25x (700 .pyc)",
+        run.Target("<= 1.3x", True),
+    )
+    assert rows["  payments.zip's import app : chalice, boto3 (CPU, median)"] == (
+        "1.4x (710 .pyc)",
+        run.Target("<= 1.5x", True),
+    )
     assert rows["  same, wall clock"] == ("1.4x", None)
 
 
 def test_a_missed_target_says_miss():
-    slow = results(package={"zip_mb": 12.0})
-    (target,) = [t for label, _, t in run.design_rows(slow) if label == "3 deployment package (zip)"]
-    assert str(target) == "MISS < 10 MB"
+    slow = results(package={"deployment.zip": {"zip_mb": 9.9}, "payments.zip": {"zip_mb": 10.2}})
+    sizes = {label: str(t) for label, _, t in run.design_rows(slow) if label.endswith(("orders stream", "sweeper"))}
+    assert sizes == {
+        "3 deployment.zip: API, authorizer, orders stream": "ok   < 10 MB",
+        "  payments.zip: payment routes, hold sweeper": "MISS < 10 MB",
+    }
+    imports = results()["packaged_import"]
+    imports["payments.zip"] = {**imports["payments.zip"], "zip_to_base_cpu": 1.51}
+    (target,) = [
+        t for label, _, t in run.design_rows(results(packaged_import=imports)) if label.startswith("  payments.zip's")
+    ]
+    assert str(target) == "MISS <= 1.5x"
     hanging = {**slow["upsell"], "llm_hangs": {"p95_ms": 4000.0, "max_ms": 4500.0}}
     (target,) = [t for label, _, t in run.upsell_rows(hanging) if label.startswith("  up-sell on, LLM hangs")]
     assert str(target) == "MISS < budget + 1 s"
@@ -130,7 +152,8 @@ def test_the_table_prints_one_line_per_row(capsys):
     run.print_table(figures)
     lines = capsys.readouterr().out.splitlines()
     assert lines[3] == run.line("figure", "value", "target")
-    assert run.line("3 deployment package (zip)", "7.1 MB", run.Target("< 10 MB", True)) in lines
+    assert run.line("3 deployment.zip: API, authorizer, orders stream", "7.1 MB", run.Target("< 10 MB", True)) in lines
+    assert run.line("  payments.zip: payment routes, hold sweeper", "7.4 MB", run.Target("< 10 MB", True)) in lines
     assert run.line("  fallback hit rate on the labelled carts", "1.0 (18 carts)") in lines
     assert len([line for line in lines if line.endswith(("ok   3", "ok   1"))]) == 3  # round trips, writes, LLM calls
     assert run.line("  DynamoDB items read per up-sell (max)", "15, 42", run.Target("<= 100", True)) in lines
@@ -139,10 +162,10 @@ def test_the_table_prints_one_line_per_row(capsys):
     assert run.line("  medians: floor, checkout (ms); checkout CPU (ms)", "12.0, 16.8; 8.1") in lines
     assert run.line("  same, flag value reused 60 s (no SSM call per checkout)", "1.2x") in lines
     assert run.line("  same, through chalice local (no target: its HTTP server)", "1.67x") in lines
-    assert (
-        run.line("  zip's import app : import chalice, boto3 (CPU, median)", "1.25x (700 .pyc)", "ok   <= 1.3x")
-        in lines
-    )
+    api_zip = "  deployment.zip's import app : chalice, boto3 (CPU, median)"
+    assert run.line(api_zip, "1.25x (700 .pyc)", "ok   <= 1.3x") in lines
+    payments_zip = "  payments.zip's import app : chalice, boto3 (CPU, median)"
+    assert run.line(payments_zip, "1.4x (710 .pyc)", "ok   <= 1.5x") in lines
     assert lines[-1] == "figures written to bench/results.json"
 
 
