@@ -1193,8 +1193,12 @@ def test_the_zip_imports_with_only_the_lambda_runtime_beside_it(
 ) -> None:
     """Lambda's sys.path is the package plus the runtime's boto3/botocore: the app must import (without
     openai, which is imported on the first LLM call) and answer /health through the handler. The SDK
-    the zip ships imports; the one it leaves out does not."""
+    the zip ships imports and makes a real call over HTTP (a loopback stand-in answers it) through the
+    client the app builds, and builds an HTTPS client (its trust store is in the zip); the one it
+    leaves out does not import."""
     import botocore
+
+    from support.llm_stub import StubLLM, answer
 
     code = tmp_path / "task"
     with zipfile.ZipFile(zip_named(packaged, name)) as archive:
@@ -1226,17 +1230,35 @@ for sdk in ("openai", "stripe"):
         sdks[sdk] = "imports"
     except ModuleNotFoundError as missing:
         sdks[sdk] = f"missing {missing.name}"
+from chalicelib import clients
+if sdks.get("openai") == "imports":
+    llm = clients.llm(sys.argv[3], "sk-zip", 5.0)
+    reply = llm.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
+    call = reply.choices[0].message.content
+    clients.llm("https://llm.example.invalid/v1", "sk-zip", 5.0)._client  # TLS context and trust store
+else:
+    customer = clients.stripe("sk_test_zip", sys.argv[4]).v1.customers.create({"metadata": {"order_id": "o1"}})
+    call = customer.metadata["order_id"]
+    clients.stripe("sk_test_zip", None)  # api.stripe.com over HTTPS: the SDK's own client and CA bundle
+leaked = sorted({m.__file__.split("/site-packages/")[0] for m in list(sys.modules.values())
+                 if getattr(m, "__file__", None) and "/site-packages/" in m.__file__})
 print(json.dumps({"status": response["statusCode"], "body": response["body"], "leaked": leaked,
-                  "spec": [spec["statusCode"], spec["body"][:8]], "sdks": sdks}))
+                  "spec": [spec["statusCode"], spec["body"][:8]], "sdks": sdks, "call": call}))
 """
     env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": REGION, "CARTWISE_STAGE": STAGE, "PYTHONNOUSERSITE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script, str(code), str(runtime)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    llm = StubLLM().start()
+    try:
+        llm.script(answer("from the zip"))
+        with StripeStub() as stripe_api:
+            result = subprocess.run(
+                [sys.executable, "-I", "-S", "-c", script, str(code), str(runtime), llm.base_url, stripe_api.url],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+    finally:
+        llm.stop()
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["leaked"] == []  # -S: nothing came from the venv's site-packages
@@ -1244,6 +1266,7 @@ print(json.dumps({"status": response["statusCode"], "body": response["body"], "l
     assert answer["spec"] == [200, "openapi:"]
     shipped, left_out = ZIPS[name]
     assert answer["sdks"] == {shipped: "imports", left_out: f"missing {left_out}"}
+    assert answer["call"] == {"openai": "from the zip", "stripe": "o1"}[shipped]
 
 
 @pytest.mark.parametrize("name", ZIPS)
