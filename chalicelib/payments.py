@@ -111,6 +111,10 @@ def start_card_setup(tenant: Tenant, order: OrderModel, attempt: str) -> str:
     the order and the attempt id the browser sends, so a retried request gets the same one.
     """
     _require_payable(order)
+    with _stripe_errors():
+        # Ready to call Stripe before the attempt counts: our own outage (a secret unreadable) costs
+        # the shopper none of their attempts. A retried attempt id counts once anyway.
+        stripe = _client(tenant.tenant_id)
     if not orders.count_card_attempt(order, attempt, MAX_CARD_ATTEMPTS):
         # Card testing: someone trying stolen numbers against one cheap order. The hold lapses as usual.
         raise OrderNotPayable(
@@ -119,7 +123,6 @@ def start_card_setup(tenant: Tenant, order: OrderModel, attempt: str) -> str:
         )
     metadata = {"tenant_id": order.tenant_id, "order_id": order.order_id}
     with _stripe_errors():
-        stripe = _client(tenant.tenant_id)
         # The card is set up for the order's customer: Stripe lets a PaymentMethod saved to a customer
         # be used again, which the intent's confirmation is (one without a customer may be used once).
         customer = stripe.v1.customers.create({"metadata": metadata}, {"idempotency_key": _key(order, "customer")})

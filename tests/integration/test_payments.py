@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
 
 from chalicelib import config, orders, payments
@@ -482,6 +483,23 @@ def test_a_replayed_old_signature_is_refused(shop, localstripe_url):
     response = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
 
     assert (response.status_code, status(order_id)) == (400, "pending_payment")
+
+
+def test_a_card_setup_our_outage_refuses_costs_the_shopper_no_card_attempt(shop):
+    order_id, token = place(shop, ("tent-2p", 1))
+    secret_key = config.get_settings().stripe_parameter("acme", "secret_key")
+    boto3.client("ssm").delete_parameter(Name=secret_key)  # the shop's Stripe key unreadable
+
+    refused = shop.post(f"{ORDERS}/{order_id}/payment/setup", {"attempt": "attempt-0001"}, headers=token)
+
+    assert (refused.status_code, refused.data["error"]["code"]) == (503, "UNAVAILABLE")
+    assert refused.headers["Retry-After"] == "1"
+    assert OrderModel.get("acme", order_id, consistent_read=True).card_attempts is None
+    accept_cards("acme")  # the key is back
+    answer = shop.post(f"{ORDERS}/{order_id}/payment/setup", {"attempt": "attempt-0001"}, headers=token)
+    assert answer.status_code == 200
+    assert answer.data["client_secret"].startswith("seti_")
+    assert OrderModel.get("acme", order_id, consistent_read=True).card_attempts == {"attempt-0001"}
 
 
 def test_card_setups_are_capped_per_order_against_card_testing(shop):
