@@ -56,7 +56,9 @@ THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
 ZERO_DECIMAL_CURRENCIES = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
 )
-HANDLED_EVENTS = frozenset({"payment_intent.succeeded"})
+HANDLED_EVENTS = frozenset({"payment_intent.succeeded", "charge.refunded"})
+# The refund reason of an order refunded outside the shop (Stripe's dashboard, say; decision 21).
+REFUNDED_AT_STRIPE = "refunded_at_stripe"
 # Intent statuses a cancel cannot (and need not) change.
 FINAL_OR_MOVING = ("succeeded", "canceled", "processing")
 
@@ -219,39 +221,81 @@ def handle_webhook(tenant: Tenant, payload: bytes | str, signature: str | None) 
     except (ValueError, stripe_sdk.SignatureVerificationError):
         raise BadRequest("The Stripe signature does not match this tenant's webhook secret.") from None
     # Signed by Stripe, but read defensively: anything of another shape is acknowledged and ignored.
-    event_id, event_type, intent = _event_fields(event)
-    if event_type not in HANDLED_EVENTS or event_id is None or intent is None:
+    event_id, event_type, subject = _event_fields(event)
+    if event_type not in HANDLED_EVENTS or event_id is None or subject is None:
         return "ignored"
     delivery = idempotency.KeyUse.of(tenant.tenant_id, "stripe_event", event_id)
     if idempotency.recorded(delivery, datetime.now(UTC)):
         return "duplicate"
-    metadata = intent["metadata"]  # a dict (_event_fields)
-    order_id = metadata.get("order_id")
-    if metadata.get("tenant_id") != tenant.tenant_id or not isinstance(order_id, str) or not is_ulid(order_id):
-        logger.warning("Webhook for another tenant's payment ignored", event_id=event_id)
-        return "ignored"
+    if event_type == "charge.refunded":
+        outcome = _mirror_refund(tenant, subject)
+    else:
+        outcome = _settle_from_event(tenant, subject)
+    if outcome == "applied":
+        idempotency.remember(delivery, datetime.now(UTC), EVENT_MEMORY)
+    else:
+        logger.warning("Stripe event ignored", event_id=event_id, event_type=event_type, reason=outcome)
+    return "applied" if outcome == "applied" else "ignored"
+
+
+def _settle_from_event(tenant: Tenant, intent: dict[str, Any]) -> str:
+    """payment_intent.succeeded: the order its metadata names, of this tenant, is settled."""
+    order_id = _order_named(tenant, intent["metadata"])
+    if order_id is None:
+        return "another tenant's payment"
     try:
         settle(tenant.tenant_id, order_id, intent["id"])
     except NotFound:
-        logger.warning("Webhook for an unknown order ignored", event_id=event_id)
-        return "ignored"
-    idempotency.remember(delivery, datetime.now(UTC), EVENT_MEMORY)
+        return "an unknown order"
     return "applied"
 
 
+def _mirror_refund(tenant: Tenant, charge: dict[str, Any]) -> str:
+    """charge.refunded: a paid order whose charge was refunded in full at Stripe (its dashboard, say)
+    is refunded here too, its units back on sale as the admin refund puts them (decision 21). A
+    partial refund leaves the order paid: the shop decides what it means."""
+    intent_id = charge.get("payment_intent")
+    if charge.get("refunded") is not True or not isinstance(intent_id, str):
+        return "not a full refund of a PaymentIntent's charge"
+    # The charge's own metadata is not ours to trust; the intent's names the order we created it for.
+    with _stripe_errors():
+        intent = _client(tenant.tenant_id).v1.payment_intents.retrieve(intent_id)
+    order_id = _order_named(tenant, intent.metadata.to_dict())
+    if order_id is None:
+        return "another tenant's payment"
+    try:
+        order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
+    except NotFound:
+        return "an unknown order"
+    if order.payment_intent_id != intent_id or order.status not in ("paid", "refunded"):
+        return f"the order is {order.status} through another payment"
+    if order.status == "paid":
+        _record_refund(order, REFUNDED_AT_STRIPE)
+        logger.info("Order refunded at Stripe", order_id=order_id)
+    return "applied"
+
+
+def _order_named(tenant: Tenant, metadata: dict[str, Any]) -> str | None:
+    """The order id an intent's metadata names when it is this tenant's, else None."""
+    order_id = metadata.get("order_id")
+    if metadata.get("tenant_id") != tenant.tenant_id or not isinstance(order_id, str) or not is_ulid(order_id):
+        return None
+    return order_id
+
+
 def _event_fields(event: Any) -> tuple[str | None, str | None, dict[str, Any] | None]:
-    """The event's id, type and PaymentIntent, each None when it is not of the expected shape."""
+    """The event's id, type and object (a PaymentIntent, a Charge), each None when not of the expected shape."""
     if not isinstance(event, dict):
         return None, None, None
     event_id, event_type, data = event.get("id"), event.get("type"), event.get("data")
-    intent = data.get("object") if isinstance(data, dict) else None
-    valid_intent = (
-        isinstance(intent, dict) and isinstance(intent.get("id"), str) and isinstance(intent.get("metadata"), dict)
+    subject = data.get("object") if isinstance(data, dict) else None
+    valid_subject = (
+        isinstance(subject, dict) and isinstance(subject.get("id"), str) and isinstance(subject.get("metadata"), dict)
     )
     return (
         event_id if isinstance(event_id, str) else None,
         event_type if isinstance(event_type, str) else None,
-        intent if valid_intent else None,
+        subject if valid_subject else None,
     )
 
 

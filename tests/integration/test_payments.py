@@ -277,6 +277,68 @@ def test_the_signed_webhook_records_a_payment_finished_in_the_browser_once(shop,
     assert remembered.expires_at - remembered.created_at >= timedelta(days=4)  # Stripe retries for 3 days
 
 
+def refunded_event(base_url: str, intent_id: str, event_id: str, refunded_amount: int) -> dict:
+    """Stripe's charge.refunded about the intent's charge, as Stripe sends it after a refund made in
+    its dashboard (localstripe sends none, and its Charge lacks `refunded` and `amount_refunded`)."""
+    stripe = stripe_client(base_url)
+    latest = stripe.v1.payment_intents.retrieve(intent_id).latest_charge
+    # An id at Stripe unless expanded; localstripe always expands it.
+    charge = latest.to_dict() if hasattr(latest, "to_dict") else stripe.v1.charges.retrieve(latest).to_dict()
+    charge |= {"amount_refunded": refunded_amount, "refunded": refunded_amount == charge["amount"]}
+    return {"id": event_id, "object": "event", "type": "charge.refunded", "data": {"object": charge}}
+
+
+def test_a_refund_made_at_stripe_refunds_the_paid_order_once_with_its_units_back(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1), ("headlamp", 2))
+    pay(shop, order_id, token, card(localstripe_url, "pays"))
+    [intent] = intents_of(localstripe_url, order_id)
+    stripe_client(localstripe_url).v1.refunds.create({"payment_intent": intent.id})  # in Stripe's dashboard
+    event = refunded_event(localstripe_url, intent.id, "evt_dashboard_1", intent.amount)
+    body, headers = signed(event, webhook_secret("acme"))
+
+    first = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+    second = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (first.status_code, first.data) == (200, {"received": True, "outcome": "applied"})
+    assert (second.status_code, second.data) == (200, {"received": True, "outcome": "duplicate"})
+    order = shop.get(f"{ORDERS}/{order_id}", headers=token).data
+    assert (order["status"], order["payment"]["refund_reason"]) == ("refunded", "refunded_at_stripe")
+    assert (units("acme", "tent-2p"), units("acme", "headlamp")) == ((10, 0, 0), (30, 0, 0))
+    # The shop refunded nothing itself: Stripe holds the one refund made in its dashboard.
+    refunds = stripe_client(localstripe_url).v1.refunds.list({"payment_intent": intent.id}).data
+    assert [refund.amount for refund in refunds] == [intent.amount]
+    # The admin refund of the same order now answers it as it is.
+    again = shop.post(f"{ORDERS}/{order_id}/refund", headers=admin())
+    assert (again.status_code, again.data["status"]) == (200, "refunded")
+
+
+def test_a_partial_refund_at_stripe_leaves_the_order_paid(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, card(localstripe_url, "pays"))
+    [intent] = intents_of(localstripe_url, order_id)
+    stripe_client(localstripe_url).v1.refunds.create({"payment_intent": intent.id, "amount": 1000})
+    body, headers = signed(refunded_event(localstripe_url, intent.id, "evt_partial_1", 1000), webhook_secret("acme"))
+
+    answer = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (answer.status_code, answer.data) == (200, {"received": True, "outcome": "ignored"})
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
+
+
+def test_a_refund_at_stripe_of_another_tenants_payment_changes_nothing(shop, localstripe_url):
+    accept_cards("globex")
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, card(localstripe_url, "pays"))
+    [intent] = intents_of(localstripe_url, order_id)
+    event = refunded_event(localstripe_url, intent.id, "evt_cross_refund", intent.amount)
+    body, headers = signed(event, webhook_secret("globex"))  # acme's payment, sent to globex's endpoint
+
+    answer = shop.call("POST", WEBHOOK.format("globex"), raw=body, headers=headers)
+
+    assert (answer.status_code, answer.data) == (200, {"received": True, "outcome": "ignored"})
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
+
+
 @pytest.mark.parametrize("signature", [None, "t=1,v1=00", "garbage"])
 def test_a_webhook_without_this_tenants_signature_is_refused_and_changes_nothing(shop, localstripe_url, signature):
     order_id, token = place(shop, ("tent-2p", 1))
