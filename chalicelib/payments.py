@@ -257,9 +257,14 @@ def _mirror_refund(tenant: Tenant, charge: dict[str, Any]) -> str:
     intent_id = charge.get("payment_intent")
     if charge.get("refunded") is not True or not isinstance(intent_id, str):
         return "not a full refund of a PaymentIntent's charge"
+    import stripe as stripe_sdk
+
     # The charge's own metadata is not ours to trust; the intent's names the order we created it for.
-    with _stripe_errors():
-        intent = _client(tenant.tenant_id).v1.payment_intents.retrieve(intent_id)
+    try:
+        with _stripe_errors():
+            intent = _client(tenant.tenant_id).v1.payment_intents.retrieve(intent_id)
+    except stripe_sdk.InvalidRequestError:
+        return "a payment this tenant's key does not know"  # another account's, or a test one after going live
     order_id = _order_named(tenant, intent.metadata.to_dict())
     if order_id is None:
         return "another tenant's payment"
@@ -267,8 +272,13 @@ def _mirror_refund(tenant: Tenant, charge: dict[str, Any]) -> str:
         order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     except NotFound:
         return "an unknown order"
-    if order.payment_intent_id != intent_id or order.status not in ("paid", "refunded"):
-        return f"the order is {order.status} through another payment"
+    if order.payment_intent_id != intent_id or intent.status != "succeeded":
+        return "not the payment the order holds, or not a payment that went through"
+    if order.status != "refunded":
+        # Stripe's events may come out of order: the payment is recorded first (paid, or refunded
+        # already when it came too late), so a refund never lands on an order not yet paid.
+        settle(tenant.tenant_id, order_id, intent_id)
+        order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     if order.status == "paid":
         _record_refund(order, REFUNDED_AT_STRIPE)
         logger.info("Order refunded at Stripe", order_id=order_id)
@@ -477,15 +487,17 @@ def _cancel(stripe: Any, order: OrderModel, intent_id: str) -> Any:
 
 
 def _refund_intent(stripe: Any, order: OrderModel, intent_id: str | None = None) -> None:
-    """Refund a payment of the order (its intent's unless named) in full, once: an existing refund
-    (an earlier attempt that failed after Stripe acted) is reused."""
+    """Refund a payment of the order (its intent's unless named) in full, once: what Stripe has refunded
+    already (an earlier attempt that failed after Stripe acted, a partial refund made in its dashboard)
+    counts, and only the rest is refunded."""
     intent_id = intent_id or order.payment_intent_id
-    if _refunds_of(stripe, intent_id):
+    paid = minor_units(order.totals.total, order.currency)
+    rest = paid - sum(int(refund.amount) for refund in _refunds_of(stripe, intent_id))
+    if rest <= 0:
         return
-    stripe.v1.refunds.create(
-        {"payment_intent": intent_id, "metadata": {"tenant_id": order.tenant_id, "order_id": order.order_id}},
-        {"idempotency_key": _key(order, f"refund/{intent_id}")},
-    )
+    metadata = {"tenant_id": order.tenant_id, "order_id": order.order_id}
+    params = {"payment_intent": intent_id, "metadata": metadata} | ({"amount": rest} if rest < paid else {})
+    stripe.v1.refunds.create(params, {"idempotency_key": _key(order, f"refund/{intent_id}/{rest}")})
 
 
 def _refunds_of(stripe: Any, intent_id: str | None) -> list[Any]:

@@ -68,6 +68,8 @@ class StripeStub:
         if parts == ["refunds"]:
             refund = {"id": "re_" + secrets.token_hex(8), "object": "refund", "status": "succeeded"}
             refund["payment_intent"] = fields["payment_intent"]
+            # Stripe refunds what is left of the payment unless told an amount.
+            refund["amount"] = int(fields.get("amount") or self.intents[fields["payment_intent"]]["amount"])
             self.refunds.append(refund)
             return 200, refund
         return 404, {"error": {"type": "invalid_request_error", "message": f"No such route: {method} {path}"}}

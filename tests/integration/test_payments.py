@@ -325,6 +325,57 @@ def test_a_partial_refund_at_stripe_leaves_the_order_paid(shop, localstripe_url)
     assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
 
 
+def test_a_refund_at_stripe_reported_before_its_payment_refunds_the_order_not_sells_it(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])  # paid in the browser
+    stripe_client(localstripe_url).v1.refunds.create({"payment_intent": intent["id"]})  # and refunded at once
+    assert status(order_id) == "pending_payment"  # payment_intent.succeeded not delivered yet
+    event = refunded_event(localstripe_url, intent["id"], "evt_refund_first", intent["amount"])
+    body, headers = signed(event, webhook_secret("acme"))
+
+    answer = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+    late_body, late_headers = signed(succeeded_event(intent, "evt_paid_after"), webhook_secret("acme"))
+    late = shop.call("POST", WEBHOOK.format("acme"), raw=late_body, headers=late_headers)
+
+    assert (answer.status_code, answer.data["outcome"]) == (200, "applied")
+    assert (late.status_code, late.data["outcome"]) == (200, "applied")
+    order = shop.get(f"{ORDERS}/{order_id}", headers=token).data
+    assert (order["status"], order["payment"]["refund_reason"]) == ("refunded", "refunded_at_stripe")
+    assert units("acme", "tent-2p") == (10, 0, 0)
+    refunds = stripe_client(localstripe_url).v1.refunds.list({"payment_intent": intent["id"]}).data
+    assert [refund.amount for refund in refunds] == [intent["amount"]]
+
+
+def test_the_admin_refund_after_a_partial_refund_at_stripe_refunds_the_rest(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, card(localstripe_url, "pays"))
+    [intent] = intents_of(localstripe_url, order_id)
+    stripe_client(localstripe_url).v1.refunds.create({"payment_intent": intent.id, "amount": 1000})
+
+    refunded = shop.post(f"{ORDERS}/{order_id}/refund", headers=admin())
+
+    assert (refunded.status_code, refunded.data["status"]) == (200, "refunded")
+    refunds = stripe_client(localstripe_url).v1.refunds.list({"payment_intent": intent.id}).data
+    assert intent.amount == 15480  # 129.00 + 20 % VAT, in cents
+    assert sorted(refund.amount for refund in refunds) == [1000, 14480]
+    assert units("acme", "tent-2p") == (10, 0, 0)
+
+
+def test_a_refund_at_stripe_of_a_payment_the_key_does_not_know_is_ignored(shop, localstripe_url):
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, card(localstripe_url, "pays"))
+    [intent] = intents_of(localstripe_url, order_id)
+    event = refunded_event(localstripe_url, intent.id, "evt_unknown_intent", intent.amount)
+    event["data"]["object"]["payment_intent"] = "pi_unknown_to_this_account"
+    body, headers = signed(event, webhook_secret("acme"))
+
+    answer = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (answer.status_code, answer.data) == (200, {"received": True, "outcome": "ignored"})
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
+
+
 def test_a_refund_at_stripe_of_another_tenants_payment_changes_nothing(shop, localstripe_url):
     accept_cards("globex")
     order_id, token = place(shop, ("tent-2p", 1))
