@@ -254,11 +254,11 @@ def _mirror_refund(tenant: Tenant, charge: dict[str, Any]) -> str:
     """charge.refunded: a paid order whose charge was refunded in full at Stripe (its dashboard, say)
     is refunded here too, its units back on sale as the admin refund puts them (decision 21). A
     partial refund leaves the order paid: the shop decides what it means."""
+    import stripe as stripe_sdk
+
     intent_id = charge.get("payment_intent")
     if charge.get("refunded") is not True or not isinstance(intent_id, str):
         return "not a full refund of a PaymentIntent's charge"
-    import stripe as stripe_sdk
-
     # The charge's own metadata is not ours to trust; the intent's names the order we created it for.
     try:
         with _stripe_errors():
@@ -277,8 +277,7 @@ def _mirror_refund(tenant: Tenant, charge: dict[str, Any]) -> str:
     if order.status != "refunded":
         # Stripe's events may come out of order: the payment is recorded first (paid, or refunded
         # already when it came too late), so a refund never lands on an order not yet paid.
-        settle(tenant.tenant_id, order_id, intent_id)
-        order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
+        order = settle(tenant.tenant_id, order_id, intent_id)
     if order.status == "paid":
         _record_refund(order, REFUNDED_AT_STRIPE)
         logger.info("Order refunded at Stripe", order_id=order_id)

@@ -75,14 +75,6 @@ class Package:
     def zips(self) -> tuple[Path, Path]:
         return self.zip_path, self.payments_zip_path
 
-    @property
-    def zip_bytes(self) -> int:
-        return self.zip_path.stat().st_size
-
-    @property
-    def unpacked_bytes(self) -> int:
-        return unpacked_bytes(self.zip_path)
-
 
 def unpacked_bytes(zip_path: Path) -> int:
     with zipfile.ZipFile(zip_path) as archive:
