@@ -390,6 +390,38 @@ def test_a_refund_at_stripe_of_another_tenants_payment_changes_nothing(shop, loc
     assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
 
 
+def test_a_refund_whose_intent_names_another_tenant_is_ignored_even_where_the_order_id_matches(shop, localstripe_url):
+    # The order lookup is per tenant, so only an intent naming this tenant's own order id can show
+    # that the tenant named beside it is checked too.
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, card(localstripe_url, "pays"))
+    [intent] = intents_of(localstripe_url, order_id)
+    stripe_client(localstripe_url).v1.payment_intents.update(intent.id, {"metadata": {"tenant_id": "globex"}})
+    event = refunded_event(localstripe_url, intent.id, "evt_renamed_refund", intent.amount)
+    body, headers = signed(event, webhook_secret("acme"))
+
+    answer = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (answer.status_code, answer.data) == (200, {"received": True, "outcome": "ignored"})
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
+
+
+def test_a_payment_whose_intent_names_another_tenant_is_not_recorded_even_where_the_order_id_matches(
+    shop, localstripe_url
+):
+    order_id, token = place(shop, ("tent-2p", 1))
+    started = pay(shop, order_id, token, card(localstripe_url, "3ds"))
+    intent = authenticate(localstripe_url, started.data["payment"]["client_secret"])
+    stripe = stripe_client(localstripe_url)
+    renamed = stripe.v1.payment_intents.update(intent["id"], {"metadata": {"tenant_id": "globex"}})
+    body, headers = signed(succeeded_event(renamed, "evt_renamed_payment"), webhook_secret("acme"))
+
+    answer = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (answer.status_code, answer.data) == (200, {"received": True, "outcome": "ignored"})
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+
+
 @pytest.mark.parametrize("signature", [None, "t=1,v1=00", "garbage"])
 def test_a_webhook_without_this_tenants_signature_is_refused_and_changes_nothing(shop, localstripe_url, signature):
     order_id, token = place(shop, ("tent-2p", 1))
