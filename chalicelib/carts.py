@@ -51,7 +51,9 @@ def load_cart(tenant_id: str, cart_id: str, consistent: bool = False) -> CartMod
 
 def price_cart(tenant: Tenant, cart: CartModel, products: dict[str, ProductModel] | None = None) -> PricedCart:
     if products is None:
-        products = catalog.get_products(tenant.tenant_id, (line.product_id for line in cart.lines))
+        products = catalog.get_products(
+            tenant.tenant_id, (line.product_id for line in cart.lines), attributes=catalog.PRICING_READS
+        )
     lines = [
         pricing.PricedLine(
             line.product_id, products[line.product_id].name, products[line.product_id].price, line.quantity
@@ -90,7 +92,7 @@ def merge_items(items: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 def create_cart(tenant: Tenant, items: Iterable[tuple[str, int]] = ()) -> PricedCart:
     requested = merge_items(items)
-    products = catalog.get_products(tenant.tenant_id, requested)
+    products = catalog.get_products(tenant.tenant_id, requested, attributes=catalog.PRICING_READS)
     missing = [pid for pid in requested if pid not in products]
     if missing:
         raise NotFound(f"Product {missing[0]!r} not found.", {"product_id": missing[0]})

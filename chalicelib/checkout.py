@@ -116,7 +116,9 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
         raise CartClosed(f"Cart {cart.cart_id!r} is already checked out.", {"order_id": cart.order_id})
     if not cart.lines:
         raise EmptyCart("The cart is empty.", {"cart_id": cart.cart_id})
-    products = catalog.get_products(tenant.tenant_id, (line.product_id for line in cart.lines), consistent=True)
+    products = catalog.get_products(
+        tenant.tenant_id, (line.product_id for line in cart.lines), consistent=True, attributes=catalog.PRICING_READS
+    )
     missing = [line.product_id for line in cart.lines if line.product_id not in products]
     if missing:
         raise NotFound(f"Product {missing[0]!r} no longer exists.", {"product_id": missing[0]})

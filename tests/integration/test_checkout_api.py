@@ -239,8 +239,8 @@ def stale_reads(monkeypatch, **overrides):
     real = catalog.get_products
     calls = []
 
-    def get_products(tenant_id, product_ids, consistent=False):
-        products = real(tenant_id, product_ids, consistent)
+    def get_products(tenant_id, product_ids, consistent=False, attributes=None):
+        products = real(tenant_id, product_ids, consistent, attributes)
         if not calls:
             for product_id, fields in overrides.items():
                 for name, value in fields.items():

@@ -143,3 +143,38 @@ def test_a_product_page_is_one_query_whatever_the_catalogue_size(api, recorder, 
 
 def bulk_record(product_id: str, category: str) -> dict:
     return {"product_id": product_id, "name": product_id, "category": category, "price": "1.00", "stock": 1}
+
+
+def test_a_cart_reads_of_its_products_only_what_prices_it(api):
+    """Creating, showing and checking out a cart read each product's name, price and stock, never
+    its learned co-purchase counts (up to 50 of them) or its description, tags and complements."""
+    from chalicelib.models import ProductModel
+
+    learned = {f"partner-{n:02}": 50 - n for n in range(50)}
+    ProductModel("acme", "tent-2p").update(actions=[ProductModel.co_purchases.set(learned)])
+    sent: list[dict] = []
+
+    def keep(params: dict, **_: object) -> None:
+        sent.extend(params["RequestItems"].values())
+
+    events = clients.dynamodb().client.meta.events
+    events.register("before-parameter-build.dynamodb.BatchGetItem", keep)
+    try:
+        cart_id = new_cart(api)
+        shown = api.get(f"/tenants/acme/carts/{cart_id}").data
+        placed = api.post(f"/tenants/acme/carts/{cart_id}/checkout").data
+    finally:
+        events.unregister("before-parameter-build.dynamodb.BatchGetItem", keep)
+
+    assert len(sent) == 3  # creating the cart, showing it, checking it out
+    for request in sent:
+        names = request.get("ExpressionAttributeNames", {})
+        paths = request.get("ProjectionExpression", "<the whole item>").split(",")
+        projected = {names.get(path.strip(), path.strip()) for path in paths}
+        assert projected == {"tenant_id", "product_id", "name", "price", "stock"}
+    # 129.00 + 2 * 24.99 = 178.98, plus 20 % VAT: 214.78 (rounded half-up on the VAT, 35.796 → 35.80).
+    assert (shown["totals"]["total"], placed["order"]["totals"]["total"]) == ("214.78", "214.78")
+    assert [(line["product_id"], line["name"]) for line in placed["order"]["items"]] == [
+        ("tent-2p", "Ridgeline 2-Person Tent"),
+        ("headlamp", "LED Headlamp 300"),
+    ]
