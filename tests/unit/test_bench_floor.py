@@ -69,3 +69,25 @@ def test_a_checkout_that_made_other_calls_is_not_the_floor() -> None:
         RecordedCheckout.of([*calls, ("PutItem", {"TableName": "idempotency"})], CART, ORDER)
     with pytest.raises(ValueError, match="not the floor's"):
         RecordedCheckout.of(calls[::-1], CART, ORDER)
+
+
+def test_the_repeated_measurement_takes_turns_and_reports_each_kinds_median_run(monkeypatch):
+    from bench import lambda_checkout
+
+    ratios = iter([1.45, 1.2, 1.32, 1.18, 1.4, 1.25])  # per request and reused, taking turns
+    calls = []
+
+    def run(stack_env, product, rounds, **settings):
+        calls.append(settings)
+        return {"checkout_to_floor": next(ratios), "product": product}
+
+    monkeypatch.setattr(lambda_checkout, "run", run)
+    reused = {"UPSELL_FLAG_MAX_AGE_SECONDS": "60"}
+
+    measured = lambda_checkout.run_repeated({}, "hot", per_request={}, flag_reused=reused)
+
+    assert calls == [{}, reused] * 3
+    assert measured == {
+        "per_request": {"checkout_to_floor": 1.4, "product": "hot", "ratios": [1.45, 1.32, 1.4]},
+        "flag_reused": {"checkout_to_floor": 1.2, "product": "hot", "ratios": [1.2, 1.18, 1.25]},
+    }

@@ -97,8 +97,9 @@ def results(**changes: Any) -> dict[str, Any]:
                     "checkout_median_ms": 16.8,
                     "checkout_cpu_median_ms": 8.1,
                     "checkout_to_floor": 1.4,
+                    "ratios": [1.45, 1.4, 1.32],
                 },
-                "as_lambda_runs_it_flag_reused": {"checkout_to_floor": 1.2},
+                "as_lambda_runs_it_flag_reused": {"checkout_to_floor": 1.2, "ratios": [1.2, 1.18, 1.25]},
             },
         },
         "payments": {
@@ -157,10 +158,10 @@ def test_the_table_prints_one_line_per_row(capsys):
     assert run.line("  fallback hit rate on the labelled carts", "1.0 (18 carts)") in lines
     assert len([line for line in lines if line.endswith(("ok   3", "ok   1"))]) == 3  # round trips, writes, LLM calls
     assert run.line("  DynamoDB items read per up-sell (max)", "15, 42", run.Target("<= 100", True)) in lines
-    floor = "  checkout (up-sell off) : bare floor, as Lambda runs it"
-    assert run.line(floor, "1.4x", "MISS <= 1.3x") in lines
+    floor = "  checkout (up-sell off) : bare floor, as Lambda runs it (median of 3)"
+    assert run.line(floor, "1.4x (1.32-1.45)", "MISS <= 1.3x") in lines
     assert run.line("  medians: floor, checkout (ms); checkout CPU (ms)", "12.0, 16.8; 8.1") in lines
-    assert run.line("  same, flag value reused 60 s (no SSM call per checkout)", "1.2x") in lines
+    assert run.line("  same, flag value reused 60 s (no SSM call per checkout)", "1.2x (1.18-1.25)") in lines
     assert run.line("  same, through chalice local (no target: its HTTP server)", "1.67x") in lines
     api_zip = "  deployment.zip's import app : chalice, boto3 (CPU, median)"
     assert run.line(api_zip, "1.25x (700 .pyc)", "ok   <= 1.3x") in lines
