@@ -24,6 +24,7 @@ ADJUST_ATTEMPTS = 6
 # What a cart needs of its products to price them and check their stock. Not the description,
 # tags, complements or co-purchase counts: up to 50 learned counts are most of a product item, and
 # reading them for every cart line cost the checkout of a 5-line cart 1.4 ms of CPU for nothing.
+# A product read this way is partial (the rest are defaults): read it, never save it.
 PRICING_READS: list[Any] = [
     ProductModel.tenant_id,
     ProductModel.product_id,
