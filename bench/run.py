@@ -498,7 +498,7 @@ def catalogue_rows(c: dict[str, Any]) -> list[Row]:
             Target("<= 1.1x", checkout["after_cart_page_to_off"] <= 1.1),
         ),
         (
-            "  checkout (up-sell off) : bare floor, as Lambda runs it (median of 3)",
+            f"  checkout (up-sell off) : bare floor, as Lambda runs it (median of {lambda_checkout.RUNS})",
             f"{in_process['checkout_to_floor']}x ({spread(in_process)})",
             Target("<= 1.3x", in_process["checkout_to_floor"] <= 1.3),
         ),
