@@ -91,9 +91,10 @@ def run_repeated(
     """`run` `times` times for each kind of settings, the kinds taking turns (so a drift in the
     machine's load falls on each alike); per kind, the run of median ratio, with every run's ratio.
 
-    One interpreter's ratio moves by ±0.1 from one to the next with the machine's load (most of it in
-    the floor: DynamoDB Local's own time), more than any change under test; the median of three is
-    what the bench reports and holds to its target.
+    With the flag read per request, one interpreter's ratio moved by up to ±0.1 from one to the next
+    (the read's waits for the GIL and the cores vary with the machine's load; with the value reused
+    the runs agree within 0.04), more than any change under test; the median is what the bench
+    reports and holds to its target.
     """
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in settings_by_kind}
     for _ in range(times):
