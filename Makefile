@@ -17,7 +17,17 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.package-lock.json
 
-run: install
+# What `make run` needs (Python 3.11, Java, Node, npm, its fixed ports free), checked with the system
+# Python before anything is created or installed: one line per problem (scripts/prerequisites.py).
+.PHONY: prerequisites
+prerequisites:
+	@command -v $(PYTHON) >/dev/null || { echo "ERROR: $(PYTHON) is not on PATH: make run needs Python 3.11 (https://www.python.org/downloads/ or your package manager)" >&2; exit 1; }
+	@$(PYTHON) -m scripts.prerequisites
+
+# Sub-makes, one after the other: a target's prerequisites run in parallel under -j, a recipe's lines never.
+run:
+	@$(MAKE) --no-print-directory prerequisites
+	@$(MAKE) --no-print-directory install
 	$(PY) -m scripts.local_stack
 
 # Style (ruff, ESLint), the layers of docs/architecture.md (import-linter contracts in pyproject.toml) and types.
