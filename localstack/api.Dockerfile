@@ -8,9 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 
-COPY requirements.txt /tmp/requirements/requirements.txt
-COPY localstack/requirements-compose.txt /tmp/requirements/localstack/requirements-compose.txt
-RUN pip install -r /tmp/requirements/localstack/requirements-compose.txt
+# The lock of localstack/requirements-compose.txt (`make lock`): every file with its hash, nothing resolved.
+COPY localstack/requirements-compose.lock /tmp/requirements-compose.lock
+RUN pip install --require-hashes --no-deps -r /tmp/requirements-compose.lock
 
 WORKDIR /app
 EXPOSE 8000

@@ -39,7 +39,7 @@ TENT_AND_TWO_HEADLAMPS_SUMMER10 = {
     "total": "193.30",
 }
 
-TIER_BY_DIRECTORY = {"browser": "browser", "docs": "docs"}
+TIER_BY_DIRECTORY = {"browser": "browser", "docs": "docs", "packaging": "packaging"}
 # In order: the first fixture a test uses (directly or through other fixtures) decides its tier.
 TIER_BY_FIXTURE = (
     ("packaged", "packaging"),  # `chalice package` of the app (scripts/deploy.py)

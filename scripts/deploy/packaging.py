@@ -121,13 +121,16 @@ def lambda_requirements(requirements: Path = REQUIREMENTS) -> tuple[list[str], l
     return bundled, vendored
 
 
-def _pip_download(pins: list[str], cache: Path, *, no_deps: bool, offline: bool) -> subprocess.CompletedProcess:
+def _pip_download(locked: Path, cache: Path, *, offline: bool) -> subprocess.CompletedProcess:
+    """`pip download` of exactly the files `locked` names (no resolution: --no-deps, pins with hashes)."""
     command = [
         sys.executable,
         "-m",
         "pip",
         "download",
         "--quiet",
+        "--no-deps",
+        "--require-hashes",
         "--only-binary=:all:",
         "--platform",
         LAMBDA_PLATFORM,
@@ -137,8 +140,8 @@ def _pip_download(pins: list[str], cache: Path, *, no_deps: bool, offline: bool)
         LAMBDA_PYTHON_VERSION,
         "--dest",
         str(cache),
-        *(["--no-deps"] if no_deps else []),
-        *pins,
+        "--requirement",
+        str(locked),
     ]
     env = dict(os.environ)
     if offline:
@@ -146,43 +149,84 @@ def _pip_download(pins: list[str], cache: Path, *, no_deps: bool, offline: bool)
     return subprocess.run(command, env=env, capture_output=True, text=True)
 
 
-def ensure_wheels(bundled: list[str], vendored: list[str], cache: Path = WHEEL_CACHE) -> None:
-    """Make the cache hold Lambda-compatible wheels for every package: offline if it already does."""
+def ensure_wheels(bundled: list[str], vendored: list[str], cache: Path = WHEEL_CACHE, lock: Path = DEPLOY_LOCK) -> None:
+    """Make the cache hold the lock's Lambda wheels for every package: offline if it already does.
+
+    What is downloaded is what the lock names, file by file with its hashes; nothing is resolved
+    here, so a newer release on the index can never change or break a package. Chalice then
+    resolves `bundled` from this cache alone, where each package has exactly one version.
+    """
     cache.mkdir(parents=True, exist_ok=True)
-    for pins, no_deps in ((bundled, False), (vendored, True)):
-        if not pins or _pip_download(pins, cache, no_deps=no_deps, offline=True).returncode == 0:
-            continue
-        result = _pip_download(pins, cache, no_deps=no_deps, offline=False)
+    locked = cache / "lambda-requirements.txt"
+    locked.write_text(lambda_lock(bundled, vendored, lock))
+    if _pip_download(locked, cache, offline=True).returncode != 0:
+        result = _pip_download(locked, cache, offline=False)
         if result.returncode != 0:
-            raise DeployError(f"pip download of {pins} for {LAMBDA_PLATFORM} failed:\n{result.stdout}{result.stderr}")
-    check_wheels_against_lock(cache)
+            raise DeployError(
+                f"pip download of the Lambda wheels {lock.name} names, for {LAMBDA_PLATFORM}, failed:\n"
+                f"{result.stdout}{result.stderr}"
+            )
+    check_wheels_against_lock(cache, lock)
 
 
-def locked_hashes(lock: Path = DEPLOY_LOCK) -> dict[tuple[str, str], set[str]]:
-    """(canonical name, version) -> the sha256 digests the lock allows for it."""
-    from packaging.utils import canonicalize_name
+def lambda_lock(bundled: list[str], vendored: list[str], lock: Path = DEPLOY_LOCK) -> str:
+    """The lock's entries (pin and hashes) of what the Lambda package ships: `bundled` with every
+    dependency the lock records for them (its `# via` lines), and `vendored` alone."""
+    entries = lock_entries(lock)
+    wanted = {_normalise(pin.partition("==")[0]) for pin in bundled}
+    missing = sorted(wanted - set(entries))
+    while True:  # add whatever a wanted package brought in, until nothing is added
+        more = {name for name, entry in entries.items() if name not in wanted and entry.via & wanted}
+        if not more:
+            break
+        wanted |= more
+    wanted |= {_normalise(pin.partition("==")[0]) for pin in vendored}
+    missing += sorted(wanted - set(entries) - set(missing))
+    if missing:
+        raise DeployError(f"{lock.name} does not name {', '.join(missing)}: regenerate the locks (make lock)")
+    for pin in bundled + vendored:
+        name, _, version = pin.partition("==")
+        if entries[_normalise(name)].version != version:
+            raise DeployError(f"{pin} is not the version {lock.name} names: regenerate the locks (make lock)")
+    return "".join(entries[name].requirement(name) for name in sorted(wanted))
 
-    hashes: dict[tuple[str, str], set[str]] = {}
-    pin: tuple[str, str] | None = None
-    for line in lock.read_text().splitlines():
-        if re.match(r"[A-Za-z0-9]", line):
-            name, _, version = line.split()[0].partition("==")
-            pin = (canonicalize_name(name), version)
-            hashes[pin] = set()
-        elif pin is not None and (match := re.match(r"\s+--hash=sha256:([0-9a-f]{64})", line)):
-            hashes[pin].add(match[1])
-    return hashes
+
+@dataclass(frozen=True)
+class LockEntry:
+    version: str
+    hashes: frozenset[str]  # sha256 digests of the files the lock allows
+    via: frozenset[str]  # what needs it: normalised package names (or a `-r file` line)
+
+    def requirement(self, name: str) -> str:
+        return f"{name}=={self.version} " + " ".join(f"--hash=sha256:{digest}" for digest in sorted(self.hashes)) + "\n"
+
+
+def lock_entries(lock: Path = DEPLOY_LOCK) -> dict[str, LockEntry]:
+    """normalised name -> entry, from a hashed lock as pip-compile and uv write it: a pin line, its
+    indented `--hash` lines, then its indented `# via` lines (one name each, or `# via name`)."""
+    entries: dict[str, LockEntry] = {}
+    for block in re.split(r"\n(?=[A-Za-z0-9])", lock.read_text()):
+        pin = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", block)
+        if not pin:
+            continue
+        via = re.findall(r"^[ \t]+#[ \t]+(?:via[ \t]+)?(\S.*?)[ \t]*$", block, re.MULTILINE)
+        entries[_normalise(pin[1])] = LockEntry(
+            version=pin[2],
+            hashes=frozenset(re.findall(r"--hash=sha256:([0-9a-f]{64})", block)),
+            via=frozenset(_normalise(item) for item in via if item != "via"),
+        )
+    return entries
 
 
 def check_wheels_against_lock(cache: Path, lock: Path = DEPLOY_LOCK) -> None:
     """Every cached wheel is a file the lock names by hash: what PyPI served then is what ships now.
 
-    `pip download` for another platform cannot check hashes itself (the lock's resolution is the
-    deploy job's), so the files are checked here, after the download and before Chalice reads them.
+    pip checked the hashes of what it downloaded; this checks the whole cache, which Chalice resolves
+    from, so a file left by an earlier lock (or put there by hand) cannot ship.
     """
     from packaging.utils import parse_wheel_filename
 
-    allowed = locked_hashes(lock)
+    allowed = {(name, entry.version): entry.hashes for name, entry in lock_entries(lock).items()}
     locked_names = {name for name, _ in allowed}
     for wheel in sorted(cache.glob("*.whl")):
         name, version, _, _ = parse_wheel_filename(wheel.name)

@@ -201,15 +201,15 @@ def test_every_file_it_names_exists(compose: dict[str, Any]) -> None:
     text = dockerfile.read_text()
     assert re.search(r"^FROM python:3\.11-slim$", text, re.MULTILINE)  # the Lambda runtime's Python
     copied = [line.split()[1] for line in text.splitlines() if line.startswith("COPY ")]
-    assert copied == ["requirements.txt", "localstack/requirements-compose.txt"]
+    assert copied == ["localstack/requirements-compose.lock"]
     ignore = (REPO / ".dockerignore").read_text().splitlines()
     assert "*" in ignore  # the build context is the repository: send only what the image needs
     for source in copied:
         assert (REPO / source).is_file()
         assert f"!{source}" in ignore
     assert "WORKDIR /app" in text
-    installed = re.search(r"^RUN pip install -r (\S+)$", text, re.MULTILINE)[1]
-    assert installed == "/tmp/requirements/localstack/requirements-compose.txt"
+    installed = re.search(r"^RUN pip install --require-hashes --no-deps -r (\S+)$", text, re.MULTILINE)[1]
+    assert installed == "/tmp/requirements-compose.lock"
 
 
 def pins(path: Path) -> dict[str, str]:
