@@ -1,9 +1,10 @@
 """`make deploy` and `make destroy`: the AWS side, around the package of `scripts.deploy.packaging`.
 
 deploy   package, cfn-lint, `aws cloudformation package` (artifacts to an S3 bucket of the account),
-         `aws cloudformation deploy --capabilities CAPABILITY_IAM` (through the CloudFormation service
-         role when one is given, as the CI pipeline does), optional demo data, the storefront uploaded
-         with a config.js pointing at the API, and the URLs printed (the storefront's is CloudFront's).
+         `aws cloudformation deploy --capabilities CAPABILITY_IAM` (the template through that bucket,
+         and through the CloudFormation service role when one is given, as the CI pipeline does),
+         optional demo data, the storefront uploaded with a config.js pointing at the API, and the
+         URLs printed (the storefront's is CloudFront's).
 destroy  empty the storefront bucket, delete the stack, delete the stage's artifacts, and say what is
          kept: the tables with DeletionPolicy Retain, and the parameters the operator created.
 """
@@ -49,7 +50,7 @@ def artifact_bucket_name(account: str, region: str) -> str:
 
 
 def ensure_artifact_bucket(s3: Any, bucket: str, region: str) -> str:
-    """A private bucket for `aws cloudformation package`; old artifacts expire after 30 days."""
+    """A private bucket for the zips and the template of a deploy; old artifacts expire after 30 days."""
     from botocore.exceptions import ClientError
 
     try:
@@ -176,6 +177,12 @@ def deploy(
             "--template-file",
             str(packaged),
             "--stack-name",
+            stack,
+            # The template is over the 51,200 bytes CloudFormation takes inline, so the CLI refuses it
+            # without a bucket to upload it to; under the stack's prefix, `destroy` deletes it with the zips.
+            "--s3-bucket",
+            bucket,
+            "--s3-prefix",
             stack,
             "--capabilities",
             "CAPABILITY_IAM",

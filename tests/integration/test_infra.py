@@ -1402,20 +1402,45 @@ def test_package_size_script_reports_both_zips(capsys: pytest.CaptureFixture[str
 # --- storefront, wiring, workflow -------------------------------------------------------------------
 
 
+# awscli's DeployBucketRequiredError (awscli/customizations/cloudformation/exceptions.py).
+TEMPLATE_TOO_LARGE = (
+    "Templates with a size greater than 51,200 bytes must be deployed via an S3 Bucket. Please add the"
+    " --s3-bucket parameter to your command. The local template will be copied to that S3 bucket and then deployed."
+)
+
 FAKE_AWS_CLI = """#!{python}
-# Stands in for the AWS CLI: logs its arguments; `cloudformation package` uploads the zip and copies
-# the template, `cloudformation deploy` creates a small stack with the outputs the real one has.
-import json, shutil, sys
+# Stands in for the AWS CLI: logs its arguments and refuses what the real one refuses before calling
+# AWS (awscli/customizations/cloudformation/package.py and deploy.py, checked against the real CLI by
+# test_the_fake_aws_cli_refuses_what_the_real_one_refuses). `cloudformation package` uploads the zip
+# and copies the template; `cloudformation deploy` uploads the template to the bucket as the real one
+# does, then creates a small stack with the outputs the real one has.
+import hashlib, json, shutil, sys
 import boto3
 
 args = sys.argv[1:]
 with open({log!r}, "a") as log:
     log.write(json.dumps(args) + "\\n")
-option = lambda name: args[args.index(name) + 1]
+option = lambda name: args[args.index(name) + 1] if name in args else None
+in_bucket = lambda key: f"{{option('--s3-prefix')}}/{{key}}" if option("--s3-prefix") else key
+required = {{
+    ("cloudformation", "package"): ["--template-file", "--s3-bucket"],
+    ("cloudformation", "deploy"): ["--template-file", "--stack-name"],
+}}
+missing = [name for name in required.get(tuple(args[:2]), []) if option(name) is None]
+if missing:  # argparse's refusal, exit 2
+    sys.stderr.write("aws: error: the following arguments are required: " + ", ".join(missing) + "\\n")
+    sys.exit(2)
 if args[:2] == ["cloudformation", "package"]:
     shutil.copy(option("--template-file"), option("--output-template-file"))
-    boto3.client("s3").put_object(Bucket=option("--s3-bucket"), Key=option("--s3-prefix") + "/code.zip", Body=b"zip")
+    boto3.client("s3").put_object(Bucket=option("--s3-bucket"), Key=in_bucket("code.zip"), Body=b"zip")
 elif args[:2] == ["cloudformation", "deploy"]:
+    body = open(option("--template-file"), "rb").read()
+    if len(body) > 51200 and not option("--s3-bucket"):  # DeployBucketRequiredError, exit 255
+        sys.stderr.write("\\n" + {too_large!r} + "\\n")
+        sys.exit(255)
+    if option("--s3-bucket"):  # where S3Uploader.upload_with_dedup puts it
+        key = in_bucket(hashlib.md5(body).hexdigest() + ".template")
+        boto3.client("s3").put_object(Bucket=option("--s3-bucket"), Key=key, Body=body)
     outputs = {{
         "EndpointURL": {{"Value": "https://abc123.execute-api.us-east-1.amazonaws.com/api/"}},
         "StorefrontBucketName": {{"Value": {{"Ref": "StorefrontBucket"}}}},
@@ -1437,6 +1462,47 @@ elif args[:2] == ["cloudformation", "deploy"]:
 """
 
 
+def fake_aws_cli(log: Path) -> str:
+    return FAKE_AWS_CLI.format(python=sys.executable, log=str(log), too_large=TEMPLATE_TOO_LARGE)
+
+
+@pytest.mark.parametrize(
+    ("command", "returncode", "message"),
+    [
+        (["deploy", "--template-file", "{large}", "--stack-name", "s"], 255, TEMPLATE_TOO_LARGE),
+        (["deploy"], 2, "aws: error: the following arguments are required: --template-file, --stack-name"),
+        (["package"], 2, "aws: error: the following arguments are required: --template-file, --s3-bucket"),
+    ],
+    ids=[
+        "deploy-of-a-large-template-without-a-bucket",
+        "deploy-without-required-options",
+        "package-without-required-options",
+    ],
+)
+def test_the_fake_aws_cli_refuses_what_the_real_one_refuses(
+    tmp_path: Path, command: list[str], returncode: int, message: str
+) -> None:
+    """The fake's refusals, side by side with the real CLI's (the awscli of requirements-dev.txt), which refuses
+    these before calling AWS; the endpoint points nowhere in case it ever doesn't."""
+    large = tmp_path / "large.yaml"
+    large.write_text("Resources: {}\n" + "#" * 51_200 + "\n")  # a template, over 51,200 bytes by its comment
+    fake = tmp_path / "aws"
+    fake.write_text(fake_aws_cli(tmp_path / "aws.log"))
+    fake.chmod(0o755)
+    env = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("AWS_")},  # no profile of yours
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+    args = ["cloudformation", *(arg.format(large=large) for arg in command)]
+    for cli in (Path(sys.executable).with_name("aws"), fake):
+        result = subprocess.run([str(cli), *args], capture_output=True, text=True, env=env)
+        assert (result.returncode, result.stderr.strip().splitlines()[-1]) == (returncode, message), cli
+
+
 def test_deploy_and_destroy_against_a_stand_in_aws(
     packaged: packaging.Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -1450,7 +1516,7 @@ def test_deploy_and_destroy_against_a_stand_in_aws(
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "aws.log"
-    (bin_dir / "aws").write_text(FAKE_AWS_CLI.format(python=sys.executable, log=str(log)))
+    (bin_dir / "aws").write_text(fake_aws_cli(log))
     (bin_dir / "aws").chmod(0o755)
     for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
@@ -1474,6 +1540,9 @@ def test_deploy_and_destroy_against_a_stand_in_aws(
         assert [call[:2] for call in calls] == [["cloudformation", "package"], ["cloudformation", "deploy"]]
         package_call, deploy_call = calls
         assert package_call[package_call.index("--s3-bucket") + 1] == artifacts
+        # The packaged template is too large to send inline: it goes through the bucket, under the stack's prefix.
+        assert deploy_call[deploy_call.index("--s3-bucket") + 1] == artifacts
+        assert deploy_call[deploy_call.index("--s3-prefix") + 1] == "cartwise-prod"
         assert deploy_call[deploy_call.index("--stack-name") + 1] == "cartwise-prod"
         assert deploy_call[deploy_call.index("--capabilities") + 1] == "CAPABILITY_IAM"
         assert deploy_call[deploy_call.index("--role-arn") + 1] == service_role
