@@ -50,13 +50,13 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Every tier (unit, moto, stack, browser, packaging, docs; see tests/conftest.py) on one local stack.
+# Every tier (tests/unit, api, stack, packaging, browser, docs; see tests/conftest.py) on one local stack.
 test: lint
 	$(PY) -m pytest
 
-# The edit loop: unit and moto tests only (no servers, no browser, no packaging), one worker per CPU.
+# The edit loop: tests/unit and tests/api only (no servers, no browser, no packaging), one worker per CPU.
 test-fast: install
-	$(PY) -m pytest -m "unit or moto" -n auto -q
+	$(PY) -m pytest tests/unit tests/api -n auto -q
 
 # `docker compose up` for real: engine, Compose v2 and stand-in images prepared as needed, a journey
 # against the stack, then `docker compose down -v` (compose/run.py; as root; 75 s warm, 8 min cold).

@@ -1,10 +1,9 @@
 """Shared fixtures (a moto-backed AWS with the demo tenants seeded, a Chalice test client, the one
 local stack of the session) and the test tiers.
 
-Every test gets exactly one tier marker, from what it needs, so a new test is tiered without
-anyone thinking about it: its directory (tests/browser, tests/docs) or else the heaviest fixture
-it uses (the Lambda package, a running stack, moto); a test that needs none of these is a unit
-test. `make test-fast` runs `-m "unit or moto"`; `make test` runs every tier.
+A test's folder is its tier (tests/unit, api, stack, packaging, browser, docs) and its marker;
+a test that uses a fixture of a heavier tier than its folder allows stops the collection, so
+`make test-fast` (tests/unit and tests/api) never needs a server, a browser or a package.
 """
 
 from __future__ import annotations
@@ -39,25 +38,36 @@ TENT_AND_TWO_HEADLAMPS_SUMMER10 = {
     "total": "193.30",
 }
 
-TIER_BY_DIRECTORY = {"browser": "browser", "docs": "docs", "packaging": "packaging"}
-# In order: the first fixture a test uses (directly or through other fixtures) decides its tier.
-TIER_BY_FIXTURE = (
-    ("packaged", "packaging"),  # `chalice package` of the app (scripts/deploy.py)
-    ("local_stack", "stack"),  # DynamoDB Local, a moto server, localstripe and `chalice local`
-    ("localstripe_url", "stack"),  # localstripe alone
-    ("started", "stack"),  # servers a test starts itself
-    ("aws_stand_in", "stack"),
-    ("aws_env", "moto"),  # in-process moto (mock_aws), the Chalice test client
-)
+# The folder is the tier. Each folder may use the fixtures of the tiers listed for it; a test that
+# needs a heavier fixture (directly or through other fixtures) belongs in another folder, and
+# collection stops saying so. `make test-fast` runs tests/unit and tests/api; `make test` runs all.
+TIER_OF_FIXTURE = {
+    "aws_env": "api",  # in-process moto (mock_aws), the Chalice test client
+    "local_stack": "stack",  # DynamoDB Local, a moto server, localstripe and `chalice local`
+    "localstripe_url": "stack",  # localstripe alone
+    "started": "stack",  # servers a test starts itself
+    "packaged": "packaging",  # `chalice package` of the app (scripts/deploy/packaging.py)
+}
+ALLOWED = {
+    "unit": set(),
+    "api": {"api"},
+    "stack": {"api", "stack"},
+    "packaging": {"api", "packaging"},
+    "browser": {"api", "stack"},
+    "docs": {"api", "stack", "packaging"},
+}
 TESTS = Path(__file__).resolve().parent
 
 
 def tier(item: pytest.Item) -> str:
-    directory = Path(item.path).relative_to(TESTS).parts[0]
-    if directory in TIER_BY_DIRECTORY:
-        return TIER_BY_DIRECTORY[directory]
-    fixtures = set(getattr(item, "fixturenames", ()))
-    return next((name for fixture, name in TIER_BY_FIXTURE if fixture in fixtures), "unit")
+    folder = Path(item.path).relative_to(TESTS).parts[0]
+    if folder not in ALLOWED:
+        raise pytest.UsageError(f"{item.nodeid}: a test lives in its tier's folder, tests/{{{','.join(ALLOWED)}}}")
+    needs = {TIER_OF_FIXTURE[name] for name in getattr(item, "fixturenames", ()) if name in TIER_OF_FIXTURE}
+    if needs - ALLOWED[folder]:
+        heavier = ", ".join(sorted(needs - ALLOWED[folder]))
+        raise pytest.UsageError(f"{item.nodeid} uses {heavier} fixtures: move it out of tests/{folder}")
+    return folder
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -98,9 +108,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_PROFILE",
     ):
         monkeypatch.delenv(name, raising=False)
-    reset_process_state("moto")
+    reset_process_state("api")
     yield
-    reset_process_state("moto")
+    reset_process_state("api")
 
 
 @pytest.fixture

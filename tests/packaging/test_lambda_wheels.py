@@ -120,3 +120,26 @@ def test_the_lambda_lock_is_the_requirements_and_what_the_lock_says_they_need(tm
         packaging.lambda_lock(["app==1.1"], [], lock)
     with pytest.raises(DeployError, match=r"lock\.txt does not name other"):
         packaging.lambda_lock(["app==1.0", "other==1.0"], [], lock)
+
+
+def test_shipped_wheels_are_the_files_the_lock_names(lambda_wheels: Path, tmp_path: Path) -> None:
+    """Packaging checks every cached wheel against the deploy lock's hashes before Chalice reads it."""
+    packaging.check_wheels_against_lock(lambda_wheels)
+    cache = tmp_path / "wheels"
+    cache.mkdir()
+    (original,) = lambda_wheels.glob("pynamodb-6.1.0-*.whl")
+    shutil.copy(original, cache)
+    packaging.check_wheels_against_lock(cache)
+    with (cache / original.name).open("ab") as wheel:
+        wheel.write(b"\0")  # one byte more: another file under the same name
+    with pytest.raises(DeployError, match=r"pynamodb-6\.1\.0-.* is not in deploy-requirements\.txt"):
+        packaging.check_wheels_against_lock(cache)
+    (cache / original.name).unlink()
+    stale = cache / original.name.replace("6.1.0", "6.0.9")
+    shutil.copy(original, stale)
+    packaging.check_wheels_against_lock(cache)  # an older pin's wheel is dropped, not shipped
+    assert not stale.exists()
+    unknown = cache / original.name.replace("pynamodb", "pynamodb_extras")
+    shutil.copy(original, unknown)
+    with pytest.raises(DeployError, match=r"pynamodb_extras-6\.1\.0-.* is not in deploy-requirements\.txt"):
+        packaging.check_wheels_against_lock(cache)

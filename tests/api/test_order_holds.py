@@ -1,6 +1,6 @@
 """Orders awaiting a card payment (moto): their units held, released once by a cancel or the sweeper.
 
-These orders never start a payment, so no Stripe call is made (tests/integration/test_payments.py
+These orders never start a payment, so no Stripe call is made (tests/stack/test_payments.py
 covers holds with PaymentIntents); a tenant in payment mode `stripe` is set up directly in its record.
 """
 

@@ -24,7 +24,7 @@ from support.card_shop import (
     webhook_secret,
 )
 from support.card_shop import card as payment_method
-from tests.integration.test_concurrency import all_at_once
+from tests.stack.test_concurrency import all_at_once
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from chalicelib.ids import new_ulid
 from chalicelib.models import OrderModel, ProductModel
 from tests.admin import ACME_KEY, GLOBEX_KEY, KEYS, admin
-from tests.integration.test_concurrency import all_at_once
-from tests.integration.test_order_events import subscribe
+from tests.api.test_order_events import subscribe
+from tests.stack.test_concurrency import all_at_once
 from tests.streams import read_stream, records_of, stream_arn
 
 UNAUTHORIZED = {"error": {"code": "UNAUTHORIZED", "message": "A valid X-Api-Key is required.", "details": {}}}

@@ -14,7 +14,7 @@ from chalicelib.models import ProductModel
 from scripts.local_stack import start_orders_stream
 from scripts.orders_stream import StreamPoller, orders_stream_arn
 from tests.admin import GLOBEX_KEY, admin
-from tests.integration.test_order_events import subscribe
+from tests.api.test_order_events import subscribe
 
 
 @pytest.fixture

@@ -1,0 +1,525 @@
+"""Least privilege: each function has its own policy, which allows every AWS call that function makes
+in a full journey (recorded under moto with the prod stage's settings, per function), and nothing broader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import hmac
+import importlib
+import importlib.util
+import inspect
+import json
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from scripts.deploy import REPO, DeployError, packaging
+from scripts.deploy import template as transforms
+from tests.packaging.infra import (
+    ACCOUNT,
+    REGION,
+    STAGE,
+    Resolve,
+    allows,
+    as_list,
+    function_statements,
+    of_type,
+    route_functions,
+    views,
+)
+from tests.stripe_stub import StripeStub
+
+# --- least privilege ---------------------------------------------------------------------------
+
+
+def test_every_function_logs_to_its_own_group_with_retention(template: dict[str, Any]) -> None:
+    functions = of_type(template, "AWS::Serverless::Function")
+    groups = of_type(template, "AWS::Logs::LogGroup")
+    assert {f["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in functions.values()} == set(groups)
+    resolve = Resolve(template, STAGE)
+    names = {resolve(g["Properties"]["LogGroupName"]) for g in groups.values()}
+    assert names == {f"/aws/lambda/cartwise-prod-{name}" for name in functions}
+    logs = json.loads((REPO / "infra" / "policy-prod.json").read_text())["Statement"][0]["Resource"]
+    assert all(fnmatch.fnmatchcase(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{n}:log-stream:x", logs) for n in names)
+    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
+    assert {g["DeletionPolicy"] for g in groups.values()} == {"Delete"}
+
+
+def test_every_function_has_its_own_policy(template: dict[str, Any]) -> None:
+    roles = of_type(template, "AWS::IAM::Role")
+    functions = of_type(template, "AWS::Serverless::Function")
+    assert {transforms.function_role(f) for f in functions.values()} == set(roles)  # one role per function
+    assert transforms.function_policies(template) == {
+        "APIHandler": ["ApiHandlerPolicy"],
+        "AdminKey": ["AdminKeyPolicy"],
+        "ExpireHolds": ["ExpireHoldsPolicy"],
+        "OrderStream": ["OrderStreamPolicy"],
+        "PaymentsHandler": ["PaymentsHandlerPolicy"],
+    }
+    for name, function in functions.items():
+        assert f"{transforms.function_role(function).removesuffix('Role')}Policy" in function["DependsOn"], name
+    # Chalice's inline policy on each role is the logs-only policy file, nothing more; every role is capped.
+    logs_only = json.loads((REPO / "infra" / "policy-prod.json").read_text())
+    for role in roles.values():
+        assert [p["PolicyDocument"] for p in role["Properties"]["Policies"]] == [logs_only]
+        assert role["Properties"]["PermissionsBoundary"] == transforms.PERMISSIONS_BOUNDARY
+
+
+def test_a_function_without_its_own_policy_is_refused(template: dict[str, Any]) -> None:
+    """A new function (the order sweeper, say) needs one entry in infra/template.yml, or packaging stops."""
+    without = json.loads(json.dumps(template))
+    del without["Resources"]["AdminKeyPolicy"]
+    with pytest.raises(DeployError, match=r"function AdminKey has no policy: .*Roles: \[!Ref AdminKeyRole\]"):
+        transforms.function_policies(without)
+    shared = json.loads(json.dumps(template))
+    shared["Resources"]["ApiHandlerPolicy"]["Properties"]["Roles"].append({"Ref": "AdminKeyRole"})
+    with pytest.raises(DeployError, match="a policy belongs to one function"):
+        transforms.function_policies(shared)
+
+
+def test_the_policies_are_least_privilege(template: dict[str, Any]) -> None:
+    api, authorizer, stream, sweeper, payments = (
+        function_statements(template, f)
+        for f in ("APIHandler", "AdminKey", "OrderStream", "ExpireHolds", "PaymentsHandler")
+    )
+    for statement in api + authorizer + stream + sweeper + payments:
+        assert statement["Effect"] == "Allow"
+        assert all("*" not in action for action in as_list(statement["Action"])), statement
+        assert all(resource != "*" and ":*:" not in resource for resource in as_list(statement["Resource"])), statement
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-"
+    parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/cartwise/prod/llm/api_key"
+    stream_arn = f"{table}orders/stream/2026-11-21T00:00:00.000"
+    bus = f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/cartwise-prod"
+    # The authorizer reads tenants, and can write nothing nor read the LLM key.
+    assert allows(authorizer, "dynamodb:GetItem", f"{table}tenants")
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"):
+        assert not allows(authorizer, action, f"{table}tenants"), action
+    assert not allows(authorizer, "dynamodb:GetItem", f"{table}orders")
+    assert not allows(authorizer, "ssm:GetParameter", parameter)
+    # The API: the tables, the flags and key; not the stream, not the bus, no scan, no other stage.
+    assert allows(api, "dynamodb:ConditionCheckItem", f"{table}products")
+    # The internet-facing functions read the shop's settings and admin key hashes, never write them
+    # (the tenants CLI does): a flaw in a route cannot make a caller the admin of a shop.
+    for function in (api, payments):
+        assert allows(function, "dynamodb:GetItem", f"{table}tenants")
+        for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+            assert not allows(function, action, f"{table}tenants"), action
+    assert not allows(api, "dynamodb:Scan", f"{table}orders")
+    assert not allows(api, "dynamodb:DeleteTable", f"{table}orders")
+    assert not allows(api, "dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-dev-orders")
+    assert allows(api, "ssm:GetParameter", parameter)
+    assert allows(api, "ssm:GetParameters", parameter.replace("llm/api_key", "flags/UPSELL_ENABLED"))
+    assert not allows(api, "ssm:PutParameter", parameter)
+    assert not allows(api, "ssm:GetParameter", parameter.replace("/prod/", "/dev/"))
+    tenant_flag = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/cartwise/prod/tenants/acme/flags/UPSELL_ENABLED"
+    assert allows(api, "ssm:GetParameters", tenant_flag)
+    # ... but not the tenants' Stripe secrets: only the payment functions read those (decision 20).
+    stripe_key = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/cartwise/prod/tenants/acme/stripe/secret_key"
+    webhook_secret = stripe_key.replace("secret_key", "webhook_secret")
+    for action in ("ssm:GetParameter", "ssm:GetParameters"):
+        assert not allows(api, action, stripe_key), action
+        assert not allows(api, action, webhook_secret), action
+    # The payment routes: the tenants' Stripe secrets of this stage, not the flags, the LLM key or a stream.
+    assert allows(payments, "ssm:GetParameter", stripe_key)
+    assert allows(payments, "ssm:GetParameter", webhook_secret)
+    for other in (parameter, tenant_flag, stripe_key.replace("/prod/", "/dev/")):
+        assert not allows(payments, "ssm:GetParameter", other), other
+    assert not allows(payments, "ssm:PutParameter", stripe_key)
+    assert allows(payments, "dynamodb:UpdateItem", f"{table}orders")
+    assert not allows(payments, "dynamodb:Query", f"{table}orders")
+    assert not allows(payments, "dynamodb:GetItem", f"{table}carts")
+    assert not allows(payments, "dynamodb:GetRecords", stream_arn)
+    assert not allows(payments, "events:PutEvents", bus)
+    assert not allows(api, "events:PutEvents", bus)
+    assert not allows(api, "dynamodb:GetRecords", stream_arn)
+    # The stream consumer: its stream, the stage's bus, its failure queue; no key, no reads of carts.
+    for action in ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"):
+        assert allows(stream, f"dynamodb:{action}", stream_arn), action
+    assert not allows(stream, "dynamodb:GetRecords", f"{table}carts/stream/x")
+    assert allows(stream, "events:PutEvents", bus)
+    assert not allows(stream, "events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/default")
+    assert allows(stream, "sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:cartwise-prod-order-stream-failures")
+    assert not allows(stream, "ssm:GetParameter", parameter)
+    assert not allows(stream, "dynamodb:GetItem", f"{table}carts")
+    assert not allows(stream, "ssm:GetParameter", stripe_key)
+    # The sweeper: a tenant's Stripe secret key (to cancel intents) and nothing else of SSM, this stage only.
+    assert allows(sweeper, "ssm:GetParameter", stripe_key)
+    for other in (
+        parameter,
+        parameter.replace("llm/api_key", "flags/UPSELL_ENABLED"),
+        stripe_key.replace("/prod/", "/dev/"),
+    ):
+        assert not allows(sweeper, "ssm:GetParameter", other), other
+    assert not allows(sweeper, "ssm:GetParameters", stripe_key)
+    assert not allows(sweeper, "ssm:PutParameter", stripe_key)
+    assert not allows(sweeper, "dynamodb:GetItem", f"{table}tenants")
+    for statements in (api, sweeper, payments):
+        (kms,) = [s for s in statements if "kms:Decrypt" in as_list(s["Action"])]
+        assert kms["Condition"] == {
+            "StringEquals": {"kms:ViaService": f"ssm.{REGION}.amazonaws.com"},
+            "ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/aws/ssm"},
+        }
+
+
+def required_permissions(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """The IAM action and resource ARN pairs one API call needs."""
+
+    def table(name: str) -> str:
+        return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+    if service == "dynamodb":
+        if operation in ("BatchGetItem", "BatchWriteItem"):
+            return [(f"dynamodb:{operation}", table(name)) for name in params["RequestItems"]]
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem"}
+            actions |= {"ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+            return [
+                (f"dynamodb:{actions[kind]}", table(body["TableName"]))
+                for item in params["TransactItems"]
+                for kind, body in item.items()
+            ]
+        if "TableName" in params:
+            index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+            return [(f"dynamodb:{operation}", table(params["TableName"]) + index)]
+    if service == "ssm" and operation in ("GetParameter", "GetParameters"):
+        names = [params["Name"]] if operation == "GetParameter" else params["Names"]
+        needed = [(f"ssm:{operation}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{n.lstrip('/')}") for n in names]
+        if params.get("WithDecryption"):
+            needed.append(("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/aws-ssm-managed-key"))
+        return needed
+    if service == "events" and operation == "PutEvents":
+        return [
+            ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{entry.get('EventBusName', 'default')}")
+            for entry in params["Entries"]
+        ]
+    return [(f"{service}:{operation}", "*")]
+
+
+class Recorder:
+    """Records every AWS API call made through botocore (boto3, PynamoDB, Powertools) while active, with
+    the function of the packaged template that made it: the one whose handler is on the call's stack
+    (the authorizer runs inside the local gateway's request), or whose route's view is (the function
+    the template's API integration invokes for that route), else the API handler."""
+
+    def __init__(self, template: dict[str, Any]) -> None:
+        self.calls: list[tuple[str, str, str, dict[str, Any]]] = []  # (function, service, operation, params)
+        self.active = False
+        self.handlers: dict[Any, str] = {}
+        self.route_of: dict[Any, tuple[str, str]] = {}  # a view's code -> its (METHOD, path)
+        self.routes_calling_aws: set[tuple[str, str]] = set()
+        self.api = transforms.API_FUNCTION
+        invoked = route_functions(template)
+        for name, function in of_type(template, "AWS::Serverless::Function").items():
+            module, _, attribute = function["Properties"]["Handler"].rpartition(".")
+            handler = getattr(importlib.import_module(module), attribute)
+            if function["Properties"]["Handler"] == "app.app":
+                for route, view in views(handler).items():  # ApiBlueprint wraps each view; unwrapped: its code
+                    if invoked[route] == name:
+                        self.handlers[inspect.unwrap(view).__code__] = name
+                        self.route_of[inspect.unwrap(view).__code__] = route
+            else:  # Chalice wraps authorizers and event handlers; .func is the code that runs
+                self.handlers[handler.func.__code__] = name
+
+    def function(self) -> str:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code in self.handlers:
+                if frame.f_code in self.route_of:
+                    self.routes_calling_aws.add(self.route_of[frame.f_code])
+                return self.handlers[frame.f_code]
+            frame = frame.f_back
+        return self.api
+
+    def of(self, function: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(service, operation, params) for name, service, operation, params in self.calls if name == function]
+
+    @contextlib.contextmanager
+    def on(self) -> Iterator[None]:
+        self.active = True
+        try:
+            yield
+        finally:
+            self.active = False
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self.active = False
+        try:
+            yield
+        finally:
+            self.active = True
+
+
+@pytest.fixture
+def stripe_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[StripeStub]:
+    """Stripe's stand-in on loopback, where the API and the sweeper send their Stripe calls."""
+    with StripeStub() as stub:
+        monkeypatch.setenv("STRIPE_API_BASE", stub.url)
+        yield stub
+
+
+@pytest.fixture
+def prod_like(
+    template: dict[str, Any], aws_env: None, stripe_stub: StripeStub, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Recorder]:
+    """moto provisioned for stage prod, with the prod stage's environment from .chalice/config.json.
+
+    The LLM endpoint is replaced by a closed loopback port (the call fails fast and falls back), and
+    Stripe by `stripe_stub`, so the SecureStrings are read as in production but nothing leaves the
+    machine. globex pays by card, its Stripe secrets in SSM; acme (a card shop in the demo data) is paid
+    on delivery here, so that both kinds of checkout, and an order counted at INSERT, are exercised.
+    """
+    from moto import mock_aws
+
+    from chalicelib import clients
+    from chalicelib.models import TenantModel
+    from scripts.local_stack import free_port
+    from scripts.provision import provision
+
+    for name, value in packaging.stage_config(STAGE)["environment_variables"].items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    clients.reset()
+    recorder = Recorder(template)
+    original = BaseClient._make_api_call
+
+    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if recorder.active:
+            call = (recorder.function(), client.meta.service_model.signing_name, operation, dict(params))
+            recorder.calls.append(call)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    with mock_aws():
+        provision(seed=True, upsell_enabled="true")
+        ssm = clients.ssm()
+        ssm.put_parameter(
+            Name="/cartwise/prod/llm/api_key", Value="sk-test-not-a-real-key", Type="SecureString", Overwrite=True
+        )
+        for name, value in (("secret_key", "sk_test_not_a_real_key"), ("webhook_secret", STRIPE_WEBHOOK_SECRET)):
+            ssm.put_parameter(
+                Name=f"/cartwise/prod/tenants/globex/stripe/{name}", Value=value, Type="SecureString", Overwrite=True
+            )
+        TenantModel("globex").update(actions=[TenantModel.payment_mode.set("stripe")])
+        TenantModel("acme").update(actions=[TenantModel.payment_mode.set("on_delivery")])
+        events = clients.events()
+        with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+            events.create_event_bus(Name="cartwise-prod")
+        yield recorder
+    clients.reset()
+
+
+STRIPE_WEBHOOK_SECRET = "whsec_test_not_a_real_secret"
+
+
+def signed_event(event_type: str, intent: dict[str, Any]) -> tuple[str, str]:
+    """A Stripe event about `intent` and its Stripe-Signature header, signed as Stripe signs."""
+    payload = json.dumps(
+        {"id": f"evt_{intent['id']}", "object": "event", "type": event_type, "data": {"object": intent}}
+    )
+    timestamp = int(time.time())
+    digest = hmac.new(STRIPE_WEBHOOK_SECRET.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return payload, f"t={timestamp},v1={digest}"
+
+
+def stream_event_source_needs(template: dict[str, Any], function: str) -> list[tuple[str, str]]:
+    """What Lambda's event source mapping does with the function's role: read the stream, note failures."""
+    resolve = Resolve(template, STAGE)
+    needed = []
+    for event in template["Resources"][function]["Properties"].get("Events", {}).values():
+        if event["Type"] != "DynamoDB":
+            continue
+        stream = resolve(event["Properties"]["Stream"])
+        needed += [(f"dynamodb:{a}", stream) for a in ("DescribeStream", "GetRecords", "GetShardIterator")]
+        needed += [
+            ("dynamodb:ListStreams", stream),
+            ("sqs:SendMessage", resolve(event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"])),
+        ]
+    return needed
+
+
+# Routes that answer from the function's own code: the journey cannot record an AWS call for them.
+ROUTES_WITHOUT_AWS_CALLS = {("GET", "/health"), ("GET", "/openapi.yaml")}
+
+# Table actions a policy may grant although the journey does not make them, with the reason.
+UNUSED_BUT_NEEDED = {
+    ("APIHandler", "dynamodb:ConditionCheckItem"),  # the contract's: checkout's transaction may condition-check
+}
+
+
+def test_each_policy_allows_every_aws_call_of_its_function(
+    template: dict[str, Any], prod_like: Recorder, stripe_stub: StripeStub
+) -> None:
+    """Browse, cart, promo, up-sell (flag on, SecureString key), checkout, retry, sold out, admin routes
+    (their authorizer runs as its own function), the order stream, card payments (setup, payment,
+    webhook, refund, decline, cancel: PaymentsHandler's routes) and the hold sweeper cancelling a
+    PaymentIntent: every call each function makes must be allowed by that function's own policy, and
+    no policy grants a table action or a table its function does not use."""
+    from chalice.test import Client
+
+    import app as app_module
+    from chalicelib import clients
+    from tests.conftest import Api, set_stock
+
+    demo_key = json.loads((REPO / "data" / "tenants" / "acme.json").read_text()).get("demo_admin_key", "")
+    carts = "/tenants/acme/carts"
+    with Client(app_module.app) as client, prod_like.on():
+        api = Api(client)
+        assert api.get("/health").status_code == 200
+        assert api.get("/health/ready").status_code == 200
+        assert api.get("/tenants/acme/products").status_code == 200
+        assert api.get("/tenants/acme/products?category=camping&limit=2").status_code == 200  # the index
+        assert api.get("/tenants/acme/products/tent-2p").status_code == 200
+        assert api.get("/tenants/nobody/products").status_code == 404
+        cart = api.post(carts, {"items": [{"product_id": "tent-2p", "quantity": 1}]})
+        assert cart.status_code == 201
+        cart_id = cart.data["cart_id"]
+        assert api.put(f"{carts}/{cart_id}/items/headlamp", {"quantity": 2}).status_code == 200
+        assert api.put(f"{carts}/{cart_id}/items/camp-chair", {"quantity": 1}).status_code == 200
+        assert api.delete(f"{carts}/{cart_id}/items/camp-chair").status_code == 200
+        assert api.put(f"{carts}/{cart_id}/promo", {"code": "SUMMER10"}).status_code == 200
+        assert api.delete(f"{carts}/{cart_id}/promo").status_code == 200
+        assert api.get(f"{carts}/{cart_id}").status_code == 200
+        upsell = api.get(f"{carts}/{cart_id}/upsell")
+        assert upsell.status_code == 200
+        assert upsell.data["source"] == "fallback"  # the flag is on; the LLM call failed on the closed port
+        order = api.post(f"{carts}/{cart_id}/checkout", {"email": "ada@example.com"}, headers={"Idempotency-Key": "k1"})
+        assert order.status_code == 201
+        order_id = order.data["order"]["order_id"]
+        again = api.post(f"{carts}/{cart_id}/checkout", {"email": "ada@example.com"}, headers={"Idempotency-Key": "k1"})
+        assert again.data["order"]["order_id"] == order_id
+        assert api.get(f"/tenants/acme/orders/{order_id}").status_code == 200
+        spare = api.post(carts, {"items": [{"product_id": "headlamp", "quantity": 1}]}).data["cart_id"]
+        placed = api.post(f"{carts}/{spare}/checkout").data
+        cancel = api.post(
+            f"/tenants/acme/orders/{placed['order']['order_id']}/cancel",
+            headers={"X-Order-Token": placed["order_token"]},
+        )
+        assert (cancel.status_code, cancel.data["status"]) == (200, "cancelled")
+        sold_out = api.post(carts, {"items": [{"product_id": "sleeping-pad", "quantity": 2}]}).data["cart_id"]
+        with prod_like.paused():
+            set_stock("acme", "sleeping-pad", 1)
+        assert api.post(f"{carts}/{sold_out}/checkout").status_code == 409
+        admin = {"X-Api-Key": demo_key}
+        assert api.get("/tenants/acme/orders", headers=admin).status_code == 200
+        cancelled = api.get("/tenants/acme/orders?status=cancelled", headers=admin).data["items"]
+        assert [o["order_id"] for o in cancelled] == [placed["order"]["order_id"]]
+        product = {"name": "Tent v2", "category": "camping", "price": "139.00", "stock": 5}
+        assert api.put("/tenants/acme/products/tent-3p", product, headers=admin).status_code in (200, 201)
+        assert api.post("/tenants/acme/products/tent-2p/stock", {"delta": 1}, headers=admin).status_code == 200
+        keyed = {**admin, "Idempotency-Key": "restock-1"}
+        assert api.post("/tenants/acme/products/tent-2p/stock", {"delta": 1}, headers=keyed).status_code == 200
+        assert api.get("/tenants/acme/orders", headers={"X-Api-Key": "cw_acme_" + "x" * 43}).status_code == 401
+
+    # The orders stream handler: co-purchase counts and the order event.
+    item = clients.client("dynamodb").get_item(
+        TableName="cartwise-prod-orders", Key={"tenant_id": {"S": "acme"}, "order_id": {"S": order_id}}
+    )["Item"]
+    record = {"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": REGION}
+    keys = {name: item[name] for name in ("tenant_id", "order_id")}
+    record["dynamodb"] = {"Keys": keys, "NewImage": item, "StreamViewType": "NEW_IMAGE"}
+    record["dynamodb"] |= {"ApproximateCreationDateTime": 1795278422, "SequenceNumber": "1", "SizeBytes": 1}
+    record["eventSourceARN"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-orders/stream/x"
+    with prod_like.on():
+        assert app_module.order_stream({"Records": [record]}, None) == {"batchItemFailures": []}
+
+    # Card payments at globex (Stripe is HTTP to its stand-in; the AWS calls are the tenant's secrets
+    # read from SSM and the orders' transitions): card setup, a payment, Stripe's webhook and its
+    # redelivery, a refund, a declined card, a cancel that cancels the PaymentIntent.
+    from datetime import UTC, datetime
+
+    from chalicelib import tenants
+    from chalicelib.models import OrderModel
+
+    globex = "/tenants/globex"
+    globex_key = json.loads((REPO / "data" / "tenants" / "globex.json").read_text()).get("demo_admin_key", "")
+    with Client(app_module.app) as client, prod_like.on():
+        api = Api(client)
+
+        def card_order() -> tuple[str, dict[str, str]]:
+            cart = api.post(f"{globex}/carts", {"items": [{"product_id": "usb-c-dock", "quantity": 1}]}).data
+            placed = api.post(f"{globex}/carts/{cart['cart_id']}/checkout").data
+            assert placed["order"]["status"] == "pending_payment"
+            return f"{globex}/orders/{placed['order']['order_id']}", {"X-Order-Token": placed["order_token"]}
+
+        paid, token = card_order()
+        with prod_like.paused():  # PaymentsHandler is a process of its own: it reads the tenant itself
+            tenants.clear_cache()
+        assert api.post(f"{paid}/payment/setup", {"attempt": "attempt-0001"}, headers=token).status_code == 200
+        payment = api.post(f"{paid}/payment", {"payment_method": "pm_card_visa"}, headers=token)
+        assert (payment.status_code, payment.data["order"]["status"]) == (200, "paid")
+        (intent,) = stripe_stub.intents.values()
+        payload, signature = signed_event("payment_intent.succeeded", intent)
+        for outcome in ("applied", "duplicate"):
+            delivered = api.post(
+                f"{globex}/payments/stripe/webhook", raw=payload, headers={"Stripe-Signature": signature}
+            )
+            assert (delivered.status_code, delivered.data) == (200, {"received": True, "outcome": outcome})
+        refund = api.post(f"{paid}/refund", headers={"X-Api-Key": globex_key})
+        assert (refund.status_code, refund.data["status"]) == (200, "refunded")
+        cancelled, token = card_order()
+        declined = api.post(f"{cancelled}/payment", {"payment_method": "pm_card_chargeDeclined"}, headers=token)
+        assert (declined.status_code, declined.data["error"]["code"]) == (402, "PAYMENT_FAILED")
+        cancel = api.post(f"{cancelled}/cancel", headers=token)
+        assert (cancel.status_code, cancel.data["status"]) == (200, "cancelled")
+        lapsed, token = card_order()  # declined too: its PaymentIntent awaits another card when the hold lapses
+        assert (
+            api.post(f"{lapsed}/payment", {"payment_method": "pm_card_chargeDeclined"}, headers=token).status_code
+            == 402
+        )
+
+    # The hold sweeper, as its own function (its own process: no secret cached by the API's): the
+    # lapsed order's PaymentIntent is cancelled at Stripe, then the order expires.
+    with prod_like.paused():
+        lapsed_id = lapsed.rsplit("/", 1)[1]
+        OrderModel("globex", lapsed_id).update(actions=[OrderModel.hold_expires_at.set(datetime.now(UTC))])
+        clients.parameters.cache_clear()
+    scheduled = {"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events"}
+    scheduled |= {"account": ACCOUNT, "time": "2026-11-30T06:00:00Z", "region": REGION, "resources": [], "detail": {}}
+    with prod_like.on():
+        assert app_module.expire_holds(scheduled, None) == {"expired": 1}
+    lapsed_intent = OrderModel.get("globex", lapsed_id).payment_intent_id
+    assert stripe_stub.intents[lapsed_intent]["status"] == "canceled"
+    assert {intent["status"] for intent in stripe_stub.intents.values()} == {"succeeded", "canceled"}
+
+    functions = of_type(template, "AWS::Serverless::Function")
+    assert {name for name, *_ in prod_like.calls} == set(functions)  # every function was exercised
+    # ... and every route that reaches AWS, so a policy narrowed to these calls denies no route its own.
+    assert set(prod_like.route_of.values()) - prod_like.routes_calling_aws == ROUTES_WITHOUT_AWS_CALLS
+    for function in functions:
+        statements = function_statements(template, function)
+        needed = {pair for call in prod_like.of(function) for pair in required_permissions(*call)}
+        needed |= set(stream_event_source_needs(template, function))
+        denied = sorted(
+            f"{action} on {resource}" for action, resource in needed if not allows(statements, action, resource)
+        )
+        assert not denied, f"{function}'s policy in infra/template.yml does not allow:\n" + "\n".join(denied)
+        # ... and grants no table action its function does not make on that table (action and table
+        # together: UpdateItem on orders and GetItem on tenants is not UpdateItem on tenants).
+        used = {(action, table.split("/stream/")[0]) for action, table in needed if action.startswith("dynamodb:")}
+        for statement in statements:
+            actions = [a for a in as_list(statement["Action"]) if a.startswith("dynamodb:")]
+            granted = {(a, r.split("/stream/")[0]) for a in actions for r in as_list(statement["Resource"])}
+            unused = {(a, r) for a, r in granted - used if (function, a) not in UNUSED_BUT_NEEDED}
+            assert not unused, f"{function}: {statement['Sid']} grants, never used:\n" + "\n".join(
+                f"{action} on {resource}" for action, resource in sorted(unused)
+            )
+    made = {(service, operation) for _, service, operation, _ in prod_like.calls}
+    assert {("dynamodb", "TransactWriteItems"), ("dynamodb", "BatchGetItem"), ("dynamodb", "Query")} <= made
+    assert {("ssm", "GetParameters"), ("ssm", "GetParameter"), ("dynamodb", "DescribeTable")} <= made
+    decrypted = {(f, p["Name"]) for f, _, o, p in prod_like.calls if o == "GetParameter" and p.get("WithDecryption")}
+    stripe_secrets = "/cartwise/prod/tenants/globex/stripe/"
+    assert decrypted == {
+        ("APIHandler", "/cartwise/prod/llm/api_key"),
+        ("PaymentsHandler", stripe_secrets + "secret_key"),
+        ("PaymentsHandler", stripe_secrets + "webhook_secret"),
+        ("ExpireHolds", stripe_secrets + "secret_key"),
+    }
+    assert {(s, o) for s, o, _ in prod_like.of("AdminKey")} == {("dynamodb", "GetItem")}
