@@ -42,6 +42,6 @@ def order_stream(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def expire_holds(event):
-    # Unpaid orders whose hold lapsed give their units back, their PaymentIntents cancelled (chalicelib/payments.py).
+    # Unpaid orders whose hold lapsed give their units back, their PaymentIntents cancelled (chalicelib/payments/).
     time_left = event.context.get_remaining_time_in_millis() / 1000 if event.context else None
     return {"expired": order_payments.sweep_lapsed_holds(time_left=time_left)}

@@ -149,29 +149,6 @@ def llm(base_url: str | None, api_key: str, timeout: float) -> Any:
     return OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
 
 
-# Stripe calls sit on the shopper's payment request, a few in a row: a confirmation takes a second
-# or two at Stripe, and the whole request must end within the function's 15 s. One network retry
-# is safe because every Stripe write carries an idempotency key (chalicelib/payments.py).
-STRIPE_TIMEOUT_SECONDS = (2.0, 4.0)  # connect, read
-STRIPE_NETWORK_RETRIES = 1
-
-
-@lru_cache(maxsize=16)
-def stripe(secret_key: str, api_base: str | None) -> Any:
-    """A StripeClient for one tenant's account, built (and `stripe` imported) on the first payment call.
-
-    `api_base` points the SDK at localstripe under `make run` and in tests; None is Stripe itself.
-    """
-    import stripe as stripe_sdk
-
-    return stripe_sdk.StripeClient(
-        secret_key,
-        base_addresses={"api": api_base} if api_base else None,
-        max_network_retries=STRIPE_NETWORK_RETRIES,
-        http_client=stripe_sdk.RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS),
-    )
-
-
 def reset() -> None:
     """Drop every cached client and setting (tests switch between moto and DynamoDB Local).
 
@@ -183,7 +160,6 @@ def reset() -> None:
     parameters.cache_clear()
     flag_ssm.cache_clear()
     llm.cache_clear()
-    stripe.cache_clear()
     _boto3_session.cache_clear()
     _botocore_session.cache_clear()
     config.reset()

@@ -113,7 +113,7 @@ class TenantModel(CartwiseModel):
     # "on_delivery": orders are confirmed at once; "stripe": paid by card, their units held meanwhile.
     payment_mode = UnicodeAttribute(default="on_delivery")
     # Public: the browser's Stripe.js needs it. The secret key and webhook signing secret live in SSM
-    # (chalicelib/payments.py), never here.
+    # (chalicelib/payments/), never here.
     stripe_publishable_key = UnicodeAttribute(null=True)
     # Units ordered per product, top-K only (chalicelib/counters.py), kept by chalicelib/events.py:
     # the up-sell's "best sellers" without reading the catalogue.
@@ -272,11 +272,11 @@ class OrderModel(CartwiseModel):
     created_at = UTCDateTimeAttribute()
     cancelled_at = UTCDateTimeAttribute(null=True)
     expired_at = UTCDateTimeAttribute(null=True)
-    # Card payments (chalicelib/payments.py): the one PaymentIntent this order may ever be charged
+    # Card payments (chalicelib/payments/): the one PaymentIntent this order may ever be charged
     # through, set once; and the refund's reason ("requested_by_admin", "stock_released", ...).
     payment_provider = UnicodeAttribute(null=True)  # "stripe" for a card tenant's order, else absent
     payment_intent_id = UnicodeAttribute(null=True)
-    card_attempts = UnicodeSetAttribute(null=True)  # ids of its card attempts (chalicelib/payments.py caps them)
+    card_attempts = UnicodeSetAttribute(null=True)  # ids of its card attempts (chalicelib/payments/ caps them)
     paid_at = UTCDateTimeAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)
     refund_reason = UnicodeAttribute(null=True)

@@ -106,7 +106,7 @@ class Moved(enum.Enum):
 def cancel(tenant_id: str, order_id: str) -> OrderModel:
     """Cancel a confirmed or unpaid order and put its units back on sale; a cancelled one is answered as it is.
 
-    A card order's PaymentIntent is cancelled first, by chalicelib/payments.py, which calls this.
+    A card order's PaymentIntent is cancelled first, by chalicelib/payments/, which calls this.
     """
     for attempt in range(CANCEL_ATTEMPTS):
         order = get_order(tenant_id, order_id, consistent=True)

@@ -1,6 +1,6 @@
 """A small stateful stand-in for the Stripe API on loopback, for tests that must not start localstripe.
 
-It answers the calls chalicelib/payments.py makes (SetupIntents, PaymentIntents, refunds) in Stripe's
+It answers the calls chalicelib/payments/ makes (SetupIntents, PaymentIntents, refunds) in Stripe's
 wire format, so the official SDK talks to it as to Stripe (`STRIPE_API_BASE`). Stripe's test
 PaymentMethods decide the outcome: `pm_card_visa` pays, `pm_card_chargeDeclined` is declined,
 `pm_card_authenticationRequired` asks for 3-D Secure. Idempotency keys are ignored, as localstripe

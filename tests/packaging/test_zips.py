@@ -162,9 +162,10 @@ if sdks.get("openai") == "imports":
     call = reply.choices[0].message.content
     clients.llm("https://llm.example.invalid/v1", "sk-zip", 5.0)._client  # TLS context and trust store
 else:
-    customer = clients.stripe("sk_test_zip", sys.argv[4]).v1.customers.create({"metadata": {"order_id": "o1"}})
+    from chalicelib.payments import stripe_gateway
+    customer = stripe_gateway.client("sk_test_zip", sys.argv[4]).v1.customers.create({"metadata": {"order_id": "o1"}})
     call = customer.metadata["order_id"]
-    clients.stripe("sk_test_zip", None)  # api.stripe.com over HTTPS: the SDK's own client and CA bundle
+    stripe_gateway.client("sk_test_zip", None)  # api.stripe.com over HTTPS: the SDK's own client and CA bundle
 leaked = sorted({m.__file__.split("/site-packages/")[0] for m in list(sys.modules.values())
                  if getattr(m, "__file__", None) and "/site-packages/" in m.__file__})
 print(json.dumps({"status": response["statusCode"], "body": response["body"], "leaked": leaked,
