@@ -1,13 +1,17 @@
-"""The README's commands, run as written against the local stack, so the README cannot rot.
+"""The commands of the README and of every page under docs/, run as written against the local stack,
+so the docs cannot rot.
 
-Every ```sh block of README.md is either runnable locally (info string `sh test=<group>`, optionally
-`after=<group>` to run another group's blocks first in the same shell) or a cloud block (`sh cloud`).
-Local groups run with bash (`set -euo pipefail`) from the repository root, in a bare environment
-(PATH=/usr/local/bin:/usr/bin:/bin, HOME, LANG: nothing from this process, so a block must set what it
-needs), with the fixed local URLs (:8000, :4566, :8001) swapped for the session stack's free ports.
-Their stdout is read as a stream of JSON documents, HTTP status lines (`HTTP 201`) and bare status
-codes, and checked figure by figure. Cloud blocks need AWS, so they are checked offline: make
-targets (make -n), aws operations and options (botocore's service models), tenants CLI arguments.
+Every ```sh block of README.md and of docs/**/*.md is either runnable locally (info string
+`sh test=<group>`, optionally `after=<group>` to run another group's blocks first in the same shell) or
+a cloud block (`sh cloud`); the README's quickstart and the pages in NOT_YET_MARKED are the only
+exceptions. A group's blocks live on one page and run in page order. Local groups run with bash
+(`set -euo pipefail`) from the repository root, in a bare environment (PATH=/usr/local/bin:/usr/bin:/bin,
+HOME, LANG: nothing from this process, so a block must set what it needs), with the fixed local URLs
+(:8000, :4566, :8001) swapped for the session stack's free ports. Their stdout is read as a stream of
+JSON documents, HTTP status lines (`HTTP 201`) and bare status codes, and checked figure by figure.
+Cloud blocks need AWS, so they are checked offline: make targets (make -n), aws operations and options
+(botocore's service models), tenants CLI arguments. The configuration tables of docs/operations.md are
+held to the code.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
+OPERATIONS = REPO / "docs" / "operations.md"  # the configuration tables and the operator's commands
+# Every page whose ```sh blocks are collected: the README first, then docs/ in path order.
+PAGES = [README, *sorted((REPO / "docs").rglob("*.md"))]
+# Pages whose plain ```sh blocks are shown, not yet run or checked; mark them (test= or cloud) and
+# drop the page from this set. A page listed here without a plain sh block fails the check below.
+NOT_YET_MARKED = {"docs/deploy.md", "docs/upsell.md"}
 BARE_PATH = "/usr/local/bin:/usr/bin:/bin"
 GLOBAL_FLAG = "/cartwise/dev/flags/UPSELL_ENABLED"
 ACME_OVERRIDE = "/cartwise/dev/tenants/acme/flags/UPSELL_ENABLED"
@@ -56,6 +66,7 @@ class Block:
     lang: str
     attrs: dict[str, str]
     body: str
+    page: str = ""  # the page's path from the repository root ("" for text given directly)
 
 
 @dataclass(frozen=True)
@@ -70,20 +81,33 @@ class Run:
     outputs: list[Any] = field(default_factory=list)
 
 
-def readme_blocks(text: str | None = None) -> list[Block]:
+def parse_blocks(text: str, page: str = "") -> list[Block]:
+    """The fenced blocks of one Markdown text, in order."""
     found = []
-    for match in FENCE.finditer(README.read_text() if text is None else text):
+    for match in FENCE.finditer(text):
         words = match.group("info").split()
         lang = words[0] if words else ""
         attrs = dict(word.split("=", 1) if "=" in word else (word, "") for word in words[1:])
-        found.append(Block(lang, attrs, match.group("body")))
+        found.append(Block(lang, attrs, match.group("body"), page))
     return found
 
 
+def readme_blocks(text: str | None = None) -> list[Block]:
+    """The README's blocks (or those of `text`)."""
+    return parse_blocks(README.read_text(), "README.md") if text is None else parse_blocks(text)
+
+
+def doc_blocks() -> list[Block]:
+    """The blocks of the README and of every page under docs/, page by page."""
+    return [block for page in PAGES for block in parse_blocks(page.read_text(), page.relative_to(REPO).as_posix())]
+
+
 def group_script(group: str) -> str:
-    """The blocks of one group in README order, after the blocks of the group it names in `after=`."""
-    blocks = [block for block in readme_blocks() if block.attrs.get("test") == group]
-    assert blocks, f"README.md has no ```sh test={group} block"
+    """The blocks of one group in page order, after the blocks of the group it names in `after=`."""
+    blocks = [block for block in doc_blocks() if block.attrs.get("test") == group]
+    assert blocks, f"no page has a ```sh test={group} block"
+    pages = {block.page for block in blocks}
+    assert len(pages) == 1, f"the blocks of group {group} are spread over {sorted(pages)}: keep a group on one page"
     afters = {block.attrs.get("after") for block in blocks}
     assert len(afters) == 1, f"the blocks of group {group} disagree on after=: {afters}"
     after = afters.pop()
@@ -92,7 +116,7 @@ def group_script(group: str) -> str:
 
 
 def localise(script: str, stack: Any, replacements: dict[str, str] | None = None) -> str:
-    """Point the README's fixed local URLs (and the venv) at the session stack."""
+    """Point the docs' fixed local URLs (and the venv) at the session stack."""
     fixed = {
         "http://127.0.0.1:8000": stack.api_url,
         "http://127.0.0.1:4566": stack.aws_url,
@@ -190,12 +214,32 @@ def demo_catalogue(stack_aws: None) -> None:
 
 
 def test_every_sh_block_is_run_locally_or_checked_as_cloud():
-    blocks = [block for block in readme_blocks() if block.lang == "sh"]
+    blocks = [block for block in doc_blocks() if block.lang == "sh"]
     groups = {block.attrs["test"] for block in blocks if "test" in block.attrs}
     assert groups == LOCAL_GROUPS, "a new test= group needs its assertions in this file"
-    unmarked = [commands(block.body) for block in blocks if "test" not in block.attrs and "cloud" not in block.attrs]
-    # The quickstart is the one block left: `make run` is what the tests stand in for, `make test` runs them.
-    assert unmarked == [[["make", "run"], ["make", "test"]]]
+    unmarked = [block for block in blocks if "test" not in block.attrs and "cloud" not in block.attrs]
+    # The README's quickstart: `make run` is what the tests stand in for, `make test` and `make test-fast` run them.
+    assert [commands(block.body) for block in unmarked if block.page == "README.md"] == [
+        [["make", "run"], ["make", "test"], ["make", "test-fast"]]
+    ]
+    elsewhere = {block.page for block in unmarked if block.page != "README.md"}
+    assert elsewhere <= NOT_YET_MARKED, f"mark their sh blocks test=<group> or cloud: {elsewhere - NOT_YET_MARKED}"
+    assert elsewhere >= NOT_YET_MARKED, f"marked now, drop from NOT_YET_MARKED: {NOT_YET_MARKED - elsewhere}"
+
+
+def test_blocks_are_collected_from_the_readme_and_every_docs_page():
+    pages = {path.relative_to(REPO).as_posix() for path in PAGES}
+    assert pages >= {"README.md", "docs/operations.md", "docs/testing.md", "docs/decisions/README.md"}
+    assert PAGES[0] == README
+    where = {block.attrs["test"]: block.page for block in doc_blocks() if "test" in block.attrs}
+    # The tour stays on the front door; the operator's commands moved to operations.md and keep running.
+    assert where == {
+        "checkout": "README.md",
+        "shell": "docs/operations.md",
+        "flag": "docs/operations.md",
+        "keys": "docs/operations.md",
+        "llm-log": "docs/operations.md",
+    }
 
 
 def test_block_parsing_and_output_parsing():
@@ -204,6 +248,7 @@ def test_block_parsing_and_output_parsing():
         Block("sh", {"test": "a", "after": "b"}, "echo 1\n"),
         Block("sh", {"cloud": ""}, "make x\n"),
     ]
+    assert [block.page for block in parse_blocks(text, "docs/x.md")] == ["docs/x.md", "docs/x.md"]
     assert parse_outputs('{"a": 1}\nHTTP 201\n{"b": [2]}200\n401\n') == [{"a": 1}, Status(201), {"b": [2]}, 200, 401]
     with pytest.raises(AssertionError, match="unexpected output"):
         parse_outputs("not json")
@@ -339,9 +384,9 @@ def test_llm_log_line(local_stack, demo_catalogue, global_flag_on, tmp_path):
 # ---- configuration tables against the code ----
 
 
-def table_rows(heading: str) -> list[list[str]]:
-    """The rows (cells stripped) of the first Markdown table under a README heading."""
-    section = README.read_text().split(f"\n{heading}\n", 1)[1]
+def table_rows(heading: str, page: Path = OPERATIONS) -> list[list[str]]:
+    """The rows (cells stripped) of the first Markdown table under a heading of a page."""
+    section = page.read_text().split(f"\n{heading}\n", 1)[1]
     rows = []
     for line in section.splitlines():
         if line.startswith("|"):
@@ -381,10 +426,19 @@ def test_environment_table_lists_every_variable_the_code_reads_with_its_default(
     for name, default in reads:
         assert documented[name] == (f"`{default}`" if default else "unset"), name
     for name, value in chalice_config["environment_variables"].items():
-        assert documented[name] == f"`{value}`" or f"`{name}={value}`" in README.read_text(), name
+        assert documented[name] == f"`{value}`" or f"`{name}={value}`" in OPERATIONS.read_text(), name
     for stage, settings in chalice_config["stages"].items():
         for name, value in settings.get("environment_variables", {}).items():
-            assert f"`{name}={value}`" in README.read_text(), (stage, name)
+            assert f"`{name}={value}`" in OPERATIONS.read_text(), (stage, name)
+
+
+def test_table_prefix_row_names_every_table_of_the_models():
+    from chalicelib.models import ALL_MODELS
+
+    (row,) = [row for row in table_rows("### Environment variables") if row[0] == "`CARTWISE_TABLE_PREFIX`"]
+    (names,) = re.findall(r"`\{prefix\}-\{stage\}-\{([a-z,]+)\}`", row[2])
+    entities = [vars(model.Meta)["table_name"].entity for model in ALL_MODELS]
+    assert names.split(",") == entities
 
 
 def test_ssm_table_names_the_parameters_the_code_reads(monkeypatch):
@@ -450,7 +504,7 @@ def check_cloud_command(words: list[str]) -> str:
 
 def test_cloud_blocks_name_real_targets_operations_and_arguments():
     checked = []
-    for block in readme_blocks():
+    for block in doc_blocks():
         if "cloud" in block.attrs:
             checked += [check_cloud_command(words) for words in commands(block.body)]
     assert sorted(checked) == [".venv/bin/python", ".venv/bin/python", "aws", "aws", "make", "make", "make"]
