@@ -52,11 +52,18 @@ format: install
 
 # Every tier (tests/unit, api, stack, packaging, browser, docs; see tests/conftest.py) on one local stack.
 test: lint
+	node --test tests/storefront/*.test.js
 	$(PY) -m pytest
 
 # The edit loop: tests/unit and tests/api only (no servers, no browser, no packaging), one worker per CPU.
 test-fast: install
+	node --test tests/storefront/*.test.js
 	$(PY) -m pytest tests/unit tests/api -n auto -q
+
+# The storefront's unit tests (tests/storefront: node:test, no dependency, no browser); test and test-fast run them too.
+.PHONY: test-storefront
+test-storefront:
+	node --test tests/storefront/*.test.js
 
 # `docker compose up` for real: engine, Compose v2 and stand-in images prepared as needed, a journey
 # against the stack, then `docker compose down -v` (compose/run.py; as root; 75 s warm, 8 min cold).

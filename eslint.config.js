@@ -51,6 +51,17 @@ export default [
     },
   },
   {
+    // The storefront's unit tests (`node --test`): Node's globals, the storefront's style.
+    files: ["tests/storefront/**/*.js"],
+    languageOptions: { ecmaVersion: 2022, sourceType: "module", globals: globals.node },
+    rules: {
+      eqeqeq: ["error", "always"],
+      "no-var": "error",
+      "prefer-const": "error",
+      "object-shorthand": "error",
+    },
+  },
+  {
     files: ["eslint.config.js"],
     languageOptions: { globals: globals.node },
   },
