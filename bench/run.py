@@ -106,7 +106,7 @@ class Bench:
 
     def stored_stock(self, product_id: str) -> tuple[int, int]:
         """(stock, units taken by orders): sold on delivery, or held (reserved) awaiting a card
-        payment, as acme's are (orders.HELD_IN); the bench runs no sweeper, so none lapse."""
+        payment, as acme's are (lifecycle.CREATED_UNITS); the bench runs no sweeper, so none lapse."""
         item = self.dynamodb.get_item(
             TableName="cartwise-dev-products",
             Key={"tenant_id": {"S": "acme"}, "product_id": {"S": product_id}},

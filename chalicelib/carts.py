@@ -22,7 +22,6 @@ from chalicelib.tenants import Tenant
 
 MAX_LINES = 50
 MAX_QUANTITY = 99
-EDIT_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def get_cart(tenant: Tenant, cart_id: str) -> PricedCart:
 
 def _edit(tenant: Tenant, cart_id: str, change: Callable[[CartModel], bool | None]) -> PricedCart:
     """Apply `change` to the open cart and save it; a change that returns False had nothing to do (no write)."""
-    for attempt in range(EDIT_ATTEMPTS):
+    for _ in contention.attempts(contention.CART_EDIT_ATTEMPTS):
         cart = load_cart(tenant.tenant_id, cart_id, consistent=True)
         if cart.status != "open":
             raise CartClosed(f"Cart {cart_id!r} is already checked out.", {"order_id": cart.order_id})
@@ -131,8 +130,7 @@ def _edit(tenant: Tenant, cart_id: str, change: Callable[[CartModel], bool | Non
         except PutError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
-            contention.pause(attempt)  # edited concurrently: apply the change again on the fresh cart
-            continue
+            continue  # edited concurrently: apply the change again on the fresh cart
         return price_cart(tenant, cart)
     raise Unavailable("The cart is being edited concurrently, please retry.")
 

@@ -19,7 +19,6 @@ from chalicelib.ids import is_product_id
 from chalicelib.models import ProductModel, category_key
 
 MAX_STOCK = 1_000_000
-ADJUST_ATTEMPTS = 6
 
 # What a cart needs of its products to price them and check their stock. Not the description,
 # tags, complements or co-purchase counts: up to 50 learned counts are most of a product item, and
@@ -150,7 +149,6 @@ def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: s
         attempt=lambda: _adjust_once(tenant_id, product_id, delta, use),
         replay=replay,
         refusals=(NotFound, OutOfStock, BadRequest),
-        attempts=ADJUST_ATTEMPTS,
     )
     return product
 
@@ -158,7 +156,7 @@ def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: s
 def _add_stock(tenant_id: str, product_id: str, delta: int) -> ProductModel:
     """One conditional UpdateItem (ADD): concurrent adjustments never conflict, the bounds hold."""
     bound = ProductModel.stock >= -delta if delta < 0 else ProductModel.stock <= MAX_STOCK - delta
-    for attempt in range(ADJUST_ATTEMPTS):
+    for _ in contention.attempts():
         product = ProductModel(tenant_id, product_id)
         try:
             product.update(actions=[ProductModel.stock.add(delta)], condition=ProductModel.product_id.exists() & bound)
@@ -169,7 +167,6 @@ def _add_stock(tenant_id: str, product_id: str, delta: int) -> ProductModel:
         # Why it failed, for the answer: the write itself was all or nothing. If the bounds hold
         # now, the stock moved in between, and the same write may simply go again.
         _check_bounds(get_product(tenant_id, product_id, consistent=True), delta)
-        contention.pause(attempt)
     raise Unavailable("The stock keeps changing while it is adjusted, please retry.")
 
 

@@ -16,18 +16,15 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import carts, catalog, clients, contention, idempotency, orders, upsell
+from chalicelib import carts, catalog, clients, contention, idempotency, lifecycle, orders, upsell
 from chalicelib.config import get_settings
 from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, PriceChanged
 from chalicelib.ids import new_ulid
+from chalicelib.lifecycle import OrderStatus
 from chalicelib.models import HOLD_QUEUE, CartModel, OrderLine, OrderModel, OrderTotals, ProductModel, status_key
 from chalicelib.observability import logger
 from chalicelib.pricing import format_money
 from chalicelib.tenants import Tenant
-
-# A transaction loses to a concurrent one touching the same items (TransactionConflict)
-# or finds a price or the cart changed between read and write; both are retried on fresh reads.
-ATTEMPTS = 6
 
 # Refusals a same-key request that won the race can cause: the key is looked up before answering them.
 REFUSALS = (NotFound, CartClosed, EmptyCart, OutOfStock, PriceChanged)
@@ -95,7 +92,6 @@ def _place_order(tenant: Tenant, request: CheckoutRequest) -> tuple[Placed, bool
         attempt=lambda: _attempt(tenant, request),
         replay=lambda: _replay(tenant, request),
         refusals=REFUSALS,
-        attempts=ATTEMPTS,
     )
 
 
@@ -135,7 +131,7 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
     order_token, token_digest = orders.new_token()
     order = _new_order(tenant, priced, request, token_digest)
     # Where the order's units go: held (reserved) while a card payment is awaited, sold at once on delivery.
-    taken_into = orders.HELD_IN[order.status]
+    taken_into = getattr(ProductModel, lifecycle.CREATED_UNITS[order.status][1])
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             for line in priced.lines:
@@ -199,7 +195,7 @@ def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutReques
     totals = priced.totals
     created_at = carts.now()
     pays_by_card = tenant.payment_mode == "stripe"
-    status = "pending_payment" if pays_by_card else "confirmed"
+    status = OrderStatus.PENDING_PAYMENT if pays_by_card else OrderStatus.CONFIRMED
     return OrderModel(
         tenant.tenant_id,
         new_ulid(),

@@ -8,15 +8,33 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 
 from pynamodb.exceptions import TransactWriteError
 
 BASE_SECONDS = 0.01
 CAP_SECONDS = 0.25
+# How often an optimistic write is tried before the client is told to retry (503 with Retry-After).
+ATTEMPTS = 6
+# A cart is edited in bursts (one shopper's clicks, several tabs): a little more patience.
+CART_EDIT_ATTEMPTS = 8
+# The orders stream's counting: a failed batch is retried by Lambda, so fewer, longer pauses.
+STREAM_ATTEMPTS = 5
+STREAM_BASE_SECONDS = 0.05
 
 
-def pause(attempt: int) -> None:
-    time.sleep(random.uniform(0, min(CAP_SECONDS, BASE_SECONDS * 2**attempt)))
+def pause(attempt: int, base_seconds: float = BASE_SECONDS) -> None:
+    time.sleep(random.uniform(0, min(CAP_SECONDS, base_seconds * 2**attempt)))
+
+
+def attempts(limit: int = ATTEMPTS, base_seconds: float = BASE_SECONDS) -> Iterator[int]:
+    """The attempts of an optimistic write: 0, 1, … `limit - 1`, with a jittered pause before each
+    retry. The loop body returns when its write went through; after the loop, every attempt lost
+    a race, and the caller says so (usually `Unavailable`, a 503 with Retry-After)."""
+    for attempt in range(limit):
+        if attempt:
+            pause(attempt - 1, base_seconds)
+        yield attempt
 
 
 # Cancellation reasons a fresh read cannot cure: the request itself is wrong (an item too large,

@@ -29,8 +29,6 @@ See docs/decisions/0005-order-events.md.
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -40,7 +38,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import catalog, clients, counters, observability
+from chalicelib import catalog, clients, contention, counters, lifecycle, observability
 from chalicelib.config import get_settings
 from chalicelib.models import OrderModel, ProductModel, TenantModel
 from chalicelib.observability import logger
@@ -52,19 +50,11 @@ SOURCE = "cartwise.orders"
 ORDERS_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/cartwise-dev-orders/stream/set-by-infra"
 PUT_EVENTS_BATCH = 10
 # The event a MODIFY publishes when it shows an order in one of these statuses.
-STATUS_EVENTS = {
-    "paid": "order_paid",
-    "cancelled": "order_cancelled",
-    "expired": "order_expired",
-    "refunded": "order_refunded",
-}
-# Statuses that make an order a sale, counted once into the up-sell's co-purchases and the metrics.
-SALES = ("confirmed", "paid")
+STATUS_EVENTS = lifecycle.EVENTS
+SALES = lifecycle.SALES
 # Top-K kept per map (chalicelib/counters.py): at most ~2 KB per product or tenant item, whatever the catalogue.
 CO_PURCHASES_KEPT = 50
 BEST_SELLERS_KEPT = 50
-ATTEMPTS = 5
-BACKOFF_SECONDS = 0.05
 
 
 class StreamRecord(Protocol):
@@ -165,7 +155,7 @@ def publish(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
 def count_co_purchases(order: OrderModel) -> bool:
     """Count the order once: its pairs into the products' co-purchases, its units into the tenant's
     best sellers (both top-K maps, chalicelib/counters.py). False when it was counted already."""
-    for attempt in range(ATTEMPTS):
+    for attempt in contention.attempts(contention.STREAM_ATTEMPTS, contention.STREAM_BASE_SECONDS):
         try:
             _count_once(order)
             return True
@@ -180,8 +170,7 @@ def count_co_purchases(order: OrderModel) -> bool:
             if "ConditionalCheckFailed" not in codes and not _is_contention(exc, codes):
                 raise
             logger.info("Order counting retried", order_id=order.order_id, reasons=codes, attempt=attempt)
-            time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
-    raise RuntimeError(f"order {order.order_id} not counted after {ATTEMPTS} attempts")
+    raise RuntimeError(f"order {order.order_id} not counted after {contention.STREAM_ATTEMPTS} attempts")
 
 
 def _count_once(order: OrderModel) -> None:

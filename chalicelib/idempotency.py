@@ -128,7 +128,6 @@ def perform(
     attempt: Callable[[], Outcome | None],
     replay: Callable[[], Outcome | None],
     refusals: tuple[type[CartwiseError], ...],
-    attempts: int,
 ) -> tuple[Outcome, bool]:
     """Run `attempt` until it commits (True) or its key's earlier outcome is replayed (False).
 
@@ -137,7 +136,7 @@ def perform(
     the race (it closed the cart, took the stock), so `replay` is asked before it is answered.
     """
     caught: tuple[type[Exception], ...] = (*refusals, KeyTaken)
-    for number in range(attempts):
+    for _ in contention.attempts():
         try:
             outcome = attempt()
         except caught as refusal:
@@ -149,7 +148,6 @@ def perform(
             outcome = None  # the key's record lapsed just now: the key is free again
         if outcome is not None:
             return outcome, True
-        contention.pause(number)
     replayed = replay()  # a same-key request may have won every race this one lost
     if replayed is not None:
         return replayed, False

@@ -27,6 +27,7 @@ from pynamodb.models import Model
 
 from chalicelib import clients
 from chalicelib.config import get_settings
+from chalicelib.lifecycle import OrderStatus
 
 
 class DecimalAttribute(Attribute[Decimal]):
@@ -255,7 +256,7 @@ class OrderModel(CartwiseModel):
     tenant_id = UnicodeAttribute(hash_key=True)
     order_id = UnicodeAttribute(range_key=True)
     cart_id = UnicodeAttribute()
-    status = UnicodeAttribute(default="confirmed")
+    status = UnicodeAttribute(default=OrderStatus.CONFIRMED.value)
     status_key = UnicodeAttribute(null=True)  # status_key(tenant_id, status), set with every status
     by_status = OrdersByStatus()
     hold_queue = UnicodeAttribute(null=True)  # HOLD_QUEUE while pending_payment, else absent

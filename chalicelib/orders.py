@@ -11,22 +11,22 @@ from __future__ import annotations
 import enum
 import secrets
 from datetime import UTC, datetime
-from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clients, contention, cursors, digests
+from chalicelib import clients, contention, cursors, digests, lifecycle
 from chalicelib.errors import NotFound, OrderNotCancellable, Unavailable
 from chalicelib.ids import is_ulid
+from chalicelib.lifecycle import STOCK, OrderStatus, Transition
 from chalicelib.models import HOLD_QUEUE, OrderModel, ProductModel, status_key
+from chalicelib.observability import logger
 
 TOKEN_BYTES = 32
 # Each replay of a checkout hands out a token of its own; the cap keeps a replaying client from
 # growing the order item without bound. Beyond it a replay answers without a new token.
 MAX_TOKENS_PER_ORDER = 20
-CANCEL_ATTEMPTS = 6
 
 
 def new_token() -> tuple[str, str]:
@@ -89,9 +89,6 @@ def list_orders(
     return items[:limit], cursors.encode(items[limit - 1].order_id)
 
 
-# Where an order's units are while it is in a status they can leave from: a cancel or an expiry
-# puts them back on sale from there.
-HELD_IN = {"confirmed": ProductModel.sold, "pending_payment": ProductModel.reserved}
 SWEEP_PAGE = 100
 
 
@@ -108,18 +105,17 @@ def cancel(tenant_id: str, order_id: str) -> OrderModel:
 
     A card order's PaymentIntent is cancelled first, by chalicelib/payments/, which calls this.
     """
-    for attempt in range(CANCEL_ATTEMPTS):
+    for _ in contention.attempts():
         order = get_order(tenant_id, order_id, consistent=True)
-        if order.status == "cancelled":
+        if order.status == OrderStatus.CANCELLED:
             return order
-        if order.status not in HELD_IN:
+        if not lifecycle.can_move(order.status, OrderStatus.CANCELLED):
             raise OrderNotCancellable(
                 f"Order {order_id!r} is {order.status} and cannot be cancelled.", {"status": order.status}
             )
-        back_on_sale = (HELD_IN[order.status], ProductModel.stock)
-        if _move(order, "cancelled", OrderModel.cancelled_at, back_on_sale) is Moved.DONE:
+        if _move(order, lifecycle.transition(order.status, OrderStatus.CANCELLED)) is Moved.DONE:
             return order
-        contention.pause(attempt)  # changed meanwhile (paid, expired, cancelled) or a conflict: read again
+        # changed meanwhile (paid, expired, cancelled) or a conflict: read again
     raise Unavailable("The order is being changed concurrently, please retry.")
 
 
@@ -131,32 +127,29 @@ def lapsed_holds(now: datetime, limit: int = SWEEP_PAGE) -> list[OrderModel]:
     """
     lapsed = OrderModel.pending_holds.query(HOLD_QUEUE, OrderModel.hold_expires_at <= now, limit=limit)
     orders = [get_order(indexed.tenant_id, indexed.order_id, consistent=True) for indexed in lapsed]
-    return [order for order in orders if order.status == "pending_payment"]
+    return [order for order in orders if order.status == OrderStatus.PENDING_PAYMENT]
 
 
 def expire(order: OrderModel, now: datetime) -> bool:
     """Expire an unpaid order whose hold lapsed by `now`, its units back on sale; False if it changed meanwhile."""
-    lapsed = OrderModel.hold_expires_at <= now
-    back_on_sale = (ProductModel.reserved, ProductModel.stock)
-    return _move(order, "expired", OrderModel.expired_at, back_on_sale, lapsed) is Moved.DONE
+    expiry = lifecycle.transition(order.status, OrderStatus.EXPIRED)
+    return _move(order, expiry, OrderModel.hold_expires_at <= now) is Moved.DONE
 
 
 def mark_paid(order: OrderModel) -> Moved:
     """Record a successful payment of the order's PaymentIntent.
 
-    From pending_payment the held units are sold. From expired or cancelled (the payment succeeded
-    after the hold lapsed) the units are taken from stock again, if there are enough: else SHORT,
-    and the caller refunds the payment.
+    From pending_payment the held units are sold. From expired (the payment succeeded after the hold
+    lapsed) the units are taken from stock again, if there are enough: else SHORT, and the caller
+    refunds the payment.
     """
-    held = ProductModel.reserved if order.status == "pending_payment" else ProductModel.stock
-    return _move(order, "paid", OrderModel.paid_at, (held, ProductModel.sold))
+    return _move(order, lifecycle.transition(order.status, OrderStatus.PAID))
 
 
 def mark_refunded(order: OrderModel, reason: str) -> Moved:
     """Record a refund: a paid order's units go back on sale; an order whose units were released
     already (a late payment that found no stock) only changes status."""
-    units = (ProductModel.sold, ProductModel.stock) if order.status == "paid" else None
-    return _move(order, "refunded", OrderModel.refunded_at, units, reason=reason)
+    return _move(order, lifecycle.transition(order.status, OrderStatus.REFUNDED), reason=reason)
 
 
 def attach_payment_intent(order: OrderModel, intent_id: str, replacing: str | None = None) -> str:
@@ -174,7 +167,7 @@ def attach_payment_intent(order: OrderModel, intent_id: str, replacing: str | No
     try:
         OrderModel(order.tenant_id, order.order_id).update(
             actions=[OrderModel.payment_intent_id.set(intent_id)],
-            condition=(OrderModel.status == "pending_payment") & unchanged,
+            condition=(OrderModel.status == OrderStatus.PENDING_PAYMENT) & unchanged,
         )
     except UpdateError as exc:
         if exc.cause_response_code != "ConditionalCheckFailedException":
@@ -202,36 +195,31 @@ def count_card_attempt(order: OrderModel, attempt: str, most: int) -> bool:
     return True
 
 
-def _move_units(transaction: TransactWrite, order: OrderModel, units_from: Any, units_to: Any) -> None:
-    """Add the moves of each line's units from one product counter to another to `transaction`."""
+def _move_units(transaction: TransactWrite, order: OrderModel, units: tuple[str, str]) -> None:
+    """Add the moves of each line's units from one product counter to another to `transaction`, each
+    conditioned on the units being there: no counter ever goes below zero."""
+    source, target = (getattr(ProductModel, counter) for counter in units)
     for line in order.lines:
-        condition: Condition = ProductModel.product_id.exists()
-        if units_from is ProductModel.stock:  # taken off the shelf again: only if they are still there
-            condition &= ProductModel.stock >= line.quantity
         transaction.update(
             ProductModel(order.tenant_id, line.product_id),
-            actions=[units_to.add(line.quantity), units_from.add(-line.quantity)],
-            condition=condition,
+            actions=[target.add(line.quantity), source.add(-line.quantity)],
+            condition=ProductModel.product_id.exists() & (source >= line.quantity),
         )
 
 
 def _move(
-    order: OrderModel,
-    to_status: str,
-    stamp: Any,
-    units: tuple[Any, Any] | None,
-    extra_condition: Condition | None = None,
-    reason: str | None = None,
+    order: OrderModel, move: Transition, extra_condition: Condition | None = None, reason: str | None = None
 ) -> Moved:
-    """Move the order to `to_status` and its units between two counters (`units`: from, to; None: they
-    stay), in ONE transaction conditioned on the status it leaves."""
+    """Carry out one row of the lifecycle: the order to its target status and its units between two
+    counters, in ONE transaction conditioned on the status it leaves."""
     changed_at = datetime.now(UTC)
-    condition = OrderModel.status == order.status
+    condition = OrderModel.status == move.source
     if extra_condition is not None:
         condition &= extra_condition
+    stamp = getattr(OrderModel, move.stamp)
     actions = [
-        OrderModel.status.set(to_status),
-        OrderModel.status_key.set(status_key(order.tenant_id, to_status)),
+        OrderModel.status.set(move.target),
+        OrderModel.status_key.set(status_key(order.tenant_id, move.target)),
         OrderModel.hold_queue.remove(),  # leaves the pending-holds index, if it was there
         stamp.set(changed_at),
     ]
@@ -240,8 +228,8 @@ def _move(
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.update(OrderModel(order.tenant_id, order.order_id), actions=actions, condition=condition)
-            if units is not None:
-                _move_units(transaction, order, *units)
+            if move.units is not None:
+                _move_units(transaction, order, move.units)
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise
@@ -249,12 +237,17 @@ def _move(
         # Every action is an update, so PynamoDB keeps their order: the order's own comes first.
         codes = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
         if "ConditionalCheckFailed" in codes[1:] and codes[0] != "ConditionalCheckFailed":
+            # Units not where the move takes them from: off the shelf meanwhile (a late payment),
+            # or, from any other counter, bookkeeping gone wrong, which is never made worse.
+            if move.units is None or move.units[0] != STOCK:
+                logger.error("Units not where the order's status says", order_id=order.order_id, move=str(move))
+                raise Unavailable("The order's units are not where its status says; it was left unchanged.") from None
             return Moved.SHORT
         return Moved.CHANGED
-    order.status = to_status
-    order.status_key = status_key(order.tenant_id, to_status)
+    order.status = move.target.value
+    order.status_key = status_key(order.tenant_id, move.target)
     order.hold_queue = None
-    setattr(order, stamp.attr_name, changed_at)
+    setattr(order, move.stamp, changed_at)
     if reason:
         order.refund_reason = reason
     return Moved.DONE

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.carts import PricedCart
+from chalicelib.lifecycle import OrderStatus
 from chalicelib.models import OrderModel, ProductModel
 from chalicelib.payments import Payment
 from chalicelib.pricing import Totals, format_money
@@ -60,12 +61,12 @@ def cart(priced: PricedCart) -> dict[str, Any]:
 
 
 # What a card order's status says about its payment, in Stripe's words.
-PAYMENT_STATUS = {
-    "pending_payment": "requires_payment",
-    "paid": "succeeded",
-    "refunded": "refunded",
-    "expired": "canceled",
-    "cancelled": "canceled",
+PAYMENT_STATUS: dict[str, str] = {
+    OrderStatus.PENDING_PAYMENT: "requires_payment",
+    OrderStatus.PAID: "succeeded",
+    OrderStatus.REFUNDED: "refunded",
+    OrderStatus.EXPIRED: "canceled",
+    OrderStatus.CANCELLED: "canceled",
 }
 
 

@@ -25,6 +25,7 @@ from chalicelib.errors import (
     PaymentFailed,
     Unavailable,
 )
+from chalicelib.lifecycle import OrderStatus
 from chalicelib.models import OrderModel
 from chalicelib.observability import logger
 from chalicelib.orders import Moved
@@ -33,7 +34,6 @@ from chalicelib.payments.amounts import minor_units
 from chalicelib.payments.gateway import Gateway, Intent
 from chalicelib.tenants import Tenant
 
-SETTLE_ATTEMPTS = 6
 # A card attempt per SetupIntent: more than this on one order looks like card testing.
 MAX_CARD_ATTEMPTS = 10
 # Intent statuses a cancel cannot (and need not) change.
@@ -58,7 +58,7 @@ def pay(tenant: Tenant, order: OrderModel, payment_method: str) -> Payment:
     ORDER_NOT_PAYABLE. Declined → 402 PAYMENT_FAILED, the order still payable with another card.
     3-D Secure → requires_action and the client secret for Stripe.js.
     """
-    if order.status == "paid":
+    if order.status == OrderStatus.PAID:
         return Payment(order, "succeeded")
     intent = None
     if order.payment_intent_id:
@@ -103,7 +103,7 @@ def cancel(tenant: Tenant, order: OrderModel) -> OrderModel:
     An intent that succeeded meanwhile cannot be cancelled: the payment is recorded and the answer
     is 409 ORDER_NOT_CANCELLABLE (refund instead).
     """
-    if order.status == "pending_payment" and order.payment_intent_id:
+    if order.status == OrderStatus.PENDING_PAYMENT and order.payment_intent_id:
         intent = cancel_intent(gateway.connect(tenant.tenant_id), order)
         if intent.status == "succeeded":
             settled = settle(tenant.tenant_id, order.order_id, intent.id)
@@ -116,9 +116,9 @@ def cancel(tenant: Tenant, order: OrderModel) -> OrderModel:
 def refund(tenant: Tenant, order_id: str) -> OrderModel:
     """Refund a paid order in full (admin): Stripe refund first, then its units back on sale."""
     order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
-    if order.status == "refunded":
+    if order.status == OrderStatus.REFUNDED:
         return order
-    if order.status != "paid" or not order.payment_intent_id:
+    if order.status != OrderStatus.PAID or not order.payment_intent_id:
         raise OrderNotRefundable(
             f"Order {order_id!r} is {order.status}; only a paid order can be refunded.", {"status": order.status}
         )
@@ -134,17 +134,17 @@ def settle(tenant_id: str, order_id: str, intent_id: str) -> OrderModel:
     succeeded intent the order no longer holds (replaced while a racing request confirmed it) is
     refunded: the order is only ever paid through the intent it holds.
     """
-    for attempt in range(SETTLE_ATTEMPTS):
+    for _ in contention.attempts():
         order = orders.get_order(tenant_id, order_id, consistent=True)
         if order.payment_intent_id != intent_id:
             logger.warning("Payment of a replaced intent refunded", order_id=order_id, intent=intent_id)
             _refund_intent(gateway.connect(tenant_id), order, intent_id)
             return order
-        if order.status in ("paid", "refunded"):
+        if order.status in (OrderStatus.PAID, OrderStatus.REFUNDED):
             return order
-        if order.status == "cancelled":
+        if order.status == OrderStatus.CANCELLED:
             return _refund_late(tenant_id, order, "order_cancelled")
-        if order.status == "expired" and _refunded_at_all(tenant_id, intent_id):
+        if order.status == OrderStatus.EXPIRED and _refunded_at_all(tenant_id, intent_id):
             # A late payment refunded at Stripe whose recording failed: finish it, never sell it now.
             return _refund_late(tenant_id, order, "stock_released")
         moved = orders.mark_paid(order)
@@ -153,18 +153,17 @@ def settle(tenant_id: str, order_id: str, intent_id: str) -> OrderModel:
             return order
         if moved is Moved.SHORT:
             return _refund_late(tenant_id, order, "stock_released")
-        contention.pause(attempt)  # changed meanwhile (expired, cancelled) or a conflict: read again
+        # changed meanwhile (expired, cancelled) or a conflict: read again
     raise Unavailable("The order is being changed concurrently, please retry.")
 
 
 def record_refund(order: OrderModel, reason: str) -> OrderModel:
     """The order refunded, its units back on sale: once, whoever else is changing it."""
-    for attempt in range(SETTLE_ATTEMPTS):
+    for _ in contention.attempts():
         if orders.mark_refunded(order, reason) is Moved.DONE:
             return order
-        contention.pause(attempt)
-        order = orders.get_order(order.tenant_id, order.order_id, consistent=True)
-        if order.status == "refunded":
+        order = orders.get_order(order.tenant_id, order.order_id, consistent=True)  # lost a race: read again
+        if order.status == OrderStatus.REFUNDED:
             return order
     raise Unavailable("The order is being changed concurrently, please retry.")
 
@@ -180,8 +179,8 @@ def cancel_intent(account: Gateway, order: OrderModel) -> Intent:
 
 def _require_payable(order: OrderModel) -> None:
     lapsed = order.hold_expires_at is not None and order.hold_expires_at <= datetime.now(UTC)
-    if order.status != "pending_payment" or lapsed:
-        status = "expired" if order.status == "pending_payment" else order.status
+    if order.status != OrderStatus.PENDING_PAYMENT or lapsed:
+        status = OrderStatus.EXPIRED.value if order.status == OrderStatus.PENDING_PAYMENT else order.status
         raise OrderNotPayable(f"Order {order.order_id!r} is {status} and cannot be paid.", {"status": status})
 
 
@@ -246,7 +245,7 @@ def _confirm(account: Gateway, order: OrderModel, intent_id: str, payment_method
 def _outcome(tenant_id: str, order: OrderModel, intent: Intent) -> Payment:
     if intent.status == "succeeded":
         settled = settle(tenant_id, order.order_id, intent.id)
-        if settled.status != "paid":
+        if settled.status != OrderStatus.PAID:
             _require_payable(settled)  # paid after the hold lapsed and the units were gone: refunded
             raise PaymentFailed("That payment was refunded; please pay again.", {"intent_status": "refunded"})
         return Payment(settled, "succeeded")

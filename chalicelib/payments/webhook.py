@@ -13,6 +13,7 @@ from typing import Any
 from chalicelib import idempotency, orders
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.ids import is_ulid
+from chalicelib.lifecycle import OrderStatus
 from chalicelib.observability import logger
 from chalicelib.payments import gateway, service
 from chalicelib.tenants import Tenant
@@ -88,11 +89,11 @@ def _charge_refunded(tenant: Tenant, charge: dict[str, Any]) -> str:
         return "an unknown order"
     if order.payment_intent_id != intent_id or intent.status != "succeeded":
         return "not the payment the order holds, or not a payment that went through"
-    if order.status != "refunded":
+    if order.status != OrderStatus.REFUNDED:
         # Stripe's events may come out of order: the payment is recorded first (paid, or refunded
         # already when it came too late), so a refund never lands on an order not yet paid.
         order = service.settle(tenant.tenant_id, order_id, intent_id)
-    if order.status == "paid":
+    if order.status == OrderStatus.PAID:
         service.record_refund(order, REFUNDED_AT_STRIPE)
         logger.info("Order refunded at Stripe", order_id=order_id)
     return "applied"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chalicelib import checkout, events
+from chalicelib import contention, events
 from chalicelib.api.schemas import OrderListQuery
 from chalicelib.models import ALL_MODELS
 from chalicelib.upsell import candidates
@@ -142,7 +142,7 @@ def test_diagrams_use_the_codes_names_and_figures():
         "LLM_TIMEOUT_SECONDS (3 s)",
         "deterministic fallback",
         "201 order and upsell",
-        f"{checkout.ATTEMPTS} attempts",
+        f"{contention.ATTEMPTS} attempts",
         f"{candidates.MAX_CANDIDATES} at most",
     ):
         assert name in sequence, name
