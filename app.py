@@ -2,7 +2,7 @@
 
 from chalice import Chalice, CORSConfig, Rate
 
-from chalicelib import events
+from chalicelib import orders_stream
 from chalicelib import payments as order_payments
 from chalicelib.api import admin, auth, carts, catalog, health, local_gateway, middleware, orders, payments
 from chalicelib.errors import rewrite_chalice_error
@@ -34,10 +34,10 @@ def envelope_chalice_errors(event, get_response):
     return rewrite_chalice_error(get_response(event))
 
 
-@app.on_dynamodb_record(stream_arn=events.ORDERS_STREAM_ARN, batch_size=25, starting_position="TRIM_HORIZON")
+@app.on_dynamodb_record(stream_arn=orders_stream.ORDERS_STREAM_ARN, batch_size=25, starting_position="TRIM_HORIZON")
 def order_stream(event):
     # Lambda's partial batch response (ReportBatchItemFailures in infra/template.yml).
-    return events.process_records(event)
+    return orders_stream.process_records(event)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

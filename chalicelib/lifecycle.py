@@ -3,8 +3,8 @@
 Every change of an order's status is one row here: the status it leaves, the one it enters, the
 product counters its units move between (from, to; None when they stay), the order's timestamp
 it sets, and the event the orders stream publishes for it. chalicelib/orders.py carries a row out
-as ONE transaction conditioned on the status it leaves; chalicelib/events.py publishes the row's
-event; docs/architecture.md's state diagram is checked against the table. Pure: no I/O.
+as ONE transaction conditioned on the status it leaves; chalicelib/orders_stream.py publishes the
+row's event; docs/architecture.md's state diagram is checked against the table. Pure: no I/O.
 """
 
 from __future__ import annotations

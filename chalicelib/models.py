@@ -116,7 +116,7 @@ class TenantModel(CartwiseModel):
     # Public: the browser's Stripe.js needs it. The secret key and webhook signing secret live in SSM
     # (chalicelib/payments/), never here.
     stripe_publishable_key = UnicodeAttribute(null=True)
-    # Units ordered per product, top-K only (chalicelib/counters.py), kept by chalicelib/events.py:
+    # Units ordered per product, top-K only (chalicelib/counters.py), kept by chalicelib/orders_stream.py:
     # the up-sell's "best sellers" without reading the catalogue.
     best_sellers: MapAttribute[str, Any] = MapAttribute(null=True)
 
@@ -281,7 +281,7 @@ class OrderModel(CartwiseModel):
     paid_at = UTCDateTimeAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)
     refund_reason = UnicodeAttribute(null=True)
-    co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/events.py
+    co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/orders_stream.py
 
 
 class IdempotencyKeyModel(CartwiseModel):

@@ -130,9 +130,9 @@ def function_policies(template: dict[str, Any]) -> dict[str, list[str]]:
 def wire_table_streams(template: dict[str, Any]) -> list[str]:
     """Point DynamoDB stream event sources at the stack's own tables.
 
-    Chalice needs a literal stream ARN at import time (chalicelib/events.py has a placeholder naming
-    the table, e.g. .../table/cartwise-dev-orders/stream/set-by-infra). Each such source gets the
-    `StreamArn` of the table resource with that entity's name in this template.
+    Chalice needs a literal stream ARN at import time (chalicelib/orders_stream.py has a placeholder
+    naming the table, e.g. .../table/cartwise-dev-orders/stream/set-by-infra). Each such source gets
+    the `StreamArn` of the table resource with that entity's name in this template.
     """
     tables = {
         json.dumps(resource["Properties"].get("TableName")): name

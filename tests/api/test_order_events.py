@@ -11,7 +11,7 @@ import json
 import boto3
 import pytest
 
-from chalicelib import catalog, clients, events, orders, tenants
+from chalicelib import catalog, clients, orders, orders_stream, tenants
 from chalicelib.models import OrderModel, ProductModel, TenantModel
 from tests.conftest import product_record
 from tests.streams import synthetic_record
@@ -185,7 +185,7 @@ def test_best_sellers_add_units_of_every_order_once(api, handler, received):
 
 def test_co_purchases_keep_the_top_k_whatever_the_catalogue(api, handler, received, monkeypatch):
     """With room for 2 counters, a third partner takes the smallest one's place (Space-Saving)."""
-    monkeypatch.setattr(events, "CO_PURCHASES_KEPT", 2)
+    monkeypatch.setattr(orders_stream, "CO_PURCHASES_KEPT", 2)
     for partner, times in (("headlamp", 3), ("sun-hat", 1), ("cook-set", 1)):
         for _ in range(times):
             handler(synthetic_record(order_item(order(api, ("tent-2p", 1), (partner, 1))["order_id"])))

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chalicelib import contention, events
+from chalicelib import contention, orders_stream
 from chalicelib.api.schemas import OrderListQuery
 from chalicelib.models import ALL_MODELS
 from chalicelib.upsell import candidates
@@ -90,7 +90,7 @@ def test_the_order_lifecycle_is_the_apis_statuses_and_keeps_every_unit():
     order = yaml.safe_load((REPO / "docs" / "openapi.yaml").read_text())["components"]["schemas"]["Order"]
     assert states == set(order["properties"]["status"]["enum"])
     # Each status the orders stream announces is reached by some transition.
-    assert set(events.STATUS_EVENTS) <= {target for _, target, _ in lifecycle}
+    assert set(orders_stream.STATUS_EVENTS) <= {target for _, target, _ in lifecycle}
     for source, target, label in lifecycle:
         if target == "[*]":
             continue

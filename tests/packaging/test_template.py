@@ -204,7 +204,7 @@ def test_the_orders_stream_cannot_stall_its_shard(template: dict[str, Any]) -> N
         for event in function["Properties"].get("Events", {}).values()
         if event["Type"] == "DynamoDB"
     ]
-    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # chalicelib/events.py reports them
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # chalicelib/orders_stream.py reports them
     assert source["BisectBatchOnFunctionError"] is True
     assert source["MaximumRetryAttempts"] == 5
     assert source["MaximumRecordAgeInSeconds"] == 3600
