@@ -65,11 +65,15 @@ class TableName:
 
 
 class TableMeta:
-    """Shared Meta. Timeouts and retries are those of clients.dynamodb(), which every model uses."""
+    """Shared Meta. Timeouts and retries are those of clients.dynamodb(), which every model uses
+    (CartwiseModel), so the Meta's connection settings (timeouts, max_pool_connections) go unused.
+
+    `max_retry_attempts` is the exception: PynamoDB's BatchWrite (Model.batch_write(), as in
+    scripts/provision.py) reads it from the Meta, not the connection, to bound its resends of the
+    items DynamoDB leaves unprocessed: 2 resends them once (PynamoDB's default, 3, twice).
+    """
 
     billing_mode = "PAY_PER_REQUEST"
-    connect_timeout_seconds = 2
-    read_timeout_seconds = 5
     max_retry_attempts = 2
 
 
