@@ -15,9 +15,10 @@ import secrets
 from chalicelib import tenants
 from chalicelib.digests import matches
 from chalicelib.errors import TenantNotFound
+from chalicelib.ids import TENANT_ID
 
 PREFIX = "cw_"
-KEY_PATTERN = re.compile(r"cw_([a-z0-9][a-z0-9-]{0,31})_([A-Za-z0-9_-]{20,128})")  # fullmatch: no "\n" after
+KEY_PATTERN = re.compile(rf"{PREFIX}({TENANT_ID})_([A-Za-z0-9_-]{{20,128}})")  # fullmatch: no "\n" after
 MAX_KEY_LENGTH = 200
 
 

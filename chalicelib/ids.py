@@ -7,10 +7,19 @@ import secrets
 import time
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-ULID_PATTERN = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
-TENANT_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
-PRODUCT_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
-# Matched with fullmatch: `$` would also accept a trailing newline ("mug\n").
+# The one definition of each id's shape. Python matches them with fullmatch (`$` would also accept a
+# trailing newline, "mug\n"); pydantic's `pattern` searches, so schemas anchor them with `anchored`.
+ULID = r"[0-9A-HJKMNP-TV-Z]{26}"
+TENANT_ID = r"[a-z0-9][a-z0-9-]{0,31}"
+PRODUCT_ID = r"[a-z0-9][a-z0-9-]{0,63}"
+ULID_PATTERN = re.compile(ULID)
+TENANT_ID_PATTERN = re.compile(TENANT_ID)
+PRODUCT_ID_PATTERN = re.compile(PRODUCT_ID)
+
+
+def anchored(pattern: str) -> str:
+    """`pattern` for pydantic's StringConstraints/Field(pattern=...): the whole string, nothing more."""
+    return f"^{pattern}$"
 
 
 def new_ulid(now_ms: int | None = None) -> str:

@@ -8,8 +8,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, St
 
 from chalicelib.carts import MAX_LINES, MAX_QUANTITY
 from chalicelib.catalog import MAX_STOCK
+from chalicelib.ids import PRODUCT_ID, anchored
 
-ProductId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+ProductId = Annotated[str, StringConstraints(pattern=anchored(PRODUCT_ID))]
 
 
 def integral_float_to_int(value: object) -> object:
