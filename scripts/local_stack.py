@@ -288,15 +288,25 @@ def start_sweeper(env: Mapping[str, str], *, log_dir: Path = LOG_DIR) -> ChildPr
     return _start_worker("sweeper", "scripts.sweeper", "Sweeping lapsed holds", env, log_dir)
 
 
-def _start_worker(name: str, module: str, ready: str, env: Mapping[str, str], log_dir: Path) -> ChildProcess:
-    """A background worker listens on no port: it counts as started once it prints `ready` and still runs."""
+def _start_worker(
+    name: str, module: str, ready: str, env: Mapping[str, str], log_dir: Path, *, timeout: float = 60.0
+) -> ChildProcess:
+    """A background worker listens on no port: it counts as started once it prints `ready` and still runs.
+
+    Stopped again if it never gets there, or if anything (Ctrl-C) interrupts the wait: the stack
+    only stops the children it was handed.
+    """
     process = ChildProcess(name, [sys.executable, "-m", module], log_dir / f"{name}.log", cwd=REPO, env=env)
-    deadline = time.monotonic() + 60
-    while ready not in process.output_tail():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.stop()
-            raise RuntimeError(f"{name} did not start:\n{process.output_tail()}")
-        time.sleep(0.1)
+    deadline = time.monotonic() + timeout
+    try:
+        while ready not in process.output_tail():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.stop()
+                raise RuntimeError(f"{name} did not start:\n{process.output_tail()}")
+            time.sleep(0.1)
+    except BaseException:
+        process.stop()
+        raise
     return process
 
 
