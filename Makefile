@@ -70,7 +70,7 @@ test-storefront:
 test-compose: install
 	$(PY) -m compose.run
 
-# The figures of docs/performance.md, measured on this machine (loopback only, about 2 minutes).
+# The figures of docs/performance.md, measured on this machine (loopback only, about 10 minutes).
 bench: install
 	$(PY) -m bench.run
 

@@ -20,7 +20,7 @@
    the stock invariant after a randomized crowd of card shoppers (units lost or made, double charges)
 
 Everything runs on loopback (DynamoDB Local, a moto server for SSM, `chalice local` through
-bench/server.py, an OpenAI-compatible stub) and is bounded in count and time (about 4-5 minutes).
+bench/server.py, an OpenAI-compatible stub) and is bounded in count and time (about 10 minutes).
 The table is printed and the figures are written to bench/results.json.
 """
 

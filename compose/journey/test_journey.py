@@ -76,7 +76,7 @@ def test_the_readme_checkout_totals_193_30_and_its_replay_orders_once(shop: Shop
 
 
 def aws_cli(shop: Shop, *args: str) -> None:
-    """The venv's `aws` (installed by `make install`) pointed at LocalStack, as the README does it."""
+    """The venv's `aws` (installed by `make install`) pointed at LocalStack, as docs/operations.md's shell does it."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env |= {"AWS_ENDPOINT_URL": shop.aws_url, "AWS_DEFAULT_REGION": "us-east-1"}
     env |= {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
