@@ -605,8 +605,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     step("local stack: DynamoDB Local, moto (SSM), provisioning")
     llm = StubLLM().start()
+    # Every simulated shopper comes from 127.0.0.1: the per-client limits are off, as the contract allows for
+    # load tests; the round trips phase states the one counter update they add (tests/api/test_round_trips.py).
     stack = LocalStack(
-        dynamodb_port=free_port(), aws_port=free_port(), stripe_port=free_port(), api=False, log_dir=WORK_DIR / "logs"
+        dynamodb_port=free_port(),
+        aws_port=free_port(),
+        stripe_port=free_port(),
+        api=False,
+        client_limits=False,
+        log_dir=WORK_DIR / "logs",
     )
     with stack:
         if stack.dynamodb_fallback_reason:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import catalog, contention, pricing, tenants
+from chalicelib import catalog, contention, limits, pricing, tenants
 from chalicelib.config import get_settings
 from chalicelib.errors import BadRequest, CartClosed, NotFound, OutOfStock, Unavailable
 from chalicelib.ids import is_product_id, is_ulid, new_ulid
@@ -91,6 +91,7 @@ def merge_items(items: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 def create_cart(tenant: Tenant, items: Iterable[tuple[str, int]] = ()) -> PricedCart:
     requested = merge_items(items)
+    limits.check_quantities(tenant.limits, requested)
     products = catalog.get_products(tenant.tenant_id, requested, attributes=catalog.PRICING_READS)
     missing = [pid for pid in requested if pid not in products]
     if missing:
@@ -144,6 +145,8 @@ def set_quantity(tenant: Tenant, cart_id: str, product_id: str, quantity: int) -
         raise OutOfStock(short)
 
     def change(cart: CartModel) -> None:
+        others = {line.product_id: int(line.quantity) for line in cart.lines if line.product_id != product_id}
+        limits.check_quantities(tenant.limits, {**others, product_id: quantity})
         for line in cart.lines:
             if line.product_id == product_id:
                 line.quantity = quantity

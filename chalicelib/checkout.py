@@ -16,7 +16,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import carts, catalog, clients, contention, idempotency, lifecycle, orders, upsell
+from chalicelib import carts, catalog, clients, contention, idempotency, lifecycle, limits, orders, upsell
 from chalicelib.config import get_settings
 from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, PriceChanged
 from chalicelib.ids import new_ulid
@@ -36,6 +36,7 @@ class CheckoutRequest:
     email: str | None = None
     expected_total: Decimal | None = None  # the total the shopper was quoted
     idempotency_key: str | None = None
+    client: str | None = None  # who checks out, for the per-client limits (None: they are off)
 
     def key_use(self, tenant_id: str) -> idempotency.KeyUse | None:
         """What the key records: this cart with this body (another cart or body under the key is 422)."""
@@ -119,6 +120,7 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
     if missing:
         raise NotFound(f"Product {missing[0]!r} no longer exists.", {"product_id": missing[0]})
     requested = {line.product_id: int(line.quantity) for line in cart.lines}
+    limits.check_quantities(tenant.limits, requested)  # a cart filled before the tenant lowered them
     short = carts.shortages(requested, products)
     if short:
         raise OutOfStock(short)
@@ -156,12 +158,16 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
             use = request.key_use(tenant.tenant_id)
             if use:
                 idempotency.claim(transaction, use, order.created_at, order_id=order.order_id)
+            if order.hold_counter:
+                limits.take_hold(transaction, tenant.tenant_id, tenant.limits, order.hold_counter)
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise
         idempotency.raise_if_key_taken(exc)
         contention.raise_if_permanent(exc)
         failed = [r.raw_item for r in exc.cancellation_reasons if r and r.code == "ConditionalCheckFailed"]
+        if any(limits.is_holds_refusal(item) for item in failed):
+            raise limits.holds_refusal(tenant.limits) from None
         # A changed cart (closed, or edited since the read) is read again before any shortage is answered.
         cart_changed = any(item and "version" in item for item in failed)
         short = [] if cart_changed else _shortages_from(failed, requested)
@@ -204,6 +210,7 @@ def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutReques
         status_key=status_key(tenant.tenant_id, status),
         payment_provider="stripe" if pays_by_card else None,
         hold_queue=HOLD_QUEUE if pays_by_card else None,
+        hold_counter=limits.holds_counter(request.client) if pays_by_card else None,
         hold_expires_at=created_at + timedelta(seconds=get_settings().order_hold_seconds) if pays_by_card else None,
         lines=[
             OrderLine(

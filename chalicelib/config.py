@@ -25,6 +25,8 @@ class Settings:
     order_hold_seconds: int = 900
     # localstripe's address under `make run` and in tests; None in the cloud (the SDK's own default).
     stripe_api_base: str | None = None
+    # Per-client abuse limits (chalicelib/limits.py); "off" only for load tests from one address.
+    client_limits: bool = True
 
     def table_name(self, entity: str) -> str:
         return f"{self.table_prefix}-{self.stage}-{entity}"
@@ -58,6 +60,7 @@ def get_settings() -> Settings:
         llm_json_mode=env.get("LLM_JSON_MODE", "true").strip().lower() != "false",
         order_hold_seconds=int(env.get("ORDER_HOLD_SECONDS", "900")),
         stripe_api_base=env.get("STRIPE_API_BASE") or None,
+        client_limits=env.get("CLIENT_LIMITS", "on").strip().lower() != "off",
     )
 
 

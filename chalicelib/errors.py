@@ -110,8 +110,16 @@ class IdempotencyKeyReused(CartwiseError):
     status, code = 422, "IDEMPOTENCY_KEY_REUSED"
 
 
+class QuantityLimit(CartwiseError):
+    status, code = 422, "QUANTITY_LIMIT"
+
+
 class RateLimited(CartwiseError):
     status, code = 429, "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details)
+        self.retry_after = max(1, retry_after)
 
 
 class Unavailable(CartwiseError):
@@ -145,7 +153,9 @@ def error_response(exc: Exception) -> Response:
             logger.exception("Unhandled error", exc_info=exc)
             exc = CartwiseError("Internal error.")
     headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
-    if isinstance(exc, (Unavailable, RateLimited)):
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, Unavailable):
         headers["Retry-After"] = RETRY_AFTER_SECONDS
     return Response(
         body=json.dumps(envelope(exc.code, exc.message, exc.details)),

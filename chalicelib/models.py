@@ -123,6 +123,8 @@ class TenantModel(CartwiseModel):
     # Units ordered per product, top-K only (chalicelib/counters.py), kept by chalicelib/orders_stream.py:
     # the up-sell's "best sellers" without reading the catalogue.
     best_sellers: MapAttribute[str, Any] = MapAttribute(null=True)
+    # Abuse limits this tenant sets apart from the defaults (chalicelib/limits.py): name -> number.
+    limits: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 def category_key(tenant_id: str, category: str) -> str:
@@ -282,6 +284,8 @@ class OrderModel(CartwiseModel):
     payment_provider = UnicodeAttribute(null=True)  # "stripe" for a card tenant's order, else absent
     payment_intent_id = UnicodeAttribute(null=True)
     card_attempts = UnicodeSetAttribute(null=True)  # ids of its card attempts (chalicelib/payments/ caps them)
+    # The client's count of unpaid orders holding stock this order adds to while pending (chalicelib/limits.py).
+    hold_counter = UnicodeAttribute(null=True)
     paid_at = UTCDateTimeAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)
     refund_reason = UnicodeAttribute(null=True)
@@ -308,4 +312,25 @@ class IdempotencyKeyModel(CartwiseModel):
     expires_at = TTLAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (TenantModel, ProductModel, CartModel, OrderModel, IdempotencyKeyModel)
+class LimitCounterModel(CartwiseModel):
+    """A per-client abuse counter of a tenant (chalicelib/limits.py): requests in a time window,
+    card attempts in an hour, unpaid orders holding stock. Read and written by its key only, and
+    deleted by DynamoDB once it has expired."""
+
+    class Meta(TableMeta):
+        table_name = TableName("limits")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    counter = UnicodeAttribute(range_key=True)  # "{kind}#{client}[#{window}]"
+    hits = CountAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    TenantModel,
+    ProductModel,
+    CartModel,
+    OrderModel,
+    IdempotencyKeyModel,
+    LimitCounterModel,
+)

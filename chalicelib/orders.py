@@ -16,7 +16,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clients, contention, cursors, digests, lifecycle
+from chalicelib import clients, contention, cursors, digests, lifecycle, limits
 from chalicelib.errors import NotFound, OrderNotCancellable, Unavailable
 from chalicelib.ids import is_ulid
 from chalicelib.lifecycle import STOCK, OrderStatus, Transition
@@ -230,6 +230,8 @@ def _move(
             transaction.update(OrderModel(order.tenant_id, order.order_id), actions=actions, condition=condition)
             if move.units is not None:
                 _move_units(transaction, order, move.units)
+            if move.source == OrderStatus.PENDING_PAYMENT and order.hold_counter:
+                limits.release_hold(transaction, order.tenant_id, order.hold_counter)
     except TransactWriteError as exc:
         if exc.cause_response_code != "TransactionCanceledException":
             raise

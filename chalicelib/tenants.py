@@ -13,6 +13,8 @@ from chalicelib import counters
 from chalicelib.config import get_settings
 from chalicelib.errors import InvalidPromoCode, TenantNotFound
 from chalicelib.ids import is_tenant_id
+from chalicelib.limits import NAMES as LIMIT_NAMES
+from chalicelib.limits import Limits
 from chalicelib.models import PromoCode, TenantModel
 
 
@@ -27,6 +29,7 @@ class Tenant:
     best_sellers: tuple[str, ...] = ()  # product ids, most units ordered first (kept by the orders stream)
     payment_mode: str = "on_delivery"  # or "stripe": orders wait for a card payment, their units held
     stripe_publishable_key: str | None = None  # public: the storefront's Stripe.js uses it
+    limits: Limits = field(default_factory=Limits)  # abuse limits: the defaults unless the tenant set its own
 
 
 PAYMENT_MODES = ("on_delivery", "stripe")
@@ -56,6 +59,7 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         best_sellers=tuple(counters.ranked(counters.as_counts(record.best_sellers))),
         payment_mode=record.payment_mode,
         stripe_publishable_key=record.stripe_publishable_key,
+        limits=Limits.of(record.limits.as_dict() if record.limits else None),
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant
@@ -124,6 +128,29 @@ def set_payment(tenant_id: str, mode: str, publishable_key: str | None = None) -
             raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
         raise
     _cache.pop(tenant_id, None)
+
+
+def set_limits(tenant_id: str, values: dict[str, int]) -> Limits:
+    """Set some of an existing tenant's abuse limits (the others keep theirs); returns them all."""
+    unknown = sorted(set(values) - set(LIMIT_NAMES))
+    if unknown:
+        raise ValueError(f"unknown limits {', '.join(unknown)}: one of {', '.join(LIMIT_NAMES)}")
+    if any(value < 1 for value in values.values()):
+        raise ValueError("a limit is a whole number of at least 1")
+    record = TenantModel.get(tenant_id, consistent_read=True) if is_tenant_id(tenant_id) else None
+    if record is None:
+        raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.")
+    merged = {**(record.limits.as_dict() if record.limits else {}), **values}
+    try:
+        TenantModel(tenant_id).update(
+            actions=[TenantModel.limits.set(merged)], condition=TenantModel.tenant_id.exists()
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
+        raise
+    _cache.pop(tenant_id, None)
+    return Limits.of(merged)
 
 
 def clear_cache() -> None:

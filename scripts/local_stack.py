@@ -333,6 +333,7 @@ class LocalStack:
         localstripe: bool = True,
         provision: bool = True,
         orders_stream: bool = False,
+        client_limits: bool = True,
         log_dir: Path = LOG_DIR,
     ) -> None:
         self.dynamodb_port = dynamodb_port
@@ -351,6 +352,8 @@ class LocalStack:
         self.env = stack_env(self.dynamodb_url, self.aws_url)
         # The API, the workers and provisioning talk to localstripe instead of api.stripe.com.
         self.env["STRIPE_API_BASE"] = self.stripe_url
+        # On, as in the cloud; off only for load and tests that drive many shoppers from 127.0.0.1.
+        self.env["CLIENT_LIMITS"] = "on" if client_limits else "off"
         #: Why DynamoDB is served by moto instead of DynamoDB Local, or None when it is not.
         self.dynamodb_fallback_reason: str | None = None
         #: Combined stdout and stderr of the provisioning step (it prints the admin keys).

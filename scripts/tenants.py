@@ -6,6 +6,7 @@
     STRIPE_SECRET_KEY=... STRIPE_WEBHOOK_SECRET=... \
         python -m scripts.tenants set-payment --tenant-id acme --mode stripe --publishable-key pk_live_...
     python -m scripts.tenants set-payment --tenant-id acme --mode on_delivery
+    python -m scripts.tenants set-limits --tenant-id acme --limit units_per_line=5 --limit checkouts_per_minute=20
 
 `create` is idempotent: run again, it updates name, currency, VAT rate and promo codes and keeps
 the tenant's keys; it issues a key only when the tenant has none. A key is printed once, on
@@ -38,6 +39,7 @@ from chalicelib import api_keys, clients, digests, tenants
 from chalicelib.config import get_settings
 from chalicelib.errors import TenantNotFound
 from chalicelib.ids import is_tenant_id
+from chalicelib.limits import NAMES as LIMIT_NAMES
 from chalicelib.models import TenantModel
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -208,6 +210,24 @@ def set_payment(args: argparse.Namespace) -> int:
     return 0
 
 
+def limit(text: str) -> tuple[str, int]:
+    name, sep, value = text.partition("=")
+    if not sep or name not in LIMIT_NAMES or not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"NAME=N with N >= 1 and NAME one of {', '.join(LIMIT_NAMES)}: {text!r}")
+    return name, int(value)
+
+
+def set_limits(args: argparse.Namespace) -> int:
+    try:
+        limits = tenants.set_limits(args.tenant_id, dict(args.limit))
+    except TenantNotFound as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    for name in LIMIT_NAMES:
+        print(f"{name}={getattr(limits, name)}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m scripts.tenants", description=__doc__.split("\n\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -239,6 +259,13 @@ def parser() -> argparse.ArgumentParser:
         help="read the secret key and the webhook signing secret from standard input instead of the environment",
     )
     pay.set_defaults(run=set_payment)
+
+    limiting = commands.add_parser(
+        "set-limits", help="set a tenant's abuse limits (the others keep theirs); prints them all"
+    )
+    limiting.add_argument("--tenant-id", required=True, type=tenant_id)
+    limiting.add_argument("--limit", action="append", required=True, type=limit, metavar="NAME=N", help="repeatable")
+    limiting.set_defaults(run=set_limits)
     return root
 
 

@@ -24,6 +24,8 @@ AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "test",
     "AWS_SECRET_ACCESS_KEY": "test",
     "CARTWISE_STAGE": "dev",
+    # Every test shopper is 127.0.0.1: the per-client limits are off unless a test turns them on.
+    "CLIENT_LIMITS": "off",
 }
 
 
@@ -226,6 +228,7 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, localstripe_url: str):
         api_port=free_port(),
         stripe_port=urlparse(localstripe_url).port,
         localstripe=False,  # the session's own, started above
+        client_limits=False,  # every test shopper is 127.0.0.1 (tests/stack/test_abuse.py turns them on)
         log_dir=tmp_path_factory.mktemp("local-stack-logs"),
     )
     with stack:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint
 
+from chalicelib import limits
 from chalicelib.errors import BadRequest, PayloadTooLarge, error_response
 
 if TYPE_CHECKING:
@@ -77,6 +78,20 @@ def parse_query(params: Mapping[str, str] | None, model: type[Body]) -> Body:
         return model.model_validate(params or {})
     except ValidationError as exc:
         raise BadRequest("The query string is invalid.", {"fields": field_errors(exc)}) from None
+
+
+def client_of(request: Any) -> str | None:
+    """The request's client for the per-client limits: the source IP API Gateway reports (never a
+    header a client could set), or None when those limits are switched off."""
+    identity = (request.context or {}).get("identity") or {}
+    return limits.client_of(identity.get("sourceIp"))
+
+
+def count_request(request: Any, tenant: Any, group: str) -> str | None:
+    """Count the request against its client's rate for the route group (429 past it); returns the client."""
+    client = client_of(request)
+    limits.count_request(tenant.tenant_id, tenant.limits, client, group)
+    return client
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:

@@ -3,7 +3,7 @@ from decimal import Decimal
 from chalice import Response
 
 from chalicelib import carts, checkout, tenants, upsell
-from chalicelib.api import ApiBlueprint, idempotency_key, parse_body, shapes
+from chalicelib.api import ApiBlueprint, count_request, idempotency_key, parse_body, shapes
 
 blueprint = ApiBlueprint(__name__)
 
@@ -15,6 +15,7 @@ def create_cart(tenant_id: str) -> Response:
     from chalicelib.api.schemas import CreateCartBody
 
     tenant = tenants.get_tenant(tenant_id)
+    count_request(blueprint.current_request, tenant, "cart")
     body = parse_body(blueprint.current_request.raw_body, CreateCartBody)
     priced = carts.create_cart(tenant, [(item.product_id, item.quantity) for item in body.items])
     location = f"/tenants/{tenant_id}/carts/{priced.cart.cart_id}"
@@ -31,13 +32,16 @@ def set_item(tenant_id: str, cart_id: str, product_id: str) -> dict:
     from chalicelib.api.schemas import SetQuantityBody
 
     tenant = tenants.get_tenant(tenant_id)
+    count_request(blueprint.current_request, tenant, "cart")
     body = parse_body(blueprint.current_request.raw_body, SetQuantityBody)
     return shapes.cart(carts.set_quantity(tenant, cart_id, product_id, body.quantity))
 
 
 @blueprint.route(CART + "/items/{product_id}", methods=["DELETE"])
 def remove_item(tenant_id: str, cart_id: str, product_id: str) -> dict:
-    return shapes.cart(carts.remove_line(tenants.get_tenant(tenant_id), cart_id, product_id))
+    tenant = tenants.get_tenant(tenant_id)
+    count_request(blueprint.current_request, tenant, "cart")
+    return shapes.cart(carts.remove_line(tenant, cart_id, product_id))
 
 
 @blueprint.route(CART + "/promo", methods=["PUT"])
@@ -45,18 +49,23 @@ def apply_promo(tenant_id: str, cart_id: str) -> dict:
     from chalicelib.api.schemas import PromoBody
 
     tenant = tenants.get_tenant(tenant_id)
+    count_request(blueprint.current_request, tenant, "cart")
     body = parse_body(blueprint.current_request.raw_body, PromoBody)
     return shapes.cart(carts.apply_promo(tenant, cart_id, body.code))
 
 
 @blueprint.route(CART + "/promo", methods=["DELETE"])
 def remove_promo(tenant_id: str, cart_id: str) -> dict:
-    return shapes.cart(carts.remove_promo(tenants.get_tenant(tenant_id), cart_id))
+    tenant = tenants.get_tenant(tenant_id)
+    count_request(blueprint.current_request, tenant, "cart")
+    return shapes.cart(carts.remove_promo(tenant, cart_id))
 
 
 @blueprint.route(CART + "/upsell", methods=["GET"])
 def cart_upsell(tenant_id: str, cart_id: str) -> dict:
-    return shapes.upsell(upsell.for_cart(tenants.get_tenant(tenant_id), cart_id))
+    tenant = tenants.get_tenant(tenant_id)
+    count_request(blueprint.current_request, tenant, "upsell")
+    return shapes.upsell(upsell.for_cart(tenant, cart_id))
 
 
 @blueprint.route(CART + "/checkout", methods=["POST"])
@@ -65,6 +74,7 @@ def checkout_cart(tenant_id: str, cart_id: str) -> Response:
 
     tenant = tenants.get_tenant(tenant_id)
     request = blueprint.current_request
+    client = count_request(request, tenant, "checkout")
     body = parse_body(request.raw_body, CheckoutBody)
     result = checkout.checkout(
         tenant,
@@ -73,6 +83,7 @@ def checkout_cart(tenant_id: str, cart_id: str) -> Response:
             email=body.email,
             expected_total=Decimal(body.expected_total) if body.expected_total else None,
             idempotency_key=idempotency_key(request.headers),
+            client=client,
         ),
     )
     answer = {

@@ -9,7 +9,10 @@ envelope. An authorizer that fails otherwise (its tenants table throttled or dow
 Gateway's AUTHORIZER_FAILURE, which infra/ answers 503 UNAVAILABLE with Retry-After. This patch
 gives the local gateway the same behaviours, with the same bodies.
 It also gives the local server a listen backlog that survives a burst of simultaneous clients
-(the concurrency tests send 20 to 50 at once).
+(the concurrency tests send 20 to 50 at once), and reports each request's peer address as its
+source IP, as API Gateway reports the client's (Chalice writes 127.0.0.1 for everyone), so the
+per-client limits count clients apart locally too. A `LocalGateway` given a `peer` attribute
+(the test client's) reports that one.
 
 It only exists where `chalice.local` does: a deployed function ships `chalice/app.py` alone, so
 there the import fails and nothing is patched.
@@ -79,6 +82,27 @@ def install() -> bool:
         lambda_event["requestContext"] = authorized["requestContext"]
         return lambda_event, context
 
+    original_event = local.LocalGateway._generate_lambda_event
+
+    @functools.wraps(original_event)
+    def generate_lambda_event(self: Any, *args: Any, **kwargs: Any) -> dict:
+        event = original_event(self, *args, **kwargs)
+        peer = getattr(self, "peer", None)
+        if peer:
+            event["requestContext"]["identity"]["sourceIp"] = peer
+        return event
+
+    original_handle = local.ChaliceRequestHandler._generic_handle
+
+    @functools.wraps(original_handle)
+    def generic_handle(self: Any) -> None:
+        self.local_gateway.peer = self.client_address[0]
+        original_handle(self)
+
+    local.LocalGateway._generate_lambda_event = generate_lambda_event  # type: ignore[method-assign]
+    # Chalice binds every do_METHOD to _generic_handle when the class is made: each is replaced.
+    for method in ("GET", "PUT", "POST", "HEAD", "DELETE", "PATCH", "OPTIONS"):
+        setattr(local.ChaliceRequestHandler, f"do_{method}", generic_handle)
     authorize.cartwise_patched = True  # type: ignore[attr-defined]
     local.LocalGatewayAuthorizer.authorize = authorize  # type: ignore[method-assign]  # the patch itself
     # socketserver's default listen backlog is 5: a burst of simultaneous clients (API Gateway

@@ -1,5 +1,5 @@
 from chalicelib import orders, tenants
-from chalicelib.api import ApiBlueprint, shapes
+from chalicelib.api import ApiBlueprint, count_request, shapes
 
 blueprint = ApiBlueprint(__name__)
 
@@ -9,4 +9,5 @@ ORDER = "/tenants/{tenant_id}/orders/{order_id}"
 @blueprint.route(ORDER, methods=["GET"])
 def get_order(tenant_id: str, order_id: str) -> dict:
     tenant = tenants.get_tenant(tenant_id)
+    count_request(blueprint.current_request, tenant, "order")
     return shapes.order(orders.get_order(tenant.tenant_id, order_id), tenant)

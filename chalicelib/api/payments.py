@@ -10,7 +10,7 @@ from __future__ import annotations
 from chalice.app import Request
 
 from chalicelib import api_keys, orders, payments, tenants
-from chalicelib.api import ApiBlueprint, parse_body, shapes
+from chalicelib.api import ApiBlueprint, count_request, parse_body, shapes
 from chalicelib.api.auth import admin_key, admin_tenant
 from chalicelib.api.orders import ORDER
 from chalicelib.errors import Forbidden, Unauthorized
@@ -22,7 +22,7 @@ blueprint = ApiBlueprint(__name__)
 
 @blueprint.route(ORDER + "/cancel", methods=["POST"])
 def cancel_order(tenant_id: str, order_id: str) -> dict:
-    tenant, order = held_order(tenant_id, order_id)
+    tenant, order, _ = held_order(tenant_id, order_id)
     return shapes.order(payments.cancel(tenant, order), tenant)
 
 
@@ -30,18 +30,18 @@ def cancel_order(tenant_id: str, order_id: str) -> dict:
 def pay_order(tenant_id: str, order_id: str) -> dict:
     from chalicelib.api.schemas import PaymentBody
 
-    tenant, order = held_order(tenant_id, order_id, shopper_only=True)
+    tenant, order, client = held_order(tenant_id, order_id, shopper_only=True)
     body = parse_body(blueprint.current_request.raw_body, PaymentBody)
-    return shapes.payment(payments.pay(tenant, order, body.payment_method), tenant)
+    return shapes.payment(payments.pay(tenant, order, body.payment_method, client), tenant)
 
 
 @blueprint.route(ORDER + "/payment/setup", methods=["POST"])
 def start_card_setup(tenant_id: str, order_id: str) -> dict:
     from chalicelib.api.schemas import CardSetupBody
 
-    tenant, order = held_order(tenant_id, order_id, shopper_only=True)
+    tenant, order, client = held_order(tenant_id, order_id, shopper_only=True)
     body = parse_body(blueprint.current_request.raw_body, CardSetupBody)
-    client_secret = payments.start_card_setup(tenant, order, body.attempt)
+    client_secret = payments.start_card_setup(tenant, order, body.attempt, client)
     return {"client_secret": client_secret, "publishable_key": tenant.stripe_publishable_key}
 
 
@@ -61,13 +61,14 @@ def stripe_webhook(tenant_id: str) -> dict:
     return {"received": True, "outcome": outcome}
 
 
-def held_order(tenant_id: str, order_id: str, shopper_only: bool = False) -> tuple[Tenant, OrderModel]:
-    """The tenant and its order (read consistently: the payment services act on it), once the request
-    proved it holds the order (require_order_holder)."""
+def held_order(tenant_id: str, order_id: str, shopper_only: bool = False) -> tuple[Tenant, OrderModel, str | None]:
+    """The tenant, its order (read consistently: the payment services act on it) and the client, once
+    the request proved it holds the order (require_order_holder) and is within its client's rate."""
     tenant = tenants.get_tenant(tenant_id)
+    client = count_request(blueprint.current_request, tenant, "order")
     order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     require_order_holder(blueprint.current_request, tenant, order, shopper_only)
-    return tenant, order
+    return tenant, order, client
 
 
 def require_order_holder(request: Request, tenant: Tenant, order: OrderModel, shopper_only: bool = False) -> None:

@@ -9,12 +9,11 @@
 """
 
 from chalicelib.payments.amounts import minor_units
-from chalicelib.payments.service import MAX_CARD_ATTEMPTS, Payment, cancel, pay, refund, settle, start_card_setup
+from chalicelib.payments.service import Payment, cancel, pay, refund, settle, start_card_setup
 from chalicelib.payments.sweeper import sweep_lapsed_holds
 from chalicelib.payments.webhook import REFUNDED_AT_STRIPE, handle_webhook
 
 __all__ = [
-    "MAX_CARD_ATTEMPTS",
     "REFUNDED_AT_STRIPE",
     "Payment",
     "cancel",

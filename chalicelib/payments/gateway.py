@@ -2,7 +2,7 @@
 
 `connect(tenant_id)` gives the tenant's `Gateway`: Stripe through its SDK (`stripe_gateway`, the
 one module that imports `stripe`, loaded on the first payment so cold starts never pay for it).
-Tests put an in-memory gateway here (tests/fake_gateway.py) to run every payment rule without a
+The test suite puts an in-memory gateway in its place to run every payment rule without a
 server; a few tests against localstripe keep the Stripe side honest.
 
 Every call either answers in these types, raises one of the refusals below, or raises

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from chalicelib import contention, orders
+from chalicelib import contention, limits, orders
 from chalicelib.errors import (
     BadRequest,
     OrderNotCancellable,
@@ -34,8 +34,6 @@ from chalicelib.payments.amounts import minor_units
 from chalicelib.payments.gateway import Gateway, Intent
 from chalicelib.tenants import Tenant
 
-# A card attempt per SetupIntent: more than this on one order looks like card testing.
-MAX_CARD_ATTEMPTS = 10
 # Intent statuses a cancel cannot (and need not) change.
 FINAL_OR_MOVING = ("succeeded", "canceled", "processing")
 # Refunds that count against what was paid.
@@ -51,7 +49,7 @@ class Payment:
     client_secret: str | None = None  # for Stripe.js to finish 3-D Secure (requires_action only)
 
 
-def pay(tenant: Tenant, order: OrderModel, payment_method: str) -> Payment:
+def pay(tenant: Tenant, order: OrderModel, payment_method: str, client: str | None = None) -> Payment:
     """Confirm the order's (as just read, consistently) PaymentIntent with the shopper's PaymentMethod.
 
     Paid already → answered as it is. Expired, cancelled, refunded or its hold lapsed → 409
@@ -60,6 +58,9 @@ def pay(tenant: Tenant, order: OrderModel, payment_method: str) -> Payment:
     """
     if order.status == OrderStatus.PAID:
         return Payment(order, "succeeded")
+    # A card tried again (a retry, or after 3-D Secure) counts once on the order; every request
+    # counts for the client: card testers try many cards on many orders.
+    _count_card_attempt(tenant, order, f"pay/{payment_method}", client)
     intent = None
     if order.payment_intent_id:
         intent = gateway.connect(tenant.tenant_id).retrieve_intent(order.payment_intent_id)
@@ -74,7 +75,7 @@ def pay(tenant: Tenant, order: OrderModel, payment_method: str) -> Payment:
     return _outcome(tenant.tenant_id, order, intent)
 
 
-def start_card_setup(tenant: Tenant, order: OrderModel, attempt: str) -> str:
+def start_card_setup(tenant: Tenant, order: OrderModel, attempt: str, client: str | None = None) -> str:
     """A SetupIntent's client secret, for Stripe.js to turn the shopper's card into a PaymentMethod.
 
     Stripe.js's confirmCardSetup is the card-to-PaymentMethod step that both Stripe and localstripe
@@ -85,12 +86,7 @@ def start_card_setup(tenant: Tenant, order: OrderModel, attempt: str) -> str:
     # Ready to call Stripe before the attempt counts: our own outage (a secret unreadable) costs
     # the shopper none of their attempts. A retried attempt id counts once anyway.
     account = gateway.connect(tenant.tenant_id)
-    if not orders.count_card_attempt(order, attempt, MAX_CARD_ATTEMPTS):
-        # Card testing: someone trying stolen numbers against one cheap order. The hold lapses as usual.
-        raise OrderNotPayable(
-            f"Order {order.order_id!r} had {MAX_CARD_ATTEMPTS} card attempts already.",
-            {"status": order.status, "reason": "too_many_card_attempts"},
-        )
+    _count_card_attempt(tenant, order, attempt, client)
     # The card is set up for the order's customer: Stripe lets a PaymentMethod saved to a customer
     # be used again, which the intent's confirmation is (one without a customer may be used once).
     customer = account.create_customer(_metadata(order), _key(order, "customer"))
@@ -175,6 +171,18 @@ def cancel_intent(account: Gateway, order: OrderModel) -> Intent:
     if intent.status in FINAL_OR_MOVING:
         return intent
     return _cancel(account, order, intent.id)
+
+
+def _count_card_attempt(tenant: Tenant, order: OrderModel, attempt: str, client: str | None) -> None:
+    """Card testing (stolen numbers tried against cheap orders) stops at the tenant's limits: per
+    client per hour (429), and per order, setups and payments alike (409, the hold lapses as usual)."""
+    limits.count_card_attempt(tenant.tenant_id, tenant.limits, client)
+    most = tenant.limits.card_attempts_per_order
+    if not orders.count_card_attempt(order, attempt, most):
+        raise OrderNotPayable(
+            f"Order {order.order_id!r} had {most} card attempts already.",
+            {"status": order.status, "reason": "too_many_card_attempts"},
+        )
 
 
 def _require_payable(order: OrderModel) -> None:

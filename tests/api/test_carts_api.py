@@ -89,7 +89,10 @@ def test_merged_quantity_above_99_is_rejected(api):
 
 
 def test_at_most_50_lines(api, aws):
+    from chalicelib import tenants
     from chalicelib.models import ProductModel
+
+    tenants.set_limits("acme", {"units_per_order": 100})  # 50 lines of one unit each are allowed
 
     with ProductModel.batch_write() as batch:
         for n in range(51):

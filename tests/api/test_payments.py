@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from chalicelib import config, orders, payments
+from chalicelib.limits import Limits
 from chalicelib.models import IdempotencyKeyModel, OrderModel
 from chalicelib.payments import gateway
 from support.card_shop import (
@@ -636,9 +637,9 @@ def test_card_setups_are_capped_per_order_against_card_testing(shop):
     order_id, token = place(shop, ("tent-2p", 1))
     answers = [
         shop.post(f"{ORDERS}/{order_id}/payment/setup", {"attempt": f"attempt-{i:04d}"}, headers=token)
-        for i in [0, 0, *range(1, payments.MAX_CARD_ATTEMPTS + 1)]  # the first retried: it counts once
+        for i in [0, 0, *range(1, Limits().card_attempts_per_order + 1)]  # the first retried: it counts once
     ]
 
-    assert [a.status_code for a in answers] == [200] * (payments.MAX_CARD_ATTEMPTS + 1) + [409]
+    assert [a.status_code for a in answers] == [200] * (Limits().card_attempts_per_order + 1) + [409]
     assert answers[-1].data["error"]["details"] == {"status": "pending_payment", "reason": "too_many_card_attempts"}
     assert status(order_id) == "pending_payment"

@@ -5,6 +5,8 @@ DynamoDB round trips: the cart (GetItem), its products (BatchGetItem) and the on
 TransactWriteItems; plus the up-sell flag (one SSM GetParameters, on its own thread, counted
 with the request). With the flag on, the up-sell's own bounded reads are added, unless the cart
 page already asked for the same content: then the checkout reuses the answer stored on the cart.
+The per-client limits are off here, as in `make bench` (one address); with them on, the checkout
+adds exactly one UpdateItem, its client's request counter (the last test).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ CHECKOUT = "/tenants/{tenant_id}/carts/{cart_id}/checkout"
 
 
 @pytest.fixture
-def recorder(api) -> Iterator[Recorder]:
+def recorder(api, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     reset_process_state()  # fresh clients, built after the hooks are registered on the session
     recorder = Recorder()
     recorder.install(clients.botocore_session())
@@ -178,3 +180,21 @@ def test_a_cart_reads_of_its_products_only_what_prices_it(api):
         ("tent-2p", "Ridgeline 2-Person Tent"),
         ("headlamp", "LED Headlamp 300"),
     ]
+
+
+def test_the_client_limits_add_one_counter_update_to_the_checkout(api, recorder, monkeypatch):
+    monkeypatch.setenv("CLIENT_LIMITS", "on")
+    reset_process_state()
+    recorder.install(clients.botocore_session())  # the clients were rebuilt by the reset
+    sent: list[str] = []
+    events = clients.dynamodb().client.meta.events
+    events.register("before-parameter-build.dynamodb.UpdateItem", lambda params, **_: sent.append(params["TableName"]))
+
+    assert checkout_calls(api, recorder) == {
+        "dynamodb.UpdateItem": 1,
+        "dynamodb.GetItem": 1,
+        "dynamodb.BatchGetItem": 1,
+        "dynamodb.TransactWriteItems": 1,
+        "ssm.GetParameters": 1,
+    }
+    assert sent[-1] == "cartwise-dev-limits"

@@ -18,6 +18,7 @@ TABLE_RESOURCES = {
     "carts": "CartsTable",
     "orders": "OrdersTable",
     "idempotency": "IdempotencyTable",
+    "limits": "LimitsTable",
 }
 
 

@@ -286,6 +286,7 @@ def prod_like(
     for name, value in packaging.stage_config(STAGE)["environment_variables"].items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv("CLIENT_LIMITS", "on")  # as deployed: every shopper route counts its client
     clients.reset()
     recorder = Recorder(template)
     original = BaseClient._make_api_call
