@@ -70,13 +70,21 @@ test-storefront:
 test-compose: install
 	$(PY) -m compose.run
 
+# The cloud rehearsal: `make deploy STAGE=prod` against LocalStack with its Lambdas run in containers, a
+# journey through the API Gateway URL, `make destroy` and what is left checked (cloud/run.py; as root;
+# docs/deploy.md says what it proves and what only AWS can; about 3 min warm).
+.PHONY: test-cloud
+test-cloud: install
+	$(PY) -m cloud.run
+
 # The figures of docs/performance.md, measured on this machine (loopback only, about 10 minutes).
 bench: install
 	$(PY) -m bench.run
 
 # Regenerate every lock from its inputs, keeping each pin that still fits (UPGRADE=1 moves them all
 # to the newest releases): the development lock, uv's own, the deploy job's (which is also the Lambda
-# package's, for the Lambda platform) and the compose app image's, each within the development lock.
+# package's, for the Lambda platform), the compose app image's and the cloud rehearsal's Lambda runtime
+# stand-in's, each within the development lock.
 LOCK := $(UV) pip compile --quiet --generate-hashes --python-version 3.11 $(if $(UPGRADE),--upgrade)
 .PHONY: lock
 lock: $(UV)
@@ -86,6 +94,8 @@ lock: $(UV)
 		deploy-requirements.in -o deploy-requirements.txt
 	cd localstack && ../$(LOCK) --python-platform x86_64-manylinux2014 --constraints ../requirements-dev.lock \
 		requirements-compose.txt -o requirements-compose.lock
+	cd cloud/images && ../../$(LOCK) --python-platform x86_64-manylinux2014 --constraints ../../requirements-dev.lock \
+		lambda-runtime.in -o lambda-runtime.txt
 
 clean:
 	rm -rf $(VENV) .local .pytest_cache .ruff_cache .hypothesis
