@@ -277,7 +277,7 @@ def localstack() -> Iterator[str]:
             "--publish",
             f"{HOST}:{AWS_PORT}:{AWS_PORT}",
             "--volume",
-            "/var/run/docker.sock:/var/run/docker.sock",
+            f"{engine_socket()}:/var/run/docker.sock",
             *settings,
             LOCALSTACK_IMAGE,
         ],
@@ -295,6 +295,14 @@ def localstack() -> Iterator[str]:
         yield url
     finally:
         save_localstack_log()
+
+
+def engine_socket() -> str:
+    """The engine's socket on this machine (DOCKER_HOST's when it names one), for LocalStack to start containers."""
+    host = os.environ.get("DOCKER_HOST", "")
+    if host and not host.startswith("unix://"):
+        raise SystemExit(f"DOCKER_HOST={host}: LocalStack needs the engine's Unix socket mounted")
+    return host.removeprefix("unix://") or "/var/run/docker.sock"
 
 
 def localstack_answers(url: str) -> bool:
