@@ -78,7 +78,14 @@ export function createApi(baseUrl, tenantId) {
     applyPromo: (cartId, code) => request("PUT", `${cart(cartId)}/promo`, { body: { code } }),
     removePromo: (cartId) => request("DELETE", `${cart(cartId)}/promo`),
     getUpsell: (cartId) => request("GET", `${cart(cartId)}/upsell`),
-    getOrder: (orderId) => request("GET", order(orderId)),
+    /** The order: its public shape, or with its token also e-mail, delivery, fulfilment and timeline. */
+    getOrder: (orderId, orderToken = null) =>
+      request("GET", order(orderId), { headers: orderToken ? { "X-Order-Token": orderToken } : {} }),
+    /** {countries, items}: the shop's countries and its shipping methods (only those offered in `country`, if given). */
+    listShippingMethods: (country = null) =>
+      request("GET", country ? `/shipping-methods?${new URLSearchParams({ country })}` : "/shipping-methods"),
+    /** Contact, address and shipping method of the cart: {email, address: {...}, method} → the cart, priced. */
+    setDelivery: (cartId, delivery) => request("PUT", `${cart(cartId)}/delivery`, { body: delivery }),
     /** Cancel an order with the shopper's order token (from the checkout's answer). */
     cancelOrder: (orderId, orderToken) =>
       request("POST", `${order(orderId)}/cancel`, { headers: { "X-Order-Token": orderToken } }),
@@ -158,6 +165,7 @@ const MESSAGES = {
   CART_CLOSED: "This cart has already been checked out.",
   PRICE_CHANGED: "The total of your cart has changed. Check it and place the order again.",
   EMPTY_CART: "Your cart is empty. Add something before placing the order.",
+  DELIVERY_REQUIRED: "Fill in where your order goes and choose a delivery method before placing the order.",
   INVALID_PROMO_CODE: "That promo code is not valid.",
   ORDER_NOT_PAYABLE: "This order can no longer be paid.",
   ORDER_NOT_CANCELLABLE: "This order can no longer be cancelled.",

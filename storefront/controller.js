@@ -3,7 +3,61 @@
 
 import { errorMessage, isApiError } from "./api.js";
 import { PaymentStep } from "./payment.js";
+import { orderHash, orderRoute } from "./settings.js";
+import { holdDeadline } from "./state.js";
 import * as storage from "./storage.js";
+
+/** The address fields of a delivery, and those the shopper must fill in. */
+export const ADDRESS_FIELDS = ["name", "line1", "line2", "city", "postal_code", "country", "phone"];
+const OPTIONAL_FIELDS = new Set(["line2", "phone"]);
+/** Orders the shopper may still cancel with the order's token. */
+const CANCELLABLE = new Set(["pending_payment", "confirmed"]);
+const CANCELLED_NOTE = "Nothing will be delivered or charged.";
+
+const text = (value) => (typeof value === "string" ? value.trim() : "");
+
+/**
+ * The body of PUT …/delivery from the delivery form's values ({email, address: {...}, method}):
+ * trimmed; an empty optional field left out, an empty required one sent (the API names it).
+ */
+export function deliveryBody(form) {
+  const address = {};
+  for (const field of ADDRESS_FIELDS) {
+    const value = text(form.address?.[field]);
+    if (value !== "" || !OPTIONAL_FIELDS.has(field)) address[field] = value;
+  }
+  return { email: text(form.email), address, method: form.method };
+}
+
+/** Whether the form says what the cart's delivery already holds (so "Place order" need not send it again). */
+export function sameDelivery(form, delivery) {
+  if (!delivery) return false;
+  if (text(form.email) !== text(delivery.email) || form.method !== delivery.method?.id) return false;
+  return ADDRESS_FIELDS.every((field) => text(form.address?.[field]) === text(delivery.address?.[field] ?? ""));
+}
+
+/**
+ * The API's refusal of a delivery as messages per form field ({"email": "...", "address.city": "...",
+ * "method": "..."}), or null when it is not about the delivery's fields. 400 BAD_REQUEST names the
+ * fields in details.fields; COUNTRY_NOT_SERVED and SHIPPING_METHOD_UNAVAILABLE are said in the API's words.
+ */
+export function deliveryErrors(error) {
+  if (isApiError(error, "BAD_REQUEST") && Array.isArray(error.details.fields) && error.details.fields.length > 0) {
+    const errors = {};
+    for (const { field, message } of error.details.fields) {
+      const name = String(field ?? "").replace(/^body\./, "");
+      errors[name] = errors[name] ? `${errors[name]} ${message}` : String(message ?? "");
+    }
+    return errors;
+  }
+  if (isApiError(error, "COUNTRY_NOT_SERVED")) {
+    return { "address.country": error.apiMessage || "This shop does not deliver to that country." };
+  }
+  if (isApiError(error, "SHIPPING_METHOD_UNAVAILABLE")) {
+    return { method: error.apiMessage || "That delivery method is not available for this address." };
+  }
+  return null;
+}
 
 /** A cart id the API no longer knows (expired) or that was checked out elsewhere. */
 function isLostCart(error) {
@@ -40,24 +94,39 @@ export class Controller {
     view.bindFixShortage((item) => this.setQuantity(item.product_id, Math.max(item.available, 0)));
     view.bindApplyPromo((code) => this.applyPromo(code));
     view.bindRemovePromo(() => this.removePromo());
-    view.bindCheckout(() => this.checkout());
+    view.bindCheckout((form) => this.checkout(form));
     view.bindRetryProducts(() => this.loadProducts());
+    view.bindDeliveryCountry((form) => this.chooseCountry(form));
+    view.bindDeliveryMethod((form) => this.chooseMethod(form));
+    view.bindRetryShipping(() => this.loadShipping());
     view.bindCancelOrder((order) => this.cancelOrder(order));
+    view.bindContinueShopping(() => this.leaveOrder());
+    view.bindRoute((hash) => this.route(hash));
+    this.methodsRequest = 0;
     this.payment = new PaymentStep({
       api,
       view,
       state,
       loadStripe,
-      onPaid: (order, upsell) => this.view.showConfirmation(order, upsell),
+      onPaid: (order, upsell) => this.orderPaid(order, upsell),
       onCancelled: (order) => this.orderCancelled(order),
       onBackToCart: (order) => this.backToCart(order),
     });
   }
 
-  async start() {
-    const [, restored] = await Promise.allSettled([this.loadProducts(), this.serially(() => this.restoreCart())]);
+  /** Start the page at `hash` (the address's #…: an order's page, or the shop). */
+  async start(hash = "") {
+    const restoring = this.serially(() => this.restoreCart());
+    const shipping = restoring.then(
+      () => this.loadShipping(),
+      () => this.loadShipping(),
+    );
+    const [, restored] = await Promise.allSettled([this.loadProducts(), restoring, shipping]);
     if (restored.status === "rejected") this.view.showNotice(errorMessage(restored.reason));
     this.showCart();
+    const route = orderRoute(hash);
+    // A checkout finished while restoring the cart has already opened its order.
+    if (route && !this.state.orderPage) await this.openRoute(route);
     this.view.markReady();
   }
 
@@ -83,7 +152,24 @@ export class Controller {
       stockOf: (id) => state.product(id)?.stock,
       nameOf: (id) => state.productName(id),
       checkingOut: state.checkingOut,
+      delivery: this.deliveryShown(),
     });
+  }
+
+  /** The delivery step as the cart shows it: the methods of the chosen country, the one chosen, and its price in this cart. */
+  deliveryShown() {
+    const { delivery, cart } = this.state;
+    const saved = cart?.delivery;
+    // What the chosen method costs this cart is the API's figure (free over a threshold included),
+    // known once the cart holds that very choice; until then the list shows each method's own price.
+    const priced = saved?.method?.id === delivery.method && saved?.address?.country === delivery.country;
+    return {
+      country: delivery.country,
+      methods: delivery.methods,
+      selected: delivery.method,
+      shipping: priced ? (cart.totals.shipping ?? null) : null,
+      error: delivery.error,
+    };
   }
 
   setCart(cart) {
@@ -140,7 +226,7 @@ export class Controller {
       .join(" ");
   }
 
-  cartAction(edit, { onError = (error) => this.view.showNotice(this.describeCartError(error)) } = {}) {
+  cartAction(edit, { onError = (error) => this.view.showNotice(this.describeCartError(error)), carry = true } = {}) {
     if (this.state.checkingOut) {
       // The cart is being ordered as it is; an edit now would land in the next cart by surprise.
       this.view.showNotice("Please wait until your order is placed.");
@@ -155,6 +241,7 @@ export class Controller {
         this.state.priceChange = null; // the shopper has moved on from the changed total
         this.setCart(cart);
         this.view.showNotice(null);
+        if (carry) this.carryDelivery(cart);
         return true;
       } catch (error) {
         onError(error);
@@ -249,7 +336,103 @@ export class Controller {
     }
   }
 
-  // ---- up-sell ------------------------------------------------------------------------------------
+  // ---- delivery -----------------------------------------------------------------------------------
+
+  /** The shop's countries, then the methods of the country chosen (the cart's, when it has a delivery). */
+  async loadShipping() {
+    const { delivery, cart } = this.state;
+    delivery.error = null;
+    try {
+      const { countries } = await this.api.listShippingMethods();
+      delivery.setCountries(countries, cart?.delivery?.address?.country);
+      if (cart?.delivery) delivery.follow(cart.delivery);
+      this.view.showDeliveryCountries(countries, delivery.country);
+      if (cart?.delivery) this.view.showDeliveryForm(cart.delivery); // a restored cart's delivery, filled in again
+    } catch (error) {
+      delivery.error = `Delivery options could not be loaded. ${errorMessage(error)}`;
+      this.showCart();
+      return;
+    }
+    await this.loadMethods();
+  }
+
+  /** The methods offered in the chosen country; false when the answer is not (or no longer) wanted. */
+  async loadMethods() {
+    const { delivery } = this.state;
+    const { country } = delivery;
+    const request = ++this.methodsRequest;
+    delivery.error = null;
+    if (!country) return false;
+    this.showCart(); // the methods of another country are loading
+    try {
+      const { items } = await this.api.listShippingMethods(country);
+      if (request !== this.methodsRequest || !delivery.setMethods(country, items)) return false;
+      this.showCart();
+      return true;
+    } catch (error) {
+      if (request === this.methodsRequest) {
+        delivery.error = `Delivery options could not be loaded. ${errorMessage(error)}`;
+        this.showCart();
+      }
+      return false;
+    }
+  }
+
+  /** Another country: its methods; the method chosen stays if it is offered there, and the delivery is saved. */
+  async chooseCountry(form) {
+    const { delivery } = this.state;
+    delivery.chooseCountry(form.address.country);
+    delivery.method = form.method;
+    if (!(await this.loadMethods())) return;
+    if (delivery.method) await this.saveDelivery({ ...form, method: delivery.method });
+  }
+
+  /** A shipping method chosen: the delivery is saved, and the cart the API prices with it shown. */
+  chooseMethod(form) {
+    this.state.delivery.method = form.method;
+    this.showCart();
+    return this.saveDelivery(form);
+  }
+
+  /** PUT the form's delivery on the cart; its answer is the cart, with shipping in its totals. */
+  saveDelivery(form) {
+    return this.putDelivery(deliveryBody(form));
+  }
+
+  async putDelivery(body) {
+    if (this.state.cartIsEmpty()) return false;
+    this.view.showDeliveryErrors(null);
+    const saved = await this.cartAction((cart) => this.api.setDelivery(cart.cart_id, body), {
+      onError: (error) => {
+        if (!this.deliveryFailed(error)) this.view.showNotice(this.describeCartError(error));
+      },
+      carry: false,
+    });
+    if (saved) this.state.delivery.accepted = body;
+    return saved;
+  }
+
+  /**
+   * A cart with items but no delivery (the next cart after an order, or one that replaced a lost
+   * cart) gets the delivery the API last accepted, so its totals include shipping before "Place
+   * order" (which would otherwise stop at a total the shopper had not seen).
+   */
+  carryDelivery(cart) {
+    const { accepted, method } = this.state.delivery;
+    if (!accepted || cart.delivery || cart.items.length === 0 || accepted.method !== method) return;
+    this.putDelivery(accepted);
+  }
+
+  deliveryFailed(error, { focus = false } = {}) {
+    const errors = deliveryErrors(error);
+    if (!errors) return false;
+    this.view.showDeliveryErrors(errors, { focus });
+    if (isApiError(error, "SHIPPING_METHOD_UNAVAILABLE") || isApiError(error, "COUNTRY_NOT_SERVED")) {
+      this.loadShipping(); // what the shop offers has changed since the page listed it
+    }
+    return true;
+  }
+
 
   async refreshUpsell() {
     const request = ++this.upsellRequest;
@@ -276,21 +459,47 @@ export class Controller {
     this.view.showCheckingOut(busy, !this.state.cartIsEmpty());
   }
 
-  async checkout() {
+  /**
+   * "Place order" with the delivery form's values (`form`; null: the cart's delivery as it is). A
+   * delivery the cart does not hold yet is saved first; if the total it comes to is not the one on
+   * screen, that new total is shown and nothing is ordered (the shopper orders at a total seen).
+   */
+  async checkout(form = null) {
     if (this.state.checkingOut || this.state.cartIsEmpty()) return; // a double click is ignored here
+    if (form && !form.method) {
+      this.view.showDeliveryErrors({ method: "Choose a delivery method." }, { focus: true });
+      return;
+    }
     this.setCheckingOut(true);
     this.state.priceChange = null;
     this.view.showCheckoutError(null);
     this.view.showNotice(null);
+    this.view.showDeliveryErrors(null);
     try {
       await this.serially(async () => {
-        const cart = this.state.cart;
+        let cart = this.state.cart;
         if (!cart?.items.length) return;
+        // An unanswered attempt is resent as it was, whatever the form says now.
+        const pending = storage.pendingCheckout(this.tenant, cart.cart_id);
+        if (form && !pending && !sameDelivery(form, cart.delivery)) {
+          const shown = cart.totals.total;
+          const body = deliveryBody(form);
+          cart = await this.api.setDelivery(cart.cart_id, body);
+          this.state.delivery.accepted = body;
+          this.state.delivery.follow(cart.delivery);
+          this.setCart(cart);
+          if (cart.totals.total !== shown) {
+            this.state.priceChange = { from: shown, to: cart.totals.total };
+            this.showCart();
+            this.view.focusCheckoutMessage();
+            return;
+          }
+        }
         // One attempt is this cart at the total on screen. Its key is kept until an answer
         // arrives: a retry after a lost answer resends it, so the API returns the order it
         // already placed instead of placing a second one.
         const attempt = storage.checkoutAttempt(this.tenant, cart.cart_id, cart.totals.total);
-        this.finishCheckout(await this.sendCheckout(cart.cart_id, attempt));
+        await this.finishCheckout(await this.sendCheckout(cart.cart_id, attempt));
       });
     } catch (error) {
       await this.checkoutFailed(error);
@@ -309,36 +518,153 @@ export class Controller {
     }
   }
 
+  /** The order is placed: a fresh cart, and the order's page (its token kept for it) at #order={id}. */
   finishCheckout(result) {
     storage.forgetCheckout(this.tenant);
     storage.forgetCart(this.tenant);
     this.state.shortages.clear();
     this.setCart(null); // a fresh, empty cart; it is created on the first add
     this.view.showCheckoutError(null);
-    // The order token lives in this page only: it is the shopper's key to this one order.
-    this.orderToken = result.order_token;
-    const { order } = result;
-    if (order.status === "pending_payment" && order.payment?.provider === "stripe" && this.orderToken) {
-      this.payment.open(order, this.orderToken, result.upsell); // a card order: paid before it is confirmed
-    } else {
-      this.payment.close(); // an earlier order's payment step, if one was still open
-      const cancellable = order.status === "confirmed" && Boolean(this.orderToken);
-      this.view.showConfirmation(order, result.upsell, { cancellable });
-    }
     this.loadProducts(); // the stock has dropped
+    const { order, order_token: token, upsell } = result;
+    return this.openOrder(order.order_id, { order, token: token || null, upsell, address: "push" });
+  }
+
+  // ---- the order page -----------------------------------------------------------------------------
+
+  /** The page of the order an address names (#order=…; with &token=…, which is kept and dropped from the address). */
+  openRoute({ orderId, token }) {
+    return this.openOrder(orderId, { token, address: token ? "replace" : null });
+  }
+
+  /** The address changed (Back, Forward, an edited address): the order it names, or the shop. */
+  async route(hash) {
+    const route = orderRoute(hash);
+    if (!route) {
+      this.closeOrder();
+      return;
+    }
+    if (route.orderId === this.state.orderPage?.orderId && !route.token) return;
+    await this.openRoute(route);
+  }
+
+  /**
+   * Show an order's page. `order` is the API's answer already at hand (the checkout's), else it is
+   * read; `token` is kept in localStorage (the one stored is used when none is given); `address`
+   * "push" or "replace" puts #order={id} in the address bar (null leaves it).
+   */
+  async openOrder(orderId, { order = null, token = null, upsell = null, address = null } = {}) {
+    const { tenant } = this;
+    if (token) {
+      const awaitingPayment = order?.status === "pending_payment" && order.hold_expires_at;
+      const kept = storage.savedOrder(tenant, orderId);
+      const deadline = awaitingPayment ? holdDeadline(order) : kept?.token === token ? kept.holdDeadline : null;
+      storage.rememberOrder(tenant, orderId, token, deadline);
+    }
+    const saved = storage.savedOrder(tenant, orderId);
+    if (address) this.view.showAddress(orderHash(orderId), { replace: address === "replace" });
+    const page = { orderId, order, token: saved?.token ?? null };
+    this.state.orderPage = page;
+    let shown = order;
+    if (!shown || this.lacksPrivateParts(shown, page.token)) {
+      shown = await this.readOrder(page, order);
+      if (!shown || this.state.orderPage !== page) return;
+    }
+    this.showOrder(shown, { upsell, deadline: saved?.holdDeadline ?? null });
+  }
+
+  /** A token holder is shown the timeline: an order answer without it (the public shape) is read again with the token. */
+  lacksPrivateParts(order, token) {
+    return Boolean(token) && !Array.isArray(order.timeline) && order.status !== "pending_payment";
+  }
+
+  /**
+   * GET the order (with its token if the page has one): a token the API refuses is forgotten and the
+   * public order shown. Null when there is nothing to show (said in a notice); `fallback` when given.
+   */
+  async readOrder(page, fallback = null) {
+    try {
+      return await this.api.getOrder(page.orderId, page.token);
+    } catch (error) {
+      if (page.token && (isApiError(error, "UNAUTHORIZED") || isApiError(error, "FORBIDDEN"))) {
+        storage.forgetOrder(this.tenant, page.orderId);
+        page.token = null;
+        return this.readOrder(page, fallback);
+      }
+      if (fallback) return fallback;
+      if (this.state.orderPage !== page) return null;
+      if (isApiError(error, "NOT_FOUND")) {
+        this.view.showNotice(`There is no order ${page.orderId} in this shop.`);
+        this.leaveOrder({ focus: false });
+      } else {
+        this.view.showNotice(`The order could not be loaded. ${errorMessage(error)} Reload the page to try again.`);
+      }
+      return null;
+    }
+  }
+
+  /** The order's page: its payment step while a card order awaits payment (and the page holds its token), else its status. */
+  showOrder(order, { upsell = null, message = null, deadline = null } = {}) {
+    const page = this.state.orderPage;
+    if (page) page.order = order;
+    const token = page?.token ?? null;
+    if (order.status === "pending_payment" && order.payment?.provider === "stripe" && token) {
+      this.payment.open(order, token, upsell, deadline); // a card order: paid before it is confirmed
+      return;
+    }
+    this.payment.close(); // an earlier order's payment step, if one was still open
+    const cancellable = Boolean(token) && CANCELLABLE.has(order.status);
+    this.view.showConfirmation(order, upsell, { cancellable, message });
+  }
+
+  /** The order with its timeline when the page holds its token (read again if `order` lacks it), else `order`. */
+  async withPrivateParts(order) {
+    const page = this.state.orderPage;
+    if (page?.orderId !== order.order_id || !this.lacksPrivateParts(order, page.token)) return order;
+    return (await this.readOrder(page, order)) ?? order;
+  }
+
+  async orderPaid(order, upsell) {
+    const page = this.state.orderPage;
+    if (page?.orderId === order.order_id && page.token) storage.rememberOrder(this.tenant, order.order_id, page.token);
+    const shown = await this.withPrivateParts(order);
+    if (this.state.orderPage === page) this.showOrder(shown, { upsell });
   }
 
   async cancelOrder(order) {
+    const page = this.state.orderPage;
     try {
-      this.orderCancelled(await this.api.cancelOrder(order.order_id, this.orderToken));
+      await this.orderCancelled(await this.api.cancelOrder(order.order_id, page?.token ?? null));
     } catch (error) {
+      if (isApiError(error, "ORDER_NOT_CANCELLABLE") && page) {
+        // Shipped or paid meanwhile: the order as it is now, and why it was not cancelled.
+        const current = await this.readOrder(page, order);
+        if (this.state.orderPage === page) this.showOrder(current, { message: errorMessage(error) });
+        return;
+      }
       this.view.showConfirmation(order, null, { cancellable: true, message: errorMessage(error) });
     }
   }
 
-  orderCancelled(order) {
-    this.view.showConfirmation(order, null, { message: "Nothing will be delivered or charged." });
+  async orderCancelled(order) {
+    const page = this.state.orderPage;
+    const shown = await this.withPrivateParts(order);
+    if (this.state.orderPage === page) this.showOrder(shown, { message: CANCELLED_NOTE });
     this.loadProducts(); // its units are back on sale
+  }
+
+  /** The order's page closes (the address no longer names it). */
+  closeOrder() {
+    this.state.orderPage = null;
+    this.payment.close();
+    this.view.hideConfirmation();
+  }
+
+  /** "Continue shopping": the order's page closes, the address is the shop's again. */
+  leaveOrder({ focus = true } = {}) {
+    this.closeOrder();
+    this.view.showAddress("", { replace: false });
+    if (focus) this.view.focusProducts();
   }
 
   /**
@@ -346,6 +672,8 @@ export class Controller {
    * to whatever the cart holds now, so the shopper can order them again.
    */
   async backToCart(order) {
+    this.closeOrder();
+    this.view.showAddress("", { replace: false });
     const short = [];
     const refilled = await this.cartAction(async (cart) => {
       let current = cart;
@@ -368,6 +696,10 @@ export class Controller {
   }
 
   async checkoutFailed(error) {
+    if (this.deliveryFailed(error, { focus: true })) {
+      this.view.showCheckoutError("Check the delivery details above: nothing was ordered.");
+      return;
+    }
     if (isApiError(error, "OUT_OF_STOCK") && Array.isArray(error.details.items)) {
       this.state.setShortages(error.details.items);
       this.showCart();

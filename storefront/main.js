@@ -17,4 +17,4 @@ view.showShop(
 const api = createApi(await apiBaseUrl(), tenant);
 // Stripe.js is fetched only when a card order's payment step opens.
 const loadStripe = stripeLoader(await stripeJsUrl(), (url) => view.loadScript(url));
-new Controller({ api, view, state: new ShopState(), tenant, loadStripe }).start();
+new Controller({ api, view, state: new ShopState(), tenant, loadStripe }).start(window.location.hash);

@@ -72,10 +72,13 @@ export class PaymentStep {
     view.bindPayment({ pay: () => this.pay(), cancel: () => this.cancel(), backToCart: () => this.backToCart() });
   }
 
-  /** Open the step for a card order just placed (`token` is its X-Order-Token). */
-  open(order, token, upsell) {
+  /**
+   * Open the step for a card order awaiting payment (`token` is its X-Order-Token): just placed, or
+   * resumed after a reload with the hold's `deadline` kept on this device (null: counted from now).
+   */
+  open(order, token, upsell, deadline = null) {
     this.close();
-    const payment = new PaymentState(order, token, upsell);
+    const payment = new PaymentState(order, token, upsell, deadline);
     this.state.payment = payment;
     this.view.showPayment(order);
     this.tick(payment);
@@ -219,7 +222,7 @@ export class PaymentStep {
     for (let poll = 0; poll < POLL_ATTEMPTS; poll += 1) {
       await sleep(POLL_MS);
       if (!this.isOpen(payment)) return;
-      const order = await this.api.getOrder(payment.order.order_id);
+      const order = await this.api.getOrder(payment.order.order_id, payment.token);
       if (!this.isOpen(payment)) return;
       if (order.status === "paid") {
         this.paid(payment, order);
@@ -267,7 +270,7 @@ export class PaymentStep {
   /** Paid meanwhile (another tab, or an answer that never arrived): the paid order's confirmation. */
   async showPaidMeanwhile(payment) {
     try {
-      const order = await this.api.getOrder(payment.order.order_id);
+      const order = await this.api.getOrder(payment.order.order_id, payment.token);
       if (this.isOpen(payment)) this.paid(payment, order);
     } catch {
       if (this.isOpen(payment)) this.view.showPaymentMessage("This order has already been paid.", "info");

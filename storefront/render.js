@@ -1,7 +1,17 @@
 // DOM builders. Every string from the API becomes a text node (never parsed as HTML), and
 // handlers are passed in, so this module knows nothing about state or the network.
 
-import { formatDeduction, formatMoney, formatRate, stockLabel, stockLevel } from "./format.js";
+import {
+  countryName,
+  formatDateTime,
+  formatDays,
+  formatDeduction,
+  formatMoney,
+  formatRate,
+  isZero,
+  stockLabel,
+  stockLevel,
+} from "./format.js";
 
 /**
  * Create an element. Props: `class`, `text`, `dataset`, `on<event>` handlers, booleans (true sets
@@ -148,8 +158,11 @@ export function cartLine(line, currency, { shortage, maxQuantity, onStep, onRemo
   );
 }
 
-/** Subtotal, discount, net, VAT and total, each exactly the API's figure. */
-export function totalsList(totals, currency) {
+/**
+ * Subtotal, discount, net, shipping, VAT (on net + shipping) and total, each exactly the API's figure.
+ * `shippingChosen` false says that the shipping figure is the one without a method (0.00 until one is chosen).
+ */
+export function totalsList(totals, currency, { shippingChosen = true } = {}) {
   const row = (name, label, value) =>
     [el("dt", {}, label), el("dd", { dataset: { total: name } }, value)];
   return el(
@@ -158,9 +171,60 @@ export function totalsList(totals, currency) {
     row("subtotal", "Subtotal", formatMoney(totals.subtotal, currency)),
     row("discount", "Discount", formatDeduction(totals.discount, currency)),
     row("net", "Net", formatMoney(totals.net, currency)),
+    totals.shipping === undefined
+      ? null
+      : row("shipping", shippingChosen ? "Shipping" : "Shipping (no method yet)", formatMoney(totals.shipping, currency)),
     row("vat", `VAT (${formatRate(totals.vat_rate)})`, formatMoney(totals.vat, currency)),
     row("total", "Total", formatMoney(totals.total, currency)),
   );
+}
+
+/**
+ * The shipping methods offered in the chosen country as radio buttons: name, days and price, with
+ * "free over …" when the method has a threshold. The chosen one shows what the API's cart says it
+ * costs (`shipping`, "Free" at 0.00) once the cart holds that choice; nothing is computed here.
+ */
+export function shippingMethods(methods, { country, selected, shipping, currency, error, onChoose, onRetry }) {
+  if (error) {
+    return [
+      el("p", { class: "methods-status" }, error, " "),
+      el("button", { type: "button", class: "button secondary", onclick: onRetry }, "Try again"),
+    ];
+  }
+  if (!country) return [el("p", { class: "methods-status" }, "Choose a country to see the delivery methods.")];
+  if (methods === null) return [el("p", { class: "methods-status" }, "Loading delivery methods\u2026")];
+  if (methods.length === 0) {
+    return [el("p", { class: "methods-status" }, `No delivery method is offered to ${countryName(country)}.`)];
+  }
+  return methods.map((method) => {
+    const chosen = method.id === selected;
+    const id = domId("delivery-method", method.id);
+    let price = formatMoney(method.price, currency);
+    if (chosen && shipping !== null && shipping !== undefined) price = isZero(shipping) ? "Free" : formatMoney(shipping, currency);
+    return el(
+      "div",
+      { class: chosen ? "method chosen" : "method", dataset: { methodId: method.id } },
+      el("input", {
+        type: "radio",
+        name: "delivery-method",
+        id,
+        value: method.id,
+        checked: chosen,
+        dataset: { focusKey: `method:${method.id}` },
+        onchange: onChoose,
+      }),
+      el(
+        "label",
+        { for: id },
+        el("span", { class: "method-name" }, method.name),
+        el("span", { class: "method-days" }, formatDays(method.days)),
+        el("span", { class: "method-price" }, price),
+        method.free_over
+          ? el("span", { class: "method-note" }, `Free over ${formatMoney(method.free_over, currency)}`)
+          : null,
+      ),
+    );
+  });
 }
 
 /** Suggestions with their reasons; null when the up-sell is off or has nothing to say. */
@@ -229,14 +293,139 @@ const CONFIRMATION_HEADINGS = {
   cancelled: "Your order is cancelled.",
   paid: "Thank you! Your order is paid.",
   pending_payment: "Your order is waiting for its payment.",
+  shipped: "Your order is on its way.",
+  delivered: "Your order has been delivered.",
+  expired: "This order has expired.",
+  refunded: "Your order has been refunded.",
+};
+
+const STATUS_LABELS = {
+  pending_payment: "Awaiting payment",
+  paid: "Paid",
+  confirmed: "Confirmed",
+  shipped: "Shipped",
+  delivered: "Delivered",
+  expired: "Expired: the hold lapsed before it was paid",
+  cancelled: "Cancelled",
+  refunded: "Refunded",
+};
+
+const TIMELINE_EVENTS = {
+  created: "Order placed",
+  paid: "Paid",
+  shipped: "Shipped",
+  delivered: "Delivered",
+  cancelled: "Cancelled",
+  expired: "Expired",
+  refunded: "Refunded",
 };
 
 /** How the order is paid, in a sentence: by card (done) or on delivery; null when neither is settled. */
 function paymentNote(order) {
   const total = formatMoney(order.totals.total, order.currency);
-  if (order.status === "paid") return `Paid by card: ${total}.`;
-  if (order.status === "confirmed" && !order.payment) return `You pay ${total} on delivery.`;
+  const byCard = order.status === "paid" || (order.payment?.status === "succeeded" && order.status !== "refunded");
+  if (byCard) return `Paid by card: ${total}.`;
+  if (!order.payment && ["confirmed", "shipped"].includes(order.status)) return `You pay ${total} on delivery.`;
   return null;
+}
+
+/** An http(s) address as it is, or null: a tracking link never runs script (javascript:, data:). */
+function safeLink(url) {
+  try {
+    const parsed = new URL(url);
+    return ["https:", "http:"].includes(parsed.protocol) ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Where the order goes and how (the token holder's view of the order). */
+function deliveryDetails(order) {
+  const { delivery } = order;
+  if (!delivery) return null;
+  const address = delivery.address ?? {};
+  const method = delivery.method;
+  return el(
+    "section",
+    { class: "order-delivery", "aria-labelledby": "order-delivery-heading" },
+    el("h3", { id: "order-delivery-heading" }, "Delivery"),
+    el(
+      "address",
+      { class: "delivery-address" },
+      [
+        address.name,
+        address.line1,
+        address.line2,
+        [address.postal_code, address.city].filter(Boolean).join(" "),
+        address.country ? countryName(address.country) : null,
+        address.phone,
+      ]
+        .filter((part) => part)
+        .map((part) => el("span", { class: "address-line" }, part)),
+    ),
+    method
+      ? el(
+          "p",
+          { class: "delivery-method" },
+          `${method.name}${method.days ? ` (${formatDays(method.days)})` : ""}: ${formatMoney(order.totals.shipping ?? method.price, order.currency)}`,
+        )
+      : null,
+    delivery.email ? el("p", { class: "delivery-email" }, `E-mail: ${delivery.email}`) : null,
+  );
+}
+
+/** The carrier and its tracking link, once the order is shipped. */
+function tracking(order) {
+  const fulfilment = order.fulfilment;
+  if (!fulfilment) return null;
+  const link = safeLink(fulfilment.tracking_url);
+  return el(
+    "section",
+    { class: "order-tracking", "aria-labelledby": "order-tracking-heading" },
+    el("h3", { id: "order-tracking-heading" }, "Tracking"),
+    el(
+      "p",
+      {},
+      `Sent with ${fulfilment.carrier}`,
+      fulfilment.shipped_at ? ` on ${formatDateTime(fulfilment.shipped_at)}` : "",
+      fulfilment.tracking_number ? `, tracking number ${fulfilment.tracking_number}.` : ".",
+    ),
+    link
+      ? el(
+          "p",
+          {},
+          el(
+            "a",
+            { class: "tracking-link", href: link, target: "_blank", rel: "noopener noreferrer" },
+            `Track your parcel with ${fulfilment.carrier}`,
+          ),
+        )
+      : null,
+    fulfilment.delivered_at ? el("p", {}, `Delivered on ${formatDateTime(fulfilment.delivered_at)}.`) : null,
+  );
+}
+
+/** What happened to the order, oldest first. */
+function timelineList(order) {
+  if (!Array.isArray(order.timeline)) return null;
+  return el(
+    "section",
+    { class: "order-timeline", "aria-labelledby": "order-timeline-heading" },
+    el("h3", { id: "order-timeline-heading" }, "Timeline"),
+    el(
+      "ol",
+      { class: "timeline" },
+      order.timeline.map((entry) =>
+        el(
+          "li",
+          { dataset: { event: entry.event } },
+          el("span", { class: "timeline-event" }, TIMELINE_EVENTS[entry.event] ?? entry.event),
+          " ",
+          el("time", { datetime: entry.at }, formatDateTime(entry.at)),
+        ),
+      ),
+    ),
+  );
 }
 
 function orderNumber(order) {
@@ -288,6 +477,8 @@ export function confirmationView(order, upsell, { onAddSuggestion, onContinue, o
     ? null
     : upsellList(upsell, order.currency, { idPrefix: "confirmation-upsell", onAdd: onAddSuggestion });
   const note = paymentNote(order);
+  // The public order (no token on this device) has neither delivery nor timeline.
+  const publicOnly = !Array.isArray(order.timeline) && !order.delivery;
   return [
     el(
       "h2",
@@ -295,8 +486,24 @@ export function confirmationView(order, upsell, { onAddSuggestion, onContinue, o
       CONFIRMATION_HEADINGS[order.status] ?? "Thank you! Your order is confirmed.",
     ),
     orderNumber(order),
+    el(
+      "p",
+      { class: "order-status", dataset: { status: order.status } },
+      "Status: ",
+      el("strong", {}, STATUS_LABELS[order.status] ?? order.status),
+    ),
     orderSummary(order),
     note ? el("p", { class: "payment-note" }, note) : null,
+    tracking(order),
+    deliveryDetails(order),
+    timelineList(order),
+    publicOnly
+      ? el(
+          "p",
+          { class: "order-public-note" },
+          "Its delivery details and progress show on the device the order was placed on, or from the link in its e-mail.",
+        )
+      : null,
     suggestions
       ? el(
           "section",

@@ -52,3 +52,22 @@ export function urlForTenant(tenantId, href = window.location.href) {
   url.searchParams.set("tenant", tenantId);
   return url.toString();
 }
+
+const ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The order page the address names: `#order={id}` or `#order={id}&token={token}` (the link in an
+ * order's e-mail) → {orderId, token|null}; null for any other address (the shop).
+ */
+export function orderRoute(hash) {
+  const params = new URLSearchParams(String(hash ?? "").replace(/^#/, ""));
+  const orderId = params.get("order");
+  if (!orderId || !ORDER_ID.test(orderId)) return null;
+  const token = params.get("token");
+  return { orderId, token: token && token.trim() !== "" ? token.trim() : null };
+}
+
+/** The address of an order's page (its hash), without the token: "#order=01HZX…". */
+export function orderHash(orderId) {
+  return `#order=${encodeURIComponent(orderId)}`;
+}

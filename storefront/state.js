@@ -1,6 +1,54 @@
 // What the page knows, in memory: the catalogue, the open cart and what the last checkout said.
 // No DOM and no network here; the controller changes it and asks the view to show it.
 
+/**
+ * The delivery step's choices: the shop's countries (from GET …/shipping-methods), the methods offered
+ * in the chosen country, and the method chosen. The cart's `delivery` is what the API holds; this is
+ * what the form shows, which the next "Place order" (or a choice of method) sends.
+ */
+export class DeliveryChoice {
+  /** The countries the shop ships to (ISO codes); null until loaded. */
+  countries = null;
+  country = null;
+  /** The shipping methods offered in `country`, as the API lists them; null while they load. */
+  methods = null;
+  /** The id of the method chosen, or null. */
+  method = null;
+  /** Why the countries or methods could not be loaded (a sentence), or null. */
+  error = null;
+  /** The last delivery the API accepted (a PUT body): a new cart (after an order, or a lost one) gets it too. */
+  accepted = null;
+
+  setCountries(countries, preferred = null) {
+    this.countries = countries;
+    if (!countries.includes(this.country)) this.country = countries.includes(preferred) ? preferred : (countries[0] ?? null);
+  }
+
+  /** Another country: its methods are to be loaded; a method is kept only if offered there too (see setMethods). */
+  chooseCountry(country) {
+    if (country !== this.country) this.methods = null;
+    this.country = country;
+  }
+
+  setMethods(country, methods) {
+    if (country !== this.country) return false; // an answer for a country no longer chosen
+    this.methods = methods;
+    if (!this.offers(this.method)) this.method = null;
+    return true;
+  }
+
+  offers(methodId) {
+    return Boolean(methodId) && (this.methods ?? []).some((method) => method.id === methodId);
+  }
+
+  /** The cart's delivery (restored, or as the API saved it): its country and method become the choice. */
+  follow(delivery) {
+    if (!delivery) return;
+    this.chooseCountry(delivery.address?.country ?? this.country);
+    this.method = delivery.method?.id ?? this.method;
+  }
+}
+
 export class ShopState {
   products = [];
   /** The category filter; "" shows every product. */
@@ -16,6 +64,10 @@ export class ShopState {
   checkingOut = false;
   /** The open payment step of a card order (a PaymentState), or null. */
   payment = null;
+  /** The delivery step: what the shop ships where, and what the shopper has chosen (DeliveryChoice). */
+  delivery = new DeliveryChoice();
+  /** The order page on screen: {orderId, order (the API's, or null while loading), token (or null)}; null for the shop. */
+  orderPage = null;
 
   setProducts(products) {
     this.products = products;
@@ -65,6 +117,11 @@ export class ShopState {
   }
 }
 
+/** When the hold of `order` lapses on this device's clock: its length as the API measured it, counted from `now`. */
+export function holdDeadline(order, now = Date.now()) {
+  return now + (Date.parse(order.hold_expires_at) - Date.parse(order.created_at));
+}
+
 /**
  * One payment step: the card order awaiting payment and what the page knows between presses. The
  * order token is kept here, in memory only: it is the shopper's key to this one order.
@@ -86,13 +143,17 @@ export class PaymentState {
   /** The shopper was told that one minute is left. */
   warned = false;
 
-  constructor(order, token, upsell) {
+  /**
+   * @param {number|null} deadline when the hold lapses on this device's clock: kept from the checkout
+   *   when the step is resumed after a reload; null for a step opened by the checkout's answer.
+   */
+  constructor(order, token, upsell, deadline = null) {
     this.order = order;
     this.token = token;
     this.upsell = upsell;
     // The hold's length as the API measured it, counted from now on this device: a device clock that
     // is wrong by minutes neither hides Pay nor promises more time (the API's 409 has the last word).
-    this.deadline = Date.now() + (Date.parse(order.hold_expires_at) - Date.parse(order.created_at));
+    this.deadline = deadline ?? holdDeadline(order);
   }
 
   secondsLeft(now = Date.now()) {

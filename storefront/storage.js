@@ -1,6 +1,7 @@
-// What the page remembers per tenant in localStorage: the open cart's id and, while a checkout
-// has not been answered, the Idempotency-Key and total it was sent with (so a retry, even after a
-// reload, sends the same request and cannot order twice). Storage may be unavailable (private modes); the page then simply forgets.
+// What the page remembers per tenant in localStorage: the open cart's id; while a checkout has not
+// been answered, the Idempotency-Key and total it was sent with (so a retry, even after a reload,
+// sends the same request and cannot order twice); and each order's token (the shopper's key to that
+// one order, so its page survives a reload), with the hold's deadline on this device for a card order. Storage may be unavailable (private modes); the page then simply forgets.
 
 const PREFIX = "cartwise";
 
@@ -23,6 +24,7 @@ function write(key, value) {
 
 const cartKey = (tenantId) => `${PREFIX}:${tenantId}:cart`;
 const checkoutKey = (tenantId) => `${PREFIX}:${tenantId}:checkout`;
+const orderKey = (tenantId, orderId) => `${PREFIX}:${tenantId}:order:${orderId}`;
 
 export function savedCartId(tenantId) {
   return read(cartKey(tenantId));
@@ -66,6 +68,29 @@ export function checkoutAttempt(tenantId, cartId, expectedTotal) {
 
 export function forgetCheckout(tenantId) {
   write(checkoutKey(tenantId), null);
+}
+
+/**
+ * What the page keeps of an order: `{token, holdDeadline}` (holdDeadline: when the hold of a card
+ * order lapses, in this device's milliseconds, or null), or null when it holds no token for it.
+ */
+export function savedOrder(tenantId, orderId) {
+  try {
+    const saved = JSON.parse(read(orderKey(tenantId, orderId)) ?? "null");
+    if (typeof saved?.token !== "string" || saved.token === "") return null;
+    return { token: saved.token, holdDeadline: Number.isFinite(saved.holdDeadline) ? saved.holdDeadline : null };
+  } catch {
+    return null;
+  }
+}
+
+/** Keep an order's token (and, for a card order awaiting payment, its hold's deadline on this device). */
+export function rememberOrder(tenantId, orderId, token, holdDeadline = null) {
+  write(orderKey(tenantId, orderId), JSON.stringify({ token, holdDeadline }));
+}
+
+export function forgetOrder(tenantId, orderId) {
+  write(orderKey(tenantId, orderId), null);
 }
 
 /** A random UUID v4; crypto.randomUUID needs a secure context, which an S3 website is not. */

@@ -2,10 +2,23 @@
 // hands it handlers with bind…() and data to display with show…(); the view knows nothing of the
 // API or of the page's state, and never decides what a click means.
 
-import { formatCountdown, formatMoney } from "./format.js";
+import { countryName, formatCountdown, formatMoney } from "./format.js";
 import * as render from "./render.js";
 
 const byId = (id) => document.getElementById(id);
+
+/** The delivery form's text fields: the API's field name → the input's id suffix. */
+const DELIVERY_FIELDS = {
+  email: "email",
+  "address.name": "name",
+  "address.line1": "line1",
+  "address.line2": "line2",
+  "address.city": "city",
+  "address.postal_code": "postal_code",
+  "address.country": "country",
+  "address.phone": "phone",
+  method: "method",
+};
 
 export class View {
   constructor() {
@@ -37,6 +50,10 @@ export class View {
       upsellList: byId("cart-upsell-list"),
       checkoutButton: byId("checkout-button"),
       checkoutMessage: byId("checkout-message"),
+      deliveryForm: byId("delivery-form"),
+      deliveryCountry: byId("delivery-country"),
+      deliveryMethods: byId("delivery-methods"),
+      deliveryMessage: byId("delivery-message"),
     };
     // Handlers of controls that render.js builds afresh on every render; set by bind…().
     this.handlers = {
@@ -49,8 +66,18 @@ export class View {
       pay: () => {},
       cancelPayment: () => {},
       backToCart: () => {},
+      deliveryMethod: () => {},
+      retryShipping: () => {},
+      continueShopping: () => {},
     };
     this.dom.promoInput.addEventListener("input", () => this.showPromoError(null));
+    // Typing in a field clears what the API said about it; Enter in the form places nothing by surprise.
+    for (const [name, suffix] of Object.entries(DELIVERY_FIELDS)) {
+      if (name === "method") continue;
+      const event = suffix === "country" ? "change" : "input";
+      byId(`delivery-${suffix}`).addEventListener(event, () => this.setFieldError(name, null));
+    }
+    this.dom.deliveryForm.addEventListener("submit", (event) => event.preventDefault());
   }
 
   // ---- bind: user actions, handed to the controller ----------------------------------------
@@ -70,8 +97,34 @@ export class View {
     this.dom.promoRemove.addEventListener("click", handler);
   }
 
+  /** "Place order": handler(the delivery form's values, see deliveryForm()). */
   bindCheckout(handler) {
-    this.dom.checkoutButton.addEventListener("click", handler);
+    this.dom.checkoutButton.addEventListener("click", () => handler(this.deliveryForm()));
+  }
+
+  /** Another country in the delivery form: handler(the form's values). */
+  bindDeliveryCountry(handler) {
+    this.dom.deliveryCountry.addEventListener("change", () => handler(this.deliveryForm()));
+  }
+
+  /** A shipping method chosen: handler(the form's values). */
+  bindDeliveryMethod(handler) {
+    this.handlers.deliveryMethod = handler;
+  }
+
+  /** "Try again" when the delivery options could not be loaded. */
+  bindRetryShipping(handler) {
+    this.handlers.retryShipping = handler;
+  }
+
+  /** "Continue shopping" on an order's page. */
+  bindContinueShopping(handler) {
+    this.handlers.continueShopping = handler;
+  }
+
+  /** The address's #… changed (Back, Forward, an edited address): handler(location.hash). */
+  bindRoute(handler) {
+    window.addEventListener("hashchange", () => handler(window.location.hash));
   }
 
   /** "Add to cart" on a product, and "Add" on a suggestion: handler(productId). */
@@ -135,6 +188,13 @@ export class View {
     document.body.dataset.ready = "true";
   }
 
+  /** Puts `hash` ("#order=…", or "" for the shop) in the address bar: a new history entry, or in place of this one. */
+  showAddress(hash, { replace = false } = {}) {
+    const url = `${window.location.pathname}${window.location.search}${hash}`;
+    if (replace) window.history.replaceState(null, "", url);
+    else window.history.pushState(null, "", url);
+  }
+
   // ---- catalogue ----
 
   showCategories(categories, selected) {
@@ -185,8 +245,9 @@ export class View {
    * @param {(productId: string) => number|undefined} options.stockOf the product's stock, if known
    * @param {(productId: string) => string} options.nameOf
    * @param {boolean} options.checkingOut an order is being placed
+   * @param {object} [options.delivery] the delivery step: {methods (null while loading), selected, shipping, error}
    */
-  showCart(cart, { currency, shortages, priceChange, stockOf, nameOf, checkingOut }) {
+  showCart(cart, { currency, shortages, priceChange, stockOf, nameOf, checkingOut, delivery }) {
     const items = cart?.items ?? [];
     const count = items.reduce((sum, line) => sum + line.quantity, 0);
     this.dom.cartLink.textContent = `Cart (${count})`;
@@ -208,7 +269,10 @@ export class View {
     this.dom.promoForm.hidden = promo !== null;
     this.dom.promoApplied.hidden = promo === null;
     this.dom.promoAppliedCode.textContent = promo ?? "";
-    this.dom.totals.replaceChildren(items.length ? render.totalsList(cart.totals, currency) : "");
+    this.dom.totals.replaceChildren(
+      items.length ? render.totalsList(cart.totals, currency, { shippingChosen: Boolean(cart.delivery) }) : "",
+    );
+    if (delivery) this.showShippingMethods(delivery, currency);
     this.showCheckingOut(checkingOut, items.length > 0);
     if (shortages.size > 0) {
       const notice = render.shortageNotice([...shortages.values()], nameOf, this.handlers.fixShortage);
@@ -255,6 +319,85 @@ export class View {
     this.dom.upsell.dataset.status = list === null && status === "shown" ? "none" : status;
   }
 
+  // ---- delivery ----
+
+  /** The shipping methods of the chosen country, the one chosen, and what it costs this cart (the API's figure). */
+  showShippingMethods({ country, methods, selected, shipping, error }, currency) {
+    const nodes = render.shippingMethods(methods, {
+      country,
+      selected,
+      shipping,
+      currency,
+      error,
+      onChoose: () => this.handlers.deliveryMethod(this.deliveryForm()),
+      onRetry: () => this.handlers.retryShipping(),
+    });
+    render.replaceKeepingFocus(this.dom.deliveryMethods, nodes, byId("delivery-heading"));
+  }
+
+  /** The countries the shop ships to, by name, with `selected` chosen. */
+  showDeliveryCountries(countries, selected) {
+    const select = this.dom.deliveryCountry;
+    select.replaceChildren(
+      ...countries
+        .map((code) => ({ code, name: countryName(code) }))
+        .sort((a, b) => a.name.localeCompare(b.name, "en"))
+        .map(({ code, name }) => render.el("option", { value: code, selected: code === selected }, name)),
+    );
+    select.value = selected ?? "";
+    select.disabled = countries.length === 0;
+  }
+
+  /** The form filled in with a delivery the cart already has (after a reload). */
+  showDeliveryForm(delivery) {
+    byId("delivery-email").value = delivery.email ?? "";
+    for (const suffix of ["name", "line1", "line2", "city", "postal_code", "phone"]) {
+      byId(`delivery-${suffix}`).value = delivery.address?.[suffix] ?? "";
+    }
+    if (delivery.address?.country) this.dom.deliveryCountry.value = delivery.address.country;
+  }
+
+  /**
+   * The delivery form's values: {email, address: {name, line1, line2, city, postal_code, country,
+   * phone}, method} as typed (the controller trims them); method is null while none is chosen.
+   */
+  deliveryForm() {
+    const value = (suffix) => byId(`delivery-${suffix}`).value;
+    const checked = this.dom.deliveryMethods.querySelector("input[name='delivery-method']:checked");
+    return {
+      email: value("email"),
+      address: Object.fromEntries(
+        ["name", "line1", "line2", "city", "postal_code", "country", "phone"].map((suffix) => [suffix, value(suffix)]),
+      ),
+      method: checked ? checked.value : null,
+    };
+  }
+
+  /**
+   * What the API said about the delivery, per field ({"email": "…", "address.city": "…", "method": "…"});
+   * what names no field of the form is said below it. null clears every message. `focus` moves the
+   * keyboard to the first field named.
+   */
+  showDeliveryErrors(errors, { focus = false } = {}) {
+    for (const name of Object.keys(DELIVERY_FIELDS)) this.setFieldError(name, errors?.[name] ?? null);
+    const other = Object.entries(errors ?? {}).filter(([name]) => !(name in DELIVERY_FIELDS));
+    this.dom.deliveryMessage.textContent = other.map(([, message]) => message).join(" ");
+    if (!focus || !errors) return;
+    const first = Object.keys(DELIVERY_FIELDS).find((name) => errors[name]);
+    if (first === "method") (this.dom.deliveryMethods.querySelector("input") ?? byId("delivery-heading")).focus();
+    else if (first) byId(`delivery-${DELIVERY_FIELDS[first]}`).focus();
+    else byId("delivery-heading").focus();
+  }
+
+  setFieldError(name, message) {
+    const suffix = DELIVERY_FIELDS[name];
+    byId(`delivery-${suffix}-error`).textContent = message ?? "";
+    const control = suffix === "method" ? null : byId(`delivery-${suffix}`);
+    if (!control) return;
+    if (message) control.setAttribute("aria-invalid", "true");
+    else control.removeAttribute("aria-invalid");
+  }
+
   // ---- checkout ----
 
   showCheckingOut(busy, canCheckout) {
@@ -290,10 +433,7 @@ export class View {
         onAddSuggestion: this.handlers.addProduct,
         onCancel: cancellable && cancel ? () => cancel(order) : null,
         message,
-        onContinue: () => {
-          this.hideConfirmation();
-          this.dom.productsHeading.focus();
-        },
+        onContinue: () => this.handlers.continueShopping(),
       }),
     );
     confirmation.hidden = false;
@@ -396,6 +536,11 @@ export class View {
   /** Moves the keyboard to the cart (after the payment step put the order's items back in it). */
   focusCart() {
     this.dom.cartHeading.focus();
+  }
+
+  /** Moves the keyboard to the catalogue (the order's page was closed). */
+  focusProducts() {
+    this.dom.productsHeading.focus();
   }
 }
 

@@ -112,6 +112,47 @@ describe("requests", () => {
     assert.deepEqual(sent(3), ["POST", `${ROOT}/orders/o1/payment/setup`, tokenAndBody, '{"attempt":"attempt-1"}']);
     assert.deepEqual(sent(4), ["POST", `${ROOT}/orders/o1/payment`, tokenAndBody, '{"payment_method":"pm_1"}']);
   });
+
+  test("getOrder with the order's token asks for the token holder's order", async () => {
+    answers.push(json(200, { order_id: "o1", timeline: [] }));
+    const answer = await createApi(BASE, "acme").getOrder("o1", "tok");
+    assert.deepEqual(answer, { order_id: "o1", timeline: [] });
+    assert.deepEqual(sent(), ["GET", `${ROOT}/orders/o1`, { Accept: "application/json", "X-Order-Token": "tok" }, undefined]);
+  });
+
+  test("shipping methods: all of them, or those of one country", async () => {
+    const api = createApi(BASE, "acme");
+    answers.push(json(200, { countries: ["DE"], items: [] }), json(200, { countries: ["DE"], items: [] }));
+    assert.deepEqual(await api.listShippingMethods(), { countries: ["DE"], items: [] });
+    await api.listShippingMethods("DE");
+    assert.deepEqual(sent(0), ["GET", `${ROOT}/shipping-methods`, { Accept: "application/json" }, undefined]);
+    assert.deepEqual(sent(1), ["GET", `${ROOT}/shipping-methods?country=DE`, { Accept: "application/json" }, undefined]);
+  });
+
+  test("setDelivery PUTs the e-mail, address and method as they are given", async () => {
+    answers.push(json(200, { cart_id: "c1" }));
+    const delivery = {
+      email: "ada@example.com",
+      address: { name: "Ada", line1: "Unter den Linden 1", city: "Berlin", postal_code: "10117", country: "DE" },
+      method: "standard",
+    };
+    await createApi(BASE, "acme").setDelivery("c 1", delivery);
+    assert.deepEqual(sent(), [
+      "PUT",
+      `${ROOT}/carts/c%201/delivery`,
+      { Accept: "application/json", "Content-Type": "application/json" },
+      '{"email":"ada@example.com","address":{"name":"Ada","line1":"Unter den Linden 1","city":"Berlin",' +
+        '"postal_code":"10117","country":"DE"},"method":"standard"}',
+    ]);
+  });
+
+  test("a refused delivery keeps the fields the API names in details", async () => {
+    const fields = [{ field: "email", message: "value is not a valid email address" }];
+    answers.push(json(400, { error: { code: "BAD_REQUEST", message: "Invalid request.", details: { fields } } }));
+    const error = await rejection(createApi(BASE, "acme").setDelivery("c1", {}));
+    assert.equal(error.code, "BAD_REQUEST");
+    assert.deepEqual(error.details, { fields });
+  });
 });
 
 describe("answers", () => {
@@ -236,6 +277,16 @@ describe("errorMessage", () => {
     assert.equal(errorMessage(declined), "Your card was declined.");
     const other = new ApiError({ status: 422, code: "PROMO_EXPIRED", message: "This code expired on 1 May." });
     assert.equal(errorMessage(other), "This code expired on 1 May.");
+  });
+
+  test("a checkout without delivery gets the page's sentence; a country not served, the API's", () => {
+    const required = new ApiError({ status: 422, code: "DELIVERY_REQUIRED", message: "Set the delivery first." });
+    assert.equal(
+      errorMessage(required),
+      "Fill in where your order goes and choose a delivery method before placing the order.",
+    );
+    const country = new ApiError({ status: 422, code: "COUNTRY_NOT_SERVED", message: "acme does not ship to JP." });
+    assert.equal(errorMessage(country), "acme does not ship to JP.");
   });
 
   test("anything but an ApiError is this page's fault, logged, never shown raw", (t) => {

@@ -29,8 +29,13 @@ import {
   networkError,
   order,
   refusal,
+  privateOrder,
   settle,
+  shippingMethods,
   unavailable,
+  STANDARD,
+  EXPRESS,
+  COURIER,
 } from "./fakes.js";
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -57,7 +62,7 @@ function setup({ savedCart = null, stripe = new FakeStripe("pk_test_51AcmeDemo")
 /** Started, with the catalogue and `openCart` restored from localStorage (null: no cart yet); calls so far forgotten. */
 async function started(openCart = null) {
   const parts = setup({ savedCart: openCart?.cart_id });
-  parts.api.always("listProducts", PRODUCTS).always("getUpsell", UPSELL);
+  parts.api.always("listProducts", PRODUCTS).always("getUpsell", UPSELL).always("listShippingMethods", shippingMethods);
   if (openCart) parts.api.answer("getCart", openCart);
   await parts.controller.start();
   await settle();
@@ -98,21 +103,43 @@ describe("start", () => {
       "categoryChange",
       "changeQuantity",
       "checkout",
+      "continueShopping",
+      "deliveryCountry",
+      "deliveryMethod",
       "fixShortage",
       "pay",
       "removeLine",
       "removePromo",
       "retryProducts",
+      "retryShipping",
+      "route",
     ]);
     assert.deepEqual(view.shown(), []);
   });
 
   test("loads the catalogue and renders it with an empty cart, then marks the page ready", async () => {
     const { api, view, controller } = setup();
-    api.answer("listProducts", PRODUCTS);
+    api.answer("listProducts", PRODUCTS).answer("listShippingMethods", shippingMethods(), shippingMethods("DE"));
     await controller.start();
-    assert.deepEqual(api.requests, [["listProducts"]]);
-    assert.deepEqual(view.shownMethods(), ["showCategories", "showProducts", "showCart", "markReady"]);
+    assert.deepEqual(api.requests, [["listProducts"], ["listShippingMethods"], ["listShippingMethods", "DE"]]);
+    assert.deepEqual(view.shownMethods(), [
+      "showCategories",
+      "showProducts",
+      "showDeliveryCountries",
+      "showCart",
+      "showCart",
+      "showCart",
+      "markReady",
+    ]);
+    // The shop's countries, the first chosen, and its methods (none chosen yet).
+    assert.deepEqual(view.lastArgs("showDeliveryCountries"), [["DE", "FR", "NL", "AT", "BE", "ES", "IT"], "DE"]);
+    assert.deepEqual(view.lastArgs("showCart")[1].delivery, {
+      country: "DE",
+      methods: [STANDARD, EXPRESS, COURIER],
+      selected: null,
+      shipping: null,
+      error: null,
+    });
     assert.deepEqual(view.lastArgs("showCategories"), [["camping", "lighting"], ""]);
     assert.deepEqual(lastProducts(view), { ids: ["tent-2p", "headlamp", "stove"], total: 3, inCart: [0, 0, 0] });
     assert.deepEqual(lastCart(view), {
@@ -167,14 +194,23 @@ describe("start", () => {
     local.setItem("cartwise:acme:checkout", JSON.stringify(pending));
     api
       .always("listProducts", PRODUCTS)
+      .always("listShippingMethods", shippingMethods)
       .answer("getCart", { ...CART_SUMMER10, status: "checked_out", order_id: ORDER_ID })
-      .answer("checkout", { order: order(), upsell: UPSELL, order_token: ORDER_TOKEN });
-    await controller.start();
+      .answer("checkout", { order: order(), upsell: UPSELL, order_token: ORDER_TOKEN })
+      .answer("getOrder", privateOrder());
+    await controller.start("#order=01HZX9SOMEOTHERORDER000000");
     await settle();
     assert.deepEqual(api.requestsOf("checkout"), [
       [CART_ID, { key: "6f1c7a43-1d1e-4a57-9b0c-3f7b2d9e8a10", expectedTotal: "193.30" }],
     ]);
-    assert.deepEqual(view.argsOf("showConfirmation"), [[order(), UPSELL, { cancellable: true }]]);
+    // The order's page, read with its token for the timeline; the address names it (not the one the page opened at).
+    assert.deepEqual(api.requestsOf("getOrder"), [[ORDER_ID, ORDER_TOKEN]]);
+    assert.deepEqual(view.argsOf("showConfirmation"), [[privateOrder(), UPSELL, { cancellable: true, message: null }]]);
+    assert.deepEqual(view.argsOf("showAddress"), [[`#order=${ORDER_ID}`, { replace: false }]]);
+    assert.deepEqual(JSON.parse(local.getItem(`cartwise:acme:order:${ORDER_ID}`)), {
+      token: ORDER_TOKEN,
+      holdDeadline: null,
+    });
     assert.equal(local.getItem("cartwise:acme:cart"), null);
     assert.equal(local.getItem("cartwise:acme:checkout"), null);
   });
@@ -407,7 +443,7 @@ describe("promo codes", () => {
 });
 
 describe("checkout", () => {
-  const placed = { order: order(), upsell: UPSELL, order_token: ORDER_TOKEN };
+  const placed = { order: privateOrder(), upsell: UPSELL, order_token: ORDER_TOKEN };
 
   test("places the order at the total shown, with a new Idempotency-Key, and confirms it", async () => {
     const { api, view, state, local } = await started(CART_SUMMER10);
@@ -418,7 +454,9 @@ describe("checkout", () => {
     assert.equal(cartId, CART_ID);
     assert.equal(attempt.expectedTotal, "193.30");
     assert.match(attempt.key, UUID_V4);
-    assert.deepEqual(view.argsOf("showConfirmation"), [[order(), UPSELL, { cancellable: true }]]);
+    assert.deepEqual(view.argsOf("showConfirmation"), [[privateOrder(), UPSELL, { cancellable: true, message: null }]]);
+    assert.deepEqual(view.argsOf("showAddress"), [[`#order=${ORDER_ID}`, { replace: false }]]);
+    assert.deepEqual(api.requestsOf("getOrder"), [], "the checkout's answer has the timeline already");
     assert.deepEqual(view.argsOf("showCheckingOut"), [
       [true, true],
       [false, false],
@@ -435,7 +473,8 @@ describe("checkout", () => {
     const { api, view } = await started(CART_SUMMER10);
     api.answer("checkout", { order: order(), upsell: NO_UPSELL, order_token: "" });
     await view.trigger("checkout");
-    assert.deepEqual(view.argsOf("showConfirmation"), [[order(), NO_UPSELL, { cancellable: false }]]);
+    assert.deepEqual(view.argsOf("showConfirmation"), [[order(), NO_UPSELL, { cancellable: false, message: null }]]);
+    assert.deepEqual(api.requestsOf("getOrder"), []);
   });
 
   test("a double click sends one checkout; cart edits wait until it is answered", async () => {
@@ -470,7 +509,7 @@ describe("checkout", () => {
     await view.trigger("checkout");
     const [, [, second]] = api.requestsOf("checkout");
     assert.deepEqual(second, first);
-    assert.deepEqual(view.argsOf("showConfirmation"), [[order(), UPSELL, { cancellable: true }]]);
+    assert.deepEqual(view.argsOf("showConfirmation"), [[privateOrder(), UPSELL, { cancellable: true, message: null }]]);
   });
 
   test("no answer at all: the same, in other words", async () => {
@@ -582,7 +621,7 @@ describe("checkout", () => {
 describe("after the order", () => {
   async function confirmed() {
     const parts = await started(CART_SUMMER10);
-    parts.api.answer("checkout", { order: order(), upsell: UPSELL, order_token: ORDER_TOKEN });
+    parts.api.answer("checkout", { order: privateOrder(), upsell: UPSELL, order_token: ORDER_TOKEN });
     await parts.view.trigger("checkout");
     await settle();
     parts.view.clear();
@@ -592,24 +631,30 @@ describe("after the order", () => {
 
   test("cancel: sent with the order token; the cancelled order confirmed, the stock reloaded", async () => {
     const { api, view } = await confirmed();
-    const cancelled = order({ status: "cancelled" });
+    const cancelled = privateOrder({
+      status: "cancelled",
+      timeline: [
+        { event: "created", at: "2024-06-01T10:15:00Z" },
+        { event: "cancelled", at: "2024-06-01T10:17:00Z" },
+      ],
+    });
     api.answer("cancelOrder", cancelled);
-    await view.trigger("cancelOrder", order());
+    await view.trigger("cancelOrder", privateOrder());
     assert.deepEqual(api.requests, [
       ["cancelOrder", ORDER_ID, ORDER_TOKEN],
       ["listProducts"],
     ]);
     assert.deepEqual(view.argsOf("showConfirmation"), [
-      [cancelled, null, { message: "Nothing will be delivered or charged." }],
+      [cancelled, null, { cancellable: false, message: "Nothing will be delivered or charged." }],
     ]);
   });
 
-  test("a refused cancel keeps the order, its message and the button", async () => {
+  test("a cancel without an answer keeps the order, its message and the button", async () => {
     const { api, view } = await confirmed();
-    api.answer("cancelOrder", conflict("ORDER_NOT_CANCELLABLE", { status: "shipped" }, "Order is shipped."));
-    await view.trigger("cancelOrder", order());
+    api.answer("cancelOrder", unavailable());
+    await view.trigger("cancelOrder", privateOrder());
     assert.deepEqual(view.argsOf("showConfirmation"), [
-      [order(), null, { cancellable: true, message: "This order can no longer be cancelled." }],
+      [privateOrder(), null, { cancellable: true, message: "The shop is busy right now. Please try again in a moment." }],
     ]);
   });
 

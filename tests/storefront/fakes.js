@@ -78,6 +78,8 @@ const API_METHODS = [
   "removePromo",
   "getUpsell",
   "getOrder",
+  "listShippingMethods",
+  "setDelivery",
   "cancelOrder",
   "startCardSetup",
   "pay",
@@ -361,6 +363,99 @@ export function cardOrder(extra = {}) {
     status: "pending_payment",
     hold_expires_at: "2024-06-01T10:30:00Z",
     payment: { provider: "stripe", status: "requires_payment", publishable_key: "pk_test_51AcmeDemo" },
+    ...extra,
+  });
+}
+
+// ---- delivery and the order page (the contract of issue 25) ----------------------------------------
+
+export const STANDARD = {
+  id: "standard",
+  name: "Standard",
+  price: "4.90",
+  free_over: "50.00",
+  days: { min: 2, max: 4 },
+  countries: null,
+};
+export const EXPRESS = { id: "express", name: "Express", price: "12.90", free_over: null, days: { min: 1, max: 2 }, countries: null };
+/** A method offered in Germany only (acme's demo has none; globex's two_day is the US's). */
+export const COURIER = { id: "courier", name: "City courier", price: "9.00", free_over: null, days: { min: 1, max: 1 }, countries: ["DE"] };
+export const ACME_COUNTRIES = ["DE", "FR", "NL", "AT", "BE", "ES", "IT"];
+
+/** GET …/shipping-methods[?country=]: acme's, with a courier offered in Germany only. */
+export function shippingMethods(country = null) {
+  const items = [STANDARD, EXPRESS, COURIER];
+  return {
+    countries: ACME_COUNTRIES,
+    items: country ? items.filter((method) => method.countries === null || method.countries.includes(country)) : items,
+  };
+}
+
+/** What the delivery form holds (view.deliveryForm()): Germany, standard shipping. */
+export function deliveryForm(extra = {}, address = {}) {
+  return {
+    email: "ada@example.com",
+    address: {
+      name: "Ada Lovelace",
+      line1: "Unter den Linden 1",
+      line2: "",
+      city: "Berlin",
+      postal_code: "10117",
+      country: "DE",
+      phone: "",
+      ...address,
+    },
+    method: "standard",
+    ...extra,
+  };
+}
+
+/** The cart's `delivery` as the API returns it for deliveryForm(). */
+export function delivery(method = STANDARD, address = {}) {
+  return {
+    email: "ada@example.com",
+    address: {
+      name: "Ada Lovelace",
+      line1: "Unter den Linden 1",
+      line2: null,
+      city: "Berlin",
+      postal_code: "10117",
+      country: "DE",
+      phone: null,
+      ...address,
+    },
+    method: { id: method.id, name: method.name, price: method.price, days: method.days },
+  };
+}
+
+/**
+ * CART_SUMMER10 (net 161.08) with a delivery: standard is free over 50.00, so shipping 0.00 and the
+ * total unchanged; express 12.90: VAT on 173.98 is 34.80 (34.796), total 208.78.
+ */
+export const CART_SUMMER10_STANDARD = {
+  ...CART_SUMMER10,
+  delivery: delivery(STANDARD),
+  totals: { ...CART_SUMMER10.totals, shipping: "0.00" },
+};
+export const CART_SUMMER10_EXPRESS = {
+  ...CART_SUMMER10,
+  delivery: delivery(EXPRESS),
+  totals: { ...CART_SUMMER10.totals, shipping: "12.90", vat: "34.80", total: "208.78" },
+};
+/** One headlamp (24.99, under the 50.00 threshold) with standard shipping 4.90: VAT on 29.89 is 5.98 (5.978), total 35.87. */
+export const CART_HEADLAMP_STANDARD = cart(
+  [line(HEADLAMP, 1, "24.99")],
+  { subtotal: "24.99", net: "24.99", shipping: "4.90", vat: "5.98", total: "35.87" },
+  { delivery: delivery(STANDARD) },
+);
+
+/** The order as its token holder reads it: e-mail, delivery, fulfilment and timeline. */
+export function privateOrder(extra = {}) {
+  return order({
+    email: "ada@example.com",
+    delivery: delivery(STANDARD),
+    fulfilment: null,
+    timeline: [{ event: "created", at: "2024-06-01T10:15:00Z" }],
     ...extra,
   });
 }

@@ -4,10 +4,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import {
+  countryName,
   formatCountdown,
+  formatDateTime,
+  formatDays,
   formatDeduction,
   formatMoney,
   formatRate,
+  isZero,
   stockLabel,
   stockLevel,
 } from "../../storefront/format.js";
@@ -89,4 +93,34 @@ test("formatCountdown: minutes:seconds, rounded up, never negative", () => {
   assert.equal(formatCountdown(0), "0:00");
   assert.equal(formatCountdown(-3), "0:00");
   assert.equal(formatCountdown(3600), "60:00");
+});
+
+describe("delivery and the order page", () => {
+  test("countries by their English names; an unknown code as it is", () => {
+    assert.equal(countryName("DE"), "Germany");
+    assert.equal(countryName("US"), "United States");
+    assert.equal(countryName("NL"), "Netherlands");
+    assert.equal(countryName("??"), "??");
+  });
+
+  test("a method's days: a range, or one figure", () => {
+    assert.equal(formatDays({ min: 2, max: 4 }), "2\u20134 days");
+    assert.equal(formatDays({ min: 1, max: 2 }), "1\u20132 days");
+    assert.equal(formatDays({ min: 2, max: 2 }), "2 days");
+    assert.equal(formatDays({ min: 1, max: 1 }), "1 day");
+    assert.equal(formatDays(null), "");
+  });
+
+  test("zero is read from the API's string, not computed", () => {
+    assert.equal(isZero("0.00"), true);
+    assert.equal(isZero("0"), true);
+    assert.equal(isZero("4.90"), false);
+    assert.equal(isZero("0.01"), false);
+  });
+
+  test("a timeline's time: date and time (in the zone given), an unreadable one as it came", () => {
+    assert.equal(formatDateTime("2024-06-01T10:15:00Z", "UTC"), "1 Jun 2024, 10:15");
+    assert.equal(formatDateTime("2024-06-01T10:15:00Z", "Europe/Berlin"), "1 Jun 2024, 12:15");
+    assert.equal(formatDateTime("yesterday", "UTC"), "yesterday");
+  });
 });

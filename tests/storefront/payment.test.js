@@ -283,10 +283,13 @@ describe("paying", () => {
     assert.deepEqual(api.requestsOf("getOrder"), []);
     t.mock.timers.tick(2000);
     await settle();
-    assert.deepEqual(api.requestsOf("getOrder"), [[ORDER_ID]]);
+    assert.deepEqual(api.requestsOf("getOrder"), [[ORDER_ID, ORDER_TOKEN]]);
     t.mock.timers.tick(2000);
     await pressed;
-    assert.deepEqual(api.requestsOf("getOrder"), [[ORDER_ID], [ORDER_ID]]);
+    assert.deepEqual(api.requestsOf("getOrder"), [
+      [ORDER_ID, ORDER_TOKEN],
+      [ORDER_ID, ORDER_TOKEN],
+    ]);
     assert.deepEqual(outcomes, [["paid", PAID, UPSELL]]);
   });
 });
@@ -392,7 +395,7 @@ describe("the hold", () => {
       .answer("getOrder", PAID);
     stripe.setupAnswers.push(cardBecomes("pm_1"));
     await pay(view);
-    assert.deepEqual(api.requestsOf("getOrder"), [[ORDER_ID]]);
+    assert.deepEqual(api.requestsOf("getOrder"), [[ORDER_ID, ORDER_TOKEN]]);
     assert.deepEqual(outcomes, [["paid", PAID, UPSELL]]);
   });
 });

@@ -3,8 +3,23 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { PaymentState, ShopState } from "../../storefront/state.js";
-import { CART_SUMMER10, CART_TENT, EMPTY_CART, HEADLAMP, PRODUCTS, TENT, cardOrder, cart } from "./fakes.js";
+import { DeliveryChoice, PaymentState, ShopState, holdDeadline } from "../../storefront/state.js";
+import {
+  ACME_COUNTRIES,
+  CART_SUMMER10,
+  CART_TENT,
+  COURIER,
+  EMPTY_CART,
+  EXPRESS,
+  HEADLAMP,
+  PRODUCTS,
+  STANDARD,
+  TENT,
+  cardOrder,
+  cart,
+  delivery,
+  shippingMethods,
+} from "./fakes.js";
 
 describe("ShopState", () => {
   test("starts empty: no products, no cart, no currency, nothing pending", () => {
@@ -125,6 +140,13 @@ describe("PaymentState", () => {
     assert.equal(payment.ended, false);
   });
 
+  test("a resumed step keeps the deadline it was given (the one kept on this device since the checkout)", (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: Date.parse("2030-01-01T00:00:00Z") });
+    const deadline = Date.parse("2030-01-01T00:04:10Z");
+    assert.equal(new PaymentState(cardOrder(), "token", null, deadline).secondsLeft(), 250);
+    assert.equal(holdDeadline(cardOrder(), 1000), 1000 + 900_000);
+  });
+
   test("a card attempt id is kept until it is answered, then a new one is made", () => {
     const payment = new PaymentState(cardOrder(), "token", null);
     const first = payment.cardAttempt();
@@ -134,5 +156,64 @@ describe("PaymentState", () => {
     const second = payment.cardAttempt();
     assert.match(second, /^[0-9a-f]{32}$/);
     assert.notEqual(second, first);
+  });
+});
+
+describe("DeliveryChoice", () => {
+  test("the first country is chosen unless the cart's is served; no methods or method yet", () => {
+    const choice = new DeliveryChoice();
+    assert.deepEqual([choice.countries, choice.country, choice.methods, choice.method], [null, null, null, null]);
+    choice.setCountries(ACME_COUNTRIES);
+    assert.equal(choice.country, "DE");
+    const other = new DeliveryChoice();
+    other.setCountries(ACME_COUNTRIES, "NL");
+    assert.equal(other.country, "NL");
+    other.setCountries(ACME_COUNTRIES, "JP");
+    assert.equal(other.country, "NL", "a country already chosen and still served stays");
+    const fresh = new DeliveryChoice();
+    fresh.setCountries(ACME_COUNTRIES, "JP");
+    assert.equal(fresh.country, "DE");
+    const none = new DeliveryChoice();
+    none.setCountries([]);
+    assert.equal(none.country, null);
+  });
+
+  test("a method is kept across countries only where it is offered", () => {
+    const choice = new DeliveryChoice();
+    choice.setCountries(ACME_COUNTRIES);
+    assert.equal(choice.setMethods("DE", shippingMethods("DE").items), true);
+    choice.method = "courier";
+    assert.equal(choice.offers("courier"), true);
+    choice.chooseCountry("FR");
+    assert.equal(choice.methods, null, "France's methods are to be loaded");
+    assert.equal(choice.setMethods("DE", shippingMethods("DE").items), false, "a late answer for Germany is dropped");
+    assert.equal(choice.setMethods("FR", shippingMethods("FR").items), true);
+    assert.deepEqual(choice.methods, [STANDARD, EXPRESS]);
+    assert.equal(choice.method, null, "the courier does not go to France");
+    choice.method = "express";
+    choice.chooseCountry("AT");
+    choice.setMethods("AT", shippingMethods("AT").items);
+    assert.equal(choice.method, "express");
+    assert.equal(choice.offers(null), false);
+    assert.equal(COURIER.countries[0], "DE");
+  });
+
+  test("follows the cart's delivery: its country and method", () => {
+    const choice = new DeliveryChoice();
+    choice.setCountries(ACME_COUNTRIES);
+    choice.setMethods("DE", shippingMethods("DE").items);
+    choice.follow(delivery(EXPRESS, { country: "NL" }));
+    assert.deepEqual([choice.country, choice.method, choice.methods], ["NL", "express", null]);
+    choice.follow(null);
+    assert.deepEqual([choice.country, choice.method], ["NL", "express"]);
+  });
+});
+
+describe("ShopState's delivery and order page", () => {
+  test("start with a fresh choice and no order page", () => {
+    const state = new ShopState();
+    assert.ok(state.delivery instanceof DeliveryChoice);
+    assert.equal(state.delivery.accepted, null);
+    assert.equal(state.orderPage, null);
   });
 });

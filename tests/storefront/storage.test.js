@@ -84,6 +84,32 @@ describe("pending checkout", () => {
   });
 });
 
+describe("order tokens", () => {
+  test("kept per tenant and order under cartwise:<tenant>:order:<id>, with a card order's hold deadline", () => {
+    assert.equal(storage.savedOrder("acme", "o1"), null);
+    storage.rememberOrder("acme", "o1", "tok-1", 1_717_236_000_000);
+    storage.rememberOrder("acme", "o2", "tok-2");
+    storage.rememberOrder("globex", "o1", "tok-3");
+    assert.deepEqual(storage.savedOrder("acme", "o1"), { token: "tok-1", holdDeadline: 1_717_236_000_000 });
+    assert.deepEqual(storage.savedOrder("acme", "o2"), { token: "tok-2", holdDeadline: null });
+    assert.deepEqual(storage.savedOrder("globex", "o1"), { token: "tok-3", holdDeadline: null });
+    assert.equal(local.getItem("cartwise:acme:order:o1"), '{"token":"tok-1","holdDeadline":1717236000000}');
+    storage.forgetOrder("acme", "o1");
+    assert.equal(storage.savedOrder("acme", "o1"), null);
+    assert.equal(local.items.has("cartwise:acme:order:o1"), false);
+    assert.deepEqual(storage.savedOrder("globex", "o1"), { token: "tok-3", holdDeadline: null });
+  });
+
+  test("a corrupt or tokenless entry is no token", () => {
+    for (const value of ["{", "null", '"tok"', '{"token": 7}', '{"token": ""}', '{"holdDeadline": 5}']) {
+      local.setItem("cartwise:acme:order:o1", value);
+      assert.equal(storage.savedOrder("acme", "o1"), null, value);
+    }
+    local.setItem("cartwise:acme:order:o1", '{"token": "tok", "holdDeadline": "soon"}');
+    assert.deepEqual(storage.savedOrder("acme", "o1"), { token: "tok", holdDeadline: null });
+  });
+});
+
 describe("without localStorage (private modes, blocked storage)", () => {
   test("reading localStorage throws: nothing is remembered and nothing throws", () => {
     globalThis.window = {
@@ -98,6 +124,8 @@ describe("without localStorage (private modes, blocked storage)", () => {
     assert.match(attempt.key, UUID_V4);
     assert.equal(storage.pendingCheckout("acme", CART_ID), null);
     assert.doesNotThrow(() => storage.forgetCheckout("acme"));
+    assert.doesNotThrow(() => storage.rememberOrder("acme", "o1", "tok"));
+    assert.equal(storage.savedOrder("acme", "o1"), null);
   });
 
   test("a full storage (setItem throws) is ignored", () => {
