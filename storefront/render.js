@@ -217,11 +217,15 @@ export function shippingMethods(methods, { country, selected, shipping, currency
         "label",
         { for: id },
         el("span", { class: "method-name" }, method.name),
-        el("span", { class: "method-days" }, formatDays(method.days)),
         el("span", { class: "method-price" }, price),
-        method.free_over
-          ? el("span", { class: "method-note" }, `Free over ${formatMoney(method.free_over, currency)}`)
-          : null,
+        el(
+          "span",
+          { class: "method-details" },
+          el("span", { class: "method-days" }, formatDays(method.days)),
+          method.free_over
+            ? [" \u00b7 ", el("span", { class: "method-note" }, `free over ${formatMoney(method.free_over, currency)}`)]
+            : null,
+        ),
       ),
     );
   });
