@@ -118,8 +118,8 @@ export class Controller {
   async start(hash = "") {
     const restoring = this.serially(() => this.restoreCart());
     const shipping = restoring.then(
-      () => this.loadShipping(),
-      () => this.loadShipping(),
+      () => this.loadShipping({ restore: true }),
+      () => this.loadShipping({ restore: true }),
     );
     const [, restored] = await Promise.allSettled([this.loadProducts(), restoring, shipping]);
     if (restored.status === "rejected") this.view.showNotice(errorMessage(restored.reason));
@@ -328,7 +328,7 @@ export class Controller {
     const pending = storage.pendingCheckout(this.tenant, cartId);
     if (!pending) return false;
     try {
-      this.finishCheckout(await this.sendCheckout(cartId, pending));
+      await this.finishCheckout(await this.sendCheckout(cartId, pending));
       return true;
     } catch (error) {
       if (error.refused) return false;
@@ -338,16 +338,20 @@ export class Controller {
 
   // ---- delivery -----------------------------------------------------------------------------------
 
-  /** The shop's countries, then the methods of the country chosen (the cart's, when it has a delivery). */
-  async loadShipping() {
-    const { delivery, cart } = this.state;
+  /**
+   * The shop's countries, then the methods of the country chosen. `restore` (the page's start): a
+   * restored cart's delivery is filled in again and its country and method chosen.
+   */
+  async loadShipping({ restore = false } = {}) {
+    const { delivery } = this.state;
+    const saved = restore ? this.state.cart?.delivery : null;
     delivery.error = null;
     try {
       const { countries } = await this.api.listShippingMethods();
-      delivery.setCountries(countries, cart?.delivery?.address?.country);
-      if (cart?.delivery) delivery.follow(cart.delivery);
+      delivery.setCountries(countries, saved?.address?.country);
+      if (saved) delivery.follow(saved);
       this.view.showDeliveryCountries(countries, delivery.country);
-      if (cart?.delivery) this.view.showDeliveryForm(cart.delivery); // a restored cart's delivery, filled in again
+      if (saved) this.view.showDeliveryForm(saved);
     } catch (error) {
       delivery.error = `Delivery options could not be loaded. ${errorMessage(error)}`;
       this.showCart();

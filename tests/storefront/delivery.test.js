@@ -247,8 +247,8 @@ describe("choosing", () => {
     assert.deepEqual(api.requestsOf("setDelivery")[0][1].address.postal_code, "");
   });
 
-  test("422 COUNTRY_NOT_SERVED: the API's message beside the country, and the shop's countries read again", async () => {
-    const { api, view } = await started(CART_SUMMER10);
+  test("422 COUNTRY_NOT_SERVED: the API's message beside the country, the shop's countries read again", async () => {
+    const { api, view } = await started(CART_SUMMER10_STANDARD);
     api.answer("setDelivery", refusal(422, "COUNTRY_NOT_SERVED", "Acme Outdoor does not deliver to Italy."));
     await view.trigger("deliveryMethod", deliveryForm({}, { country: "IT" }));
     await settle();
@@ -257,6 +257,8 @@ describe("choosing", () => {
       { focus: false },
     ]);
     assert.deepEqual(api.requestsOf("listShippingMethods"), [[], ["DE"]]);
+    // What the shopper typed stays: only a page that starts fills the form from the cart.
+    assert.deepEqual(view.argsOf("showDeliveryForm"), []);
   });
 
   test("422 SHIPPING_METHOD_UNAVAILABLE: the API's message beside the methods, which are read again", async () => {
