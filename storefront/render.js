@@ -374,7 +374,7 @@ function deliveryDetails(order) {
           `${method.name}${method.days ? ` (${formatDays(method.days)})` : ""}: ${formatMoney(order.totals.shipping ?? method.price, order.currency)}`,
         )
       : null,
-    delivery.email ? el("p", { class: "delivery-email" }, `E-mail: ${delivery.email}`) : null,
+    (order.email ?? delivery.email) ? el("p", { class: "delivery-email" }, `E-mail: ${order.email ?? delivery.email}`) : null,
   );
 }
 

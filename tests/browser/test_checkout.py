@@ -50,6 +50,7 @@ def test_retry_after_a_lost_answer_reuses_the_key_and_orders_once(page: Page, sh
     shop_page.open("globex")
     shop_page.add("usb-c-dock")
     shop_page.step("usb-c-dock", "+", 2)
+    shop_page.fill_delivery("US", "ground")  # free over 100.00
     before = shop.stock("globex", "usb-c-dock")
 
     placed, lost = place_order_losing_the_answer(page, shop)
@@ -74,6 +75,7 @@ def test_a_throttled_retry_after_a_lost_answer_keeps_the_key(page: Page, shop: S
     shop_page = Storefront(page, shop)
     shop_page.open("globex")
     shop_page.add("usb-c-dock")
+    shop_page.fill_delivery("US", "ground")
     before = shop.stock("globex", "usb-c-dock")
     placed, lost = place_order_losing_the_answer(page, shop)
 
@@ -102,6 +104,7 @@ def test_a_reload_after_a_lost_answer_shows_the_order_placed(page: Page, shop: S
     shop_page = Storefront(page, shop)
     shop_page.open("globex")
     shop_page.add("webcam-hd")
+    shop_page.fill_delivery("US", "ground")
     before = shop.stock("globex", "webcam-hd")
 
     placed, lost = place_order_losing_the_answer(page, shop)
@@ -111,7 +114,7 @@ def test_a_reload_after_a_lost_answer_shows_the_order_placed(page: Page, shop: S
     shop_page.reload()
     expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed["order"]["order_id"])
     assert [(p.headers["idempotency-key"], p.post_data_json) for p in posts] == [
-        (lost.headers["idempotency-key"], {"expected_total": "77.34"})  # 64.45 + 12.89 VAT
+        (lost.headers["idempotency-key"], {"expected_total": "84.54"})  # 64.45 + 6.00 ground + 14.09 VAT
     ]
     assert posts[0].response().status == 200
     expect(page.locator("#cart-empty")).to_be_visible()
@@ -122,6 +125,7 @@ def test_an_edit_after_a_lost_answer_shows_the_order_placed_instead_of_a_new_car
     shop_page = Storefront(page, shop)
     shop_page.open("globex")
     shop_page.add("usb-microphone")
+    shop_page.fill_delivery("US", "ground")
     cart_id = shop_page.stored_cart_id("globex")
     before = shop.stock("globex", "usb-microphone")
 
@@ -133,7 +137,8 @@ def test_an_edit_after_a_lost_answer_shows_the_order_placed_instead_of_a_new_car
     shop_page.line("usb-microphone").get_by_role("button", name="Increase quantity").click()
     expect(shop_page.confirmation.locator(".order-id")).to_have_text(placed["order"]["order_id"])
     assert [(p.headers["idempotency-key"], p.post_data_json) for p in posts] == [
-        (lost.headers["idempotency-key"], {"expected_total": "119.99"})  # 99.99 + 20.00 VAT (19.998)
+        # 99.99 + 6.00 ground (under 100.00) + 21.20 VAT (21.198)
+        (lost.headers["idempotency-key"], {"expected_total": "127.19"})
     ]
     expect(page.locator("#cart-empty")).to_be_visible()
     expect(shop_page.notice).to_be_hidden()
@@ -146,6 +151,7 @@ def test_the_shopper_cancels_the_order_from_its_confirmation(page: Page, shop: S
     shop_page = Storefront(page, shop)
     shop_page.open("globex")
     shop_page.add("usb-c-dock")
+    shop_page.fill_delivery("US", "ground")
     before = shop.stock("globex", "usb-c-dock")
     shop_page.checkout_button.click()
     expect(shop_page.confirmation.locator("h2")).to_have_text("Thank you! Your order is confirmed.")
@@ -167,6 +173,7 @@ def test_busy_state_while_the_order_is_placed(page: Page, shop: Shop) -> None:
     shop_page = Storefront(page, shop)
     shop_page.open("globex")
     shop_page.add("wireless-mouse")
+    shop_page.fill_delivery("US", "ground")
 
     seen_while_in_flight: list[dict] = []
 
@@ -196,6 +203,7 @@ def test_out_of_stock_names_the_short_items_and_lets_the_shopper_fix_them(page: 
     shop_page.step("headphones-anc", "+", 2)
     shop_page.step("headphones-anc", "+", 3)
     shop_page.add("cable-organizer")
+    shop_page.fill_delivery("US", "ground")
 
     shop.buy("globex", "headphones-anc", 2)  # another shopper takes two of the three
     shop_page.checkout_button.click()
@@ -225,8 +233,11 @@ def test_a_changed_price_is_shown_and_the_order_is_placed_at_the_new_total(page:
     shop_page.open("globex")
     shop_page.add("monitor-arm")
     shop_page.step("monitor-arm", "+", 2)
-    # 2 x 119.00 = 238.00; VAT 20% 47.60; total 285.60.
-    shop_page.expect_totals(subtotal="$238.00", discount="$0.00", net="$238.00", vat="$47.60", total="$285.60")
+    shop_page.fill_delivery("US", "ground")
+    # 2 x 119.00 = 238.00; ground free over 100.00; VAT 20% 47.60; total 285.60.
+    shop_page.expect_totals(
+        subtotal="$238.00", discount="$0.00", net="$238.00", shipping="$0.00", vat="$47.60", total="$285.60"
+    )
     cart_id = shop_page.stored_cart_id("globex")
     before = shop.stock("globex", "monitor-arm")
 
@@ -280,6 +291,7 @@ def test_upsell_is_hidden_when_the_flag_is_off(page: Page, shop: Shop, upsell_fl
     with page.expect_response(lambda r: r.url.endswith("/upsell")) as answer:
         shop_page.add("rain-jacket")
     assert answer.value.json() == {"enabled": False, "source": "disabled", "suggestions": []}
+    shop_page.fill_delivery("DE", "standard")  # free over 50.00
     expect(shop_page.cart_upsell).to_have_attribute("data-status", "off")
     expect(shop_page.cart_upsell).to_be_hidden()
 
@@ -320,6 +332,7 @@ def test_upsell_suggestions_with_reasons_when_the_flag_is_on(
     expect(shop_page.quantity(first)).to_have_text("1")
     shop_page.line(first).get_by_role("button", name="Remove").click()
     expect(shop_page.line(first)).to_have_count(0)
+    shop_page.fill_delivery("DE", "standard")  # free over 50.00
 
     # On the confirmation (acme takes cards: once paid), the checkout answer's suggestions; "Add" puts
     # one in the fresh cart.

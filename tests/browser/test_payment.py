@@ -70,11 +70,13 @@ class PaymentStep:
 
 
 def place_card_order(page: Page, shop: Shop, *products: str) -> tuple[str, str]:
-    """Open the card tenant's shop, add one of each product and place the order; returns its id and token."""
+    """Open the card tenant's shop, add one of each product, deliver to Germany (standard: 4.90, free over
+    50.00) and place the order; returns its id and token."""
     shop_page = Storefront(page, shop)
     shop_page.open(TENANT)
     for product_id in products:
         shop_page.add(product_id)
+    shop_page.fill_delivery("DE", "standard")
     with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/checkout")) as checkout:
         shop_page.checkout_button.click()
     answer = checkout.value.json()
@@ -138,20 +140,20 @@ def test_a_declined_card_is_said_clearly_and_another_card_pays(
     order_id, _ = place_card_order(page, shop, "headlamp")
     step = PaymentStep(page)
 
-    step.pay(CARDS["declined"], "€29.99")  # 24.99 + 20 % VAT
+    step.pay(CARDS["declined"], "€35.87")  # 24.99 + 4.90 shipping + 20 % VAT (5.978)
 
     expect(step.message).to_have_text(
         "Your card was declined. Nothing was charged: check the card details or use another card, "
         "then press \u201cPay\u201d again."
     )
     expect(step.message).to_have_attribute("role", "alert")
-    expect(step.pay_button("€29.99")).to_be_enabled()
+    expect(step.pay_button("€35.87")).to_be_enabled()
     assert order_of(shop, order_id)["status"] == "pending_payment"
     assert units(TENANT, "headlamp") == (stock - 1, reserved + 1, sold)
 
-    step.pay(CARDS["pays"], "€29.99")
+    step.pay(CARDS["pays"], "€35.87")
 
-    expect_paid(page, shop, order_id, "€29.99", "headlamp", (stock, reserved, sold))
+    expect_paid(page, shop, order_id, "€35.87", "headlamp", (stock, reserved, sold))
     intents = intents_of(localstripe_url, order_id)
     assert sorted(intent.status for intent in intents) == ["canceled", "succeeded"]  # the declined one is spent
     expect(page.locator(STRIPE_JS)).to_have_count(1)
@@ -189,7 +191,7 @@ def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_card_and_charg
         route.abort("connectionreset")
 
     page.route(f"{shop.api_url}/**/payment", lose_the_answer)
-    step.pay(CARDS["pays"], "€5.34")  # 4.45 + 20 % VAT
+    step.pay(CARDS["pays"], "€11.22")  # 4.45 + 4.90 shipping + 20 % VAT
     expect(step.message).to_have_text(
         "Could not reach the shop. Check your internet connection and try again. "
         "Press \u201cPay\u201d again: your card will not be charged twice."
@@ -197,12 +199,12 @@ def test_a_payment_whose_answer_was_lost_is_retried_with_the_same_card_and_charg
     page.unroute(f"{shop.api_url}/**/payment")
 
     with page.expect_request(lambda r: r.url.endswith("/payment")) as retry:
-        step.pay_button("€5.34").click()
+        step.pay_button("€11.22").click()
 
-    expect_paid(page, shop, order_id, "€5.34", "fuel-canister", before)
+    expect_paid(page, shop, order_id, "€11.22", "fuel-canister", before)
     assert retry.value.post_data_json == sent[0].post_data_json  # the same PaymentMethod, no second card setup
     assert len(setups) == 1
-    assert [(i.amount, i.status) for i in intents_of(localstripe_url, order_id)] == [(534, "succeeded")]
+    assert [(i.amount, i.status) for i in intents_of(localstripe_url, order_id)] == [(1122, "succeeded")]
 
 
 def test_stripe_js_that_did_not_load_is_loaded_again_by_the_next_press(
@@ -218,13 +220,13 @@ def test_stripe_js_that_did_not_load_is_loaded_again_by_the_next_press(
     expect(page.locator(STRIPE_JS)).to_have_count(0)  # the failed tag is gone, for a fresh one
     page.unroute("**/js.stripe.com/v3/")
 
-    step.pay_button("€14.99").click()  # 12.49 + 20 % VAT
+    step.pay_button("€20.87").click()  # 12.49 + 4.90 shipping + 20 % VAT (3.478)
 
     expect(step.section.locator("#card-element input")).to_have_count(5)  # the card field, to type in
     expect(step.message).to_be_hidden()
     expect(page.locator(STRIPE_JS)).to_have_count(1)
-    step.pay(CARDS["pays"], "€14.99")
-    expect_paid(page, shop, order_id, "€14.99", "wool-socks", before)
+    step.pay(CARDS["pays"], "€20.87")
+    expect_paid(page, shop, order_id, "€20.87", "wool-socks", before)
 
 
 def lapse_hold(order_id: str) -> None:
@@ -275,7 +277,11 @@ def test_when_the_countdown_ends_the_hold_has_lapsed_and_the_items_can_go_back_i
     expect(step.section).to_be_hidden()
     expect(shop_page.quantity("camp-lantern")).to_have_text("1")
     expect(page.get_by_role("heading", name="Your cart")).to_be_focused()
-    shop_page.expect_totals(subtotal="€32.50", discount="€0.00", net="€32.50", vat="€6.50", total="€39.00")
+    # The new cart gets the delivery chosen before: 32.50 + 4.90 standard, VAT 7.48 on 37.40.
+    shop_page.expect_totals(
+        subtotal="€32.50", discount="€0.00", net="€32.50", shipping="€4.90", vat="€7.48", total="€44.88"
+    )
+    expect(page).not_to_have_url(re.compile("#order="))
 
 
 def test_a_payment_the_api_refuses_because_the_hold_lapsed_says_so(page: Page, shop: Shop, card_tenant: str) -> None:
@@ -284,7 +290,7 @@ def test_a_payment_the_api_refuses_because_the_hold_lapsed_says_so(page: Page, s
     step = PaymentStep(page)
     lapse_hold(order_id)
 
-    step.pay(CARDS["pays"], "€23.99")  # 19.99 + 20 % VAT
+    step.pay(CARDS["pays"], "€29.87")  # 19.99 + 4.90 shipping + 20 % VAT (4.978)
 
     expect(step.message).to_contain_text("The hold on your items has lapsed, so this order can no longer be paid")
     expect(step.section.get_by_role("button", name="Back to the cart")).to_be_visible()
@@ -312,6 +318,7 @@ def test_an_on_delivery_order_is_confirmed_as_paid_on_delivery_without_loading_s
     shop_page = Storefront(page, shop)
     shop_page.open("globex")
     shop_page.add("external-ssd-1tb")
+    shop_page.fill_delivery("US", "ground")
     shop_page.checkout_button.click()
 
     confirmation = page.locator("#confirmation")

@@ -54,18 +54,36 @@ def test_journey_browse_add_promo_checkout_pay_confirmation_and_stock_drop(page:
     expect(page.locator("#cart-link")).to_have_text("Cart (3)")
     shop_page.apply_promo("summer10")
     expect(page.locator("#promo-applied")).to_contain_text("SUMMER10")
-    expect(page.locator("#cart-totals dt")).to_have_text(["Subtotal", "Discount", "Net", "VAT (20%)", "Total"])
-    shop_page.expect_totals(**JOURNEY_TOTALS)
+    expect(page.locator("#cart-totals dt")).to_have_text(
+        ["Subtotal", "Discount", "Net", "Shipping (no method yet)", "VAT (20%)", "Total"]
+    )
+    shop_page.expect_totals(**JOURNEY_TOTALS, shipping="€0.00")
 
-    # The cart id is kept per tenant: a reload shows the same cart.
+    # The delivery: express first (12.90 on top, VAT on net + shipping), then standard, free over 50.00.
+    shop_page.fill_address("DE")
+    express = shop_page.choose_method("express")
+    assert express["totals"]["shipping"] == "12.90"
+    # net 161.08 + 12.90 = 173.98; VAT round_half_up(34.796) = 34.80; total 208.78.
+    shop_page.expect_totals(**{**JOURNEY_TOTALS, "vat": "€34.80", "total": "€208.78"}, shipping="€12.90")
+    expect(page.locator("#cart-totals dt")).to_have_text(
+        ["Subtotal", "Discount", "Net", "Shipping", "VAT (20%)", "Total"]
+    )
+    shop_page.choose_method("standard")
+    expect(shop_page.method("standard").locator(".method-price")).to_have_text("Free")
+    shop_page.expect_totals(**JOURNEY_TOTALS, shipping="€0.00")
+
+    # The cart id is kept per tenant: a reload shows the same cart, and its delivery in the form.
     cart_id = shop_page.stored_cart_id("acme")
     assert cart_id
     assert ULID.match(cart_id)
     shop_page.reload()
     expect(shop_page.quantity("headlamp")).to_have_text("2")
-    shop_page.expect_totals(**JOURNEY_TOTALS)
+    shop_page.expect_totals(**JOURNEY_TOTALS, shipping="€0.00")
+    expect(page.get_by_label("Full name")).to_have_value("Ada Lovelace")
+    expect(page.get_by_label("Country")).to_have_value("DE")
+    expect(shop_page.method("standard").get_by_role("radio")).to_be_checked()
 
-    # Check out, with an Idempotency-Key and the total on screen.
+    # Check out, with an Idempotency-Key and the total on screen (the delivery is the cart's already).
     with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/checkout")) as checkout:
         shop_page.checkout_button.click()
     assert re.fullmatch(r"[0-9a-f-]{36}", checkout.value.headers["idempotency-key"])
@@ -82,6 +100,7 @@ def test_journey_browse_add_promo_checkout_pay_confirmation_and_stock_drop(page:
     expect(confirmation.locator(".payment-note")).to_have_text("Paid by card: €193.30.")
     order_id = confirmation.locator(".order-id").inner_text()
     assert ULID.match(order_id)
+    assert shop_page.order_id_in_address() == order_id  # the order's page
     expect(confirmation.locator("tbody tr")).to_have_count(2)
     expect(confirmation.locator("tbody tr[data-product-id='headlamp'] td")).to_have_text(["2", "€24.99", "€49.98"])
     expect(confirmation.locator("tbody tr[data-product-id='tent-2p'] td")).to_have_text(["1", "€129.00", "€129.00"])
