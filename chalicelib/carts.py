@@ -13,9 +13,17 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import catalog, contention, limits, pricing, tenants
+from chalicelib import catalog, contention, limits, pricing, shipping, tenants
 from chalicelib.config import get_settings
-from chalicelib.errors import BadRequest, CartClosed, NotFound, OutOfStock, Unavailable
+from chalicelib.errors import (
+    BadRequest,
+    CartClosed,
+    CountryNotServed,
+    NotFound,
+    OutOfStock,
+    ShippingMethodUnavailable,
+    Unavailable,
+)
 from chalicelib.ids import is_product_id, is_ulid, new_ulid
 from chalicelib.models import CartLine, CartModel, ProductModel
 from chalicelib.tenants import Tenant
@@ -25,12 +33,35 @@ MAX_QUANTITY = 99
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """Where a cart's order goes, with the shipping method the tenant still offers for it."""
+
+    email: str
+    address: dict[str, str]
+    method: shipping.Method | None  # None: the tenant no longer ships this way there (choose again)
+
+
+@dataclass(frozen=True)
 class PricedCart:
     cart: CartModel
     lines: list[pricing.PricedLine]
     totals: pricing.Totals
     currency: str
     promo_code: str | None  # the cart's code while the tenant still honours it
+    delivery: Delivery | None = None
+
+
+def delivery_of(tenant: Tenant, cart: CartModel) -> Delivery | None:
+    if cart.delivery is None:
+        return None
+    stored = cart.delivery.as_dict()
+    address = {name: str(value) for name, value in stored["address"].items()}
+    method = tenant.shipping.method(stored["method"])
+    if method is not None and not (
+        address["country"] in tenant.shipping.countries and method.serves(address["country"])
+    ):
+        method = None
+    return Delivery(email=stored["email"], address=address, method=method)
 
 
 def now() -> datetime:
@@ -61,8 +92,16 @@ def price_cart(tenant: Tenant, cart: CartModel, products: dict[str, ProductModel
         if line.product_id in products
     ]
     promo_code = cart.promo_code if cart.promo_code in tenant.promo_codes else None
-    totals = pricing.price(lines, tenant.vat_rate, tenant.promo_codes[promo_code] if promo_code else pricing.ZERO)
-    return PricedCart(cart=cart, lines=lines, totals=totals, currency=tenant.currency, promo_code=promo_code)
+    delivery = delivery_of(tenant, cart)
+    totals = pricing.price(
+        lines,
+        tenant.vat_rate,
+        tenant.promo_codes[promo_code] if promo_code else pricing.ZERO,
+        delivery.method.pricing if delivery and delivery.method else None,
+    )
+    return PricedCart(
+        cart=cart, lines=lines, totals=totals, currency=tenant.currency, promo_code=promo_code, delivery=delivery
+    )
 
 
 def shortages(requested: dict[str, int], products: dict[str, ProductModel]) -> list[dict[str, int | str]]:
@@ -169,6 +208,27 @@ def remove_line(tenant: Tenant, cart_id: str, product_id: str) -> PricedCart:
             return False
         cart.lines = kept
         return True
+
+    return _edit(tenant, cart_id, change)
+
+
+def set_delivery(tenant: Tenant, cart_id: str, email: str, address: dict[str, str], method_id: str) -> PricedCart:
+    """Where the cart's order goes and how: a country the shop serves, a method it offers there."""
+    country = address["country"]
+    if country not in tenant.shipping.countries:
+        raise CountryNotServed(
+            f"This shop does not deliver to {country}.",
+            {"country": country, "countries": list(tenant.shipping.countries)},
+        )
+    method = tenant.shipping.method(method_id)
+    if method is None or not method.serves(country):
+        offered = [m.id for m in tenant.shipping.methods_for(country)]
+        raise ShippingMethodUnavailable(
+            f"Shipping method {method_id!r} is not offered for {country}.", {"method": method_id, "methods": offered}
+        )
+
+    def change(cart: CartModel) -> None:
+        cart.delivery = {"email": email, "address": address, "method": method_id}
 
     return _edit(tenant, cart_id, change)
 

@@ -18,7 +18,14 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import carts, catalog, clients, contention, idempotency, lifecycle, limits, orders, upsell
 from chalicelib.config import get_settings
-from chalicelib.errors import CartClosed, EmptyCart, NotFound, OutOfStock, PriceChanged
+from chalicelib.errors import (
+    CartClosed,
+    EmptyCart,
+    NotFound,
+    OutOfStock,
+    PriceChanged,
+    ShippingMethodUnavailable,
+)
 from chalicelib.ids import new_ulid
 from chalicelib.lifecycle import OrderStatus
 from chalicelib.models import HOLD_QUEUE, CartModel, OrderLine, OrderModel, OrderTotals, ProductModel, status_key
@@ -27,7 +34,7 @@ from chalicelib.pricing import format_money
 from chalicelib.tenants import Tenant
 
 # Refusals a same-key request that won the race can cause: the key is looked up before answering them.
-REFUSALS = (NotFound, CartClosed, EmptyCart, OutOfStock, PriceChanged)
+REFUSALS = (NotFound, CartClosed, EmptyCart, OutOfStock, PriceChanged, ShippingMethodUnavailable)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
         raise CartClosed(f"Cart {cart.cart_id!r} is already checked out.", {"order_id": cart.order_id})
     if not cart.lines:
         raise EmptyCart("The cart is empty.", {"cart_id": cart.cart_id})
+    _require_delivery(tenant, cart)
     products = catalog.get_products(
         tenant.tenant_id, (line.product_id for line in cart.lines), consistent=True, attributes=catalog.PRICING_READS
     )
@@ -197,6 +205,32 @@ def _shortages_from(failed_items: list[dict[str, Any] | None], requested: dict[s
     return short
 
 
+def _require_delivery(tenant: Tenant, cart: CartModel) -> None:
+    """A delivery set on the cart must still be one the shop offers. A cart without one still checks
+    out for now: DELIVERY_REQUIRED is enforced once every client sets it (docs/decisions/0026)."""
+    delivery = carts.delivery_of(tenant, cart)
+    if delivery is not None and delivery.method is None:
+        raise ShippingMethodUnavailable(
+            "The chosen shipping method is no longer offered for this address; choose another.",
+            {"methods": [m.id for m in tenant.shipping.methods_for(delivery.address["country"])]},
+        )
+
+
+def delivery_snapshot(delivery: carts.Delivery) -> dict[str, Any]:
+    """The order keeps where it goes and the method as it was sold: its name, price and days."""
+    assert delivery.method is not None
+    method = delivery.method
+    return {
+        "address": delivery.address,
+        "method": {
+            "id": method.id,
+            "name": method.name,
+            "price": str(method.price),
+            "days": {"min": method.days_min, "max": method.days_max},
+        },
+    }
+
+
 def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutRequest, token_digest: str) -> OrderModel:
     totals = priced.totals
     created_at = carts.now()
@@ -229,10 +263,12 @@ def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutReques
             vat_rate=totals.vat_rate,
             vat=totals.vat,
             total=totals.total,
+            shipping=totals.shipping,
         ),
         promo_code=priced.promo_code,
         currency=tenant.currency,
-        email=request.email,
+        email=priced.delivery.email if priced.delivery else request.email,
+        delivery=delivery_snapshot(priced.delivery) if priced.delivery else None,
         idempotency_key=request.idempotency_key,
         token_hashes={token_digest},
         created_at=created_at,

@@ -110,6 +110,30 @@ class IdempotencyKeyReused(CartwiseError):
     status, code = 422, "IDEMPOTENCY_KEY_REUSED"
 
 
+class IdempotencyKeyRequired(CartwiseError):
+    status, code = 400, "IDEMPOTENCY_KEY_REQUIRED"
+
+
+class DeliveryRequired(CartwiseError):
+    status, code = 422, "DELIVERY_REQUIRED"
+
+
+class CountryNotServed(CartwiseError):
+    status, code = 422, "COUNTRY_NOT_SERVED"
+
+
+class ShippingMethodUnavailable(CartwiseError):
+    status, code = 422, "SHIPPING_METHOD_UNAVAILABLE"
+
+
+class OrderNotShippable(CartwiseError):
+    status, code = 409, "ORDER_NOT_SHIPPABLE"
+
+
+class OrderNotDeliverable(CartwiseError):
+    status, code = 409, "ORDER_NOT_DELIVERABLE"
+
+
 class QuantityLimit(CartwiseError):
     status, code = 422, "QUANTITY_LIMIT"
 

@@ -125,6 +125,8 @@ class TenantModel(CartwiseModel):
     best_sellers: MapAttribute[str, Any] = MapAttribute(null=True)
     # Abuse limits this tenant sets apart from the defaults (chalicelib/limits.py): name -> number.
     limits: MapAttribute[str, Any] = MapAttribute(null=True)
+    # Countries served and shipping methods (chalicelib/shipping.py checks what is written here).
+    shipping: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 def category_key(tenant_id: str, category: str) -> str:
@@ -200,6 +202,8 @@ class CartModel(CartwiseModel):
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()
     upsell = UpsellMemo(null=True)  # written without bumping `version`: it never races an edit
+    # Where the order goes: {"email", "address": {...}, "method": id}, set by PUT .../delivery.
+    delivery: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 class OrderLine(MapAttribute):
@@ -217,6 +221,7 @@ class OrderTotals(MapAttribute):
     vat_rate = DecimalAttribute()
     vat = DecimalAttribute()
     total = DecimalAttribute()
+    shipping = DecimalAttribute(null=True)  # absent on orders placed before shipping was priced
 
 
 def status_key(tenant_id: str, status: str) -> str:
@@ -273,6 +278,8 @@ class OrderModel(CartwiseModel):
     promo_code = UnicodeAttribute(null=True)
     currency = UnicodeAttribute()
     email = UnicodeAttribute(null=True)
+    # The cart's delivery as it was checked out: address and the method's name, price and days.
+    delivery: MapAttribute[str, Any] = MapAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     # SHA-256 of the order tokens handed out (the checkout's answer and its replays); never the tokens.
     token_hashes = UnicodeSetAttribute(default=set)
@@ -289,6 +296,12 @@ class OrderModel(CartwiseModel):
     paid_at = UTCDateTimeAttribute(null=True)
     refunded_at = UTCDateTimeAttribute(null=True)
     refund_reason = UnicodeAttribute(null=True)
+    # Fulfilment (admin): the carrier's tracking, set once with `shipped`; then `delivered`.
+    carrier = UnicodeAttribute(null=True)
+    tracking_number = UnicodeAttribute(null=True)
+    tracking_url = UnicodeAttribute(null=True)
+    shipped_at = UTCDateTimeAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
     co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/orders_stream.py
 
 

@@ -8,16 +8,18 @@ it leaves, with the stock moves it implies, so it happens once however requests 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition, size
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clients, contention, cursors, digests, lifecycle, limits
-from chalicelib.errors import NotFound, OrderNotCancellable, Unavailable
+from chalicelib.errors import NotFound, OrderNotCancellable, OrderNotDeliverable, OrderNotShippable, Unavailable
 from chalicelib.ids import is_ulid
 from chalicelib.lifecycle import STOCK, OrderStatus, Transition
 from chalicelib.models import HOLD_QUEUE, OrderModel, ProductModel, status_key
@@ -146,10 +148,59 @@ def mark_paid(order: OrderModel) -> Moved:
     return _move(order, lifecycle.transition(order.status, OrderStatus.PAID))
 
 
-def mark_refunded(order: OrderModel, reason: str) -> Moved:
-    """Record a refund: a paid order's units go back on sale; an order whose units were released
-    already (a late payment that found no stock) only changes status."""
-    return _move(order, lifecycle.transition(order.status, OrderStatus.REFUNDED), reason=reason)
+def mark_refunded(order: OrderModel, reason: str, restock: bool = False) -> Moved:
+    """Record a refund: a paid order's units go back on sale; a shipped or delivered order's only with
+    `restock` (the goods came back); an order whose units were released already (a late payment
+    that found no stock) only changes status."""
+    move = lifecycle.transition(order.status, OrderStatus.REFUNDED)
+    if move.units_on_restock_only and not restock:
+        move = dataclasses.replace(move, units=None)
+    return _move(order, move, reason=reason)
+
+
+def ship(tenant_id: str, order_id: str, carrier: str, tracking_number: str, tracking_url: str | None) -> OrderModel:
+    """Hand a paid (or on-delivery, confirmed) order to its carrier; the same shipment again is answered
+    as it is, another order status is 409 ORDER_NOT_SHIPPABLE."""
+    for _ in contention.attempts():
+        order = get_order(tenant_id, order_id, consistent=True)
+        shipped = (order.carrier, order.tracking_number, order.tracking_url) == (carrier, tracking_number, tracking_url)
+        if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) and shipped:
+            return order
+        if not lifecycle.can_move(order.status, OrderStatus.SHIPPED):
+            raise OrderNotShippable(
+                f"Order {order_id!r} is {order.status} and cannot be shipped.", {"status": order.status}
+            )
+        tracking = [
+            OrderModel.carrier.set(carrier),
+            OrderModel.tracking_number.set(tracking_number),
+            OrderModel.tracking_url.set(tracking_url) if tracking_url else OrderModel.tracking_url.remove(),
+        ]
+        if _move(order, lifecycle.transition(order.status, OrderStatus.SHIPPED), extra_actions=tracking) is Moved.DONE:
+            order.carrier, order.tracking_number, order.tracking_url = carrier, tracking_number, tracking_url
+            return order
+    raise Unavailable("The order is being changed concurrently, please retry.")
+
+
+def mark_delivered(tenant_id: str, order_id: str) -> OrderModel:
+    """A shipped order reached its shopper; a delivered one is answered as it is, others are 409."""
+    for _ in contention.attempts():
+        order = get_order(tenant_id, order_id, consistent=True)
+        if order.status == OrderStatus.DELIVERED:
+            return order
+        if not lifecycle.can_move(order.status, OrderStatus.DELIVERED):
+            raise OrderNotDeliverable(
+                f"Order {order_id!r} is {order.status}; only a shipped order can be delivered.",
+                {"status": order.status},
+            )
+        if _move(order, lifecycle.transition(order.status, OrderStatus.DELIVERED)) is Moved.DONE:
+            return order
+    raise Unavailable("The order is being changed concurrently, please retry.")
+
+
+def timeline(order: OrderModel) -> list[dict[str, Any]]:
+    """What happened to the order, oldest first, from the timestamps its transitions set."""
+    moments = [(getattr(order, stamp), event) for stamp, event in lifecycle.TIMELINE if getattr(order, stamp)]
+    return [{"event": event, "at": at} for at, event in sorted(moments, key=lambda moment: moment[0])]
 
 
 def attach_payment_intent(order: OrderModel, intent_id: str, replacing: str | None = None) -> str:
@@ -208,7 +259,11 @@ def _move_units(transaction: TransactWrite, order: OrderModel, units: tuple[str,
 
 
 def _move(
-    order: OrderModel, move: Transition, extra_condition: Condition | None = None, reason: str | None = None
+    order: OrderModel,
+    move: Transition,
+    extra_condition: Condition | None = None,
+    reason: str | None = None,
+    extra_actions: list[Any] | None = None,
 ) -> Moved:
     """Carry out one row of the lifecycle: the order to its target status and its units between two
     counters, in ONE transaction conditioned on the status it leaves."""
@@ -225,6 +280,7 @@ def _move(
     ]
     if reason:
         actions.append(OrderModel.refund_reason.set(reason))
+    actions += extra_actions or []
     try:
         with TransactWrite(connection=clients.dynamodb()) as transaction:
             transaction.update(OrderModel(order.tenant_id, order.order_id), actions=actions, condition=condition)

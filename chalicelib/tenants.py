@@ -9,13 +9,14 @@ from decimal import Decimal
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import counters
+from chalicelib import counters, shipping
 from chalicelib.config import get_settings
 from chalicelib.errors import InvalidPromoCode, TenantNotFound
 from chalicelib.ids import is_tenant_id
 from chalicelib.limits import NAMES as LIMIT_NAMES
 from chalicelib.limits import Limits
 from chalicelib.models import PromoCode, TenantModel
+from chalicelib.shipping import Plan
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Tenant:
     payment_mode: str = "on_delivery"  # or "stripe": orders wait for a card payment, their units held
     stripe_publishable_key: str | None = None  # public: the storefront's Stripe.js uses it
     limits: Limits = field(default_factory=Limits)  # abuse limits: the defaults unless the tenant set its own
+    shipping: Plan = field(default_factory=Plan)  # countries served, shipping methods
 
 
 PAYMENT_MODES = ("on_delivery", "stripe")
@@ -60,6 +62,7 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         payment_mode=record.payment_mode,
         stripe_publishable_key=record.stripe_publishable_key,
         limits=Limits.of(record.limits.as_dict() if record.limits else None),
+        shipping=shipping.parse(record.shipping.as_dict() if record.shipping else None),
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant
@@ -151,6 +154,21 @@ def set_limits(tenant_id: str, values: dict[str, int]) -> Limits:
         raise
     _cache.pop(tenant_id, None)
     return Limits.of(merged)
+
+
+def set_shipping(tenant_id: str, data: dict) -> Plan:
+    """Replace an existing tenant's countries and shipping methods (checked first: ValueError)."""
+    plan = shipping.parse(data)
+    try:
+        TenantModel(tenant_id).update(
+            actions=[TenantModel.shipping.set(shipping.as_record(plan))], condition=TenantModel.tenant_id.exists()
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
+        raise
+    _cache.pop(tenant_id, None)
+    return plan
 
 
 def clear_cache() -> None:

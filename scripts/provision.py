@@ -19,7 +19,7 @@ from typing import Any
 from pynamodb.attributes import TTLAttribute
 from pynamodb.models import Model
 
-from chalicelib import catalog, clients, digests
+from chalicelib import catalog, clients, digests, shipping
 from chalicelib.config import get_settings
 from chalicelib.models import ALL_MODELS, OrderModel, ProductModel, PromoCode, TenantModel, category_key, status_key
 from scripts import localstripe_server
@@ -148,6 +148,10 @@ def seed_tenant(data: dict) -> None:
         # An operator's `set-payment` on a deployed stage survives a re-seed.
         tenant.payment_mode = existing.payment_mode
         tenant.stripe_publishable_key = existing.stripe_publishable_key
+        tenant.limits = existing.limits  # as the operator set them (`set-limits`)
+        tenant.shipping = existing.shipping  # likewise (`set-shipping`), unless the data names its own
+    if "shipping" in data:
+        tenant.shipping = shipping.as_record(shipping.parse(data["shipping"]))
     if data.get("demo_admin_key"):
         # Local demo only: a fixed key so `make run` and the tests know it. Real tenants get theirs
         # from `python -m scripts.tenants`, which stores the hash and prints the key once.

@@ -7,6 +7,7 @@
         python -m scripts.tenants set-payment --tenant-id acme --mode stripe --publishable-key pk_live_...
     python -m scripts.tenants set-payment --tenant-id acme --mode on_delivery
     python -m scripts.tenants set-limits --tenant-id acme --limit units_per_line=5 --limit checkouts_per_minute=20
+    python -m scripts.tenants set-shipping --tenant-id acme --file shipping.json
 
 `create` is idempotent: run again, it updates name, currency, VAT rate and promo codes and keeps
 the tenant's keys; it issues a key only when the tenant has none. A key is printed once, on
@@ -29,13 +30,15 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import re
 import sys
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import TextIO
 
-from chalicelib import api_keys, clients, digests, tenants
+from chalicelib import api_keys, clients, digests, shipping, tenants
 from chalicelib.config import get_settings
 from chalicelib.errors import TenantNotFound
 from chalicelib.ids import is_tenant_id
@@ -228,6 +231,17 @@ def set_limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def set_shipping(args: argparse.Namespace) -> int:
+    """Replace the tenant's countries and methods with those of a JSON file (as data/tenants/*.json write them)."""
+    try:
+        plan = tenants.set_shipping(args.tenant_id, json.loads(Path(args.file).read_text()))
+    except (OSError, ValueError, TenantNotFound) as exc:
+        print(getattr(exc, "message", None) or str(exc), file=sys.stderr)
+        return 1
+    print(json.dumps(shipping.as_record(plan), indent=2))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m scripts.tenants", description=__doc__.split("\n\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -266,6 +280,13 @@ def parser() -> argparse.ArgumentParser:
     limiting.add_argument("--tenant-id", required=True, type=tenant_id)
     limiting.add_argument("--limit", action="append", required=True, type=limit, metavar="NAME=N", help="repeatable")
     limiting.set_defaults(run=set_limits)
+
+    ships = commands.add_parser(
+        "set-shipping", help="replace a tenant's countries and shipping methods from a JSON file"
+    )
+    ships.add_argument("--tenant-id", required=True, type=tenant_id)
+    ships.add_argument("--file", required=True, help='{"countries": [...], "methods": [{id, name, price, ...}]}')
+    ships.set_defaults(run=set_shipping)
     return root
 
 

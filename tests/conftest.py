@@ -35,6 +35,7 @@ TENT_AND_TWO_HEADLAMPS_SUMMER10 = {
     "subtotal": "178.98",
     "discount": "17.90",
     "net": "161.08",
+    "shipping": "0.00",
     "vat_rate": "0.20",
     "vat": "32.22",
     "total": "193.30",

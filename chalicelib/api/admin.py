@@ -24,7 +24,7 @@ def list_orders(tenant_id: str) -> dict:
     tenant = admin_tenant(blueprint.current_request, tenant_id)
     query = parse_query(blueprint.current_request.query_params, OrderListQuery)
     items, next_cursor = orders.list_orders(tenant.tenant_id, query.limit, query.cursor, query.status)
-    return {"items": [shapes.order(item, tenant, with_email=True) for item in items], "next_cursor": next_cursor}
+    return {"items": [shapes.order(item, tenant, full=True) for item in items], "next_cursor": next_cursor}
 
 
 @blueprint.route(PRODUCT, methods=["PUT"], authorizer=admin_key)

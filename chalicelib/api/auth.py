@@ -12,9 +12,10 @@ from __future__ import annotations
 from chalice import AuthResponse
 from chalice.app import AuthRequest, Request
 
-from chalicelib import api_keys, tenants
+from chalicelib import api_keys, orders, tenants
 from chalicelib.api import ApiBlueprint, local_gateway
 from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.models import OrderModel
 from chalicelib.observability import logger
 from chalicelib.tenants import Tenant
 
@@ -45,3 +46,26 @@ def admin_tenant(request: Request, tenant_id: str) -> Tenant:
         logger.warning("Admin key used on another tenant", key_tenant_id=principal)
         raise Forbidden("This key is not valid for this tenant.", {"tenant_id": tenant_id})
     return tenants.get_tenant(tenant_id)
+
+
+def require_order_holder(request: Request, tenant: Tenant, order: OrderModel, shopper_only: bool = False) -> None:
+    """The shopper's X-Order-Token for this order, or (unless `shopper_only`) an admin X-Api-Key of
+    the order's tenant.
+
+    No credential: 401. A token that is not this order's, or another tenant's key: 403.
+    """
+    token = request.headers.get("x-order-token")
+    if token is not None:
+        if not orders.token_opens(order, token):
+            raise Forbidden("This order token is not valid for this order.")
+        return
+    if shopper_only:
+        raise Unauthorized("The order's X-Order-Token is required.")
+    key = request.headers.get("x-api-key")
+    if key is None:
+        raise Unauthorized("An X-Order-Token (or an admin X-Api-Key) is required.")
+    key_tenant = api_keys.verify(key)
+    if key_tenant is None:
+        raise Unauthorized("A valid X-Api-Key is required.")
+    if key_tenant != tenant.tenant_id:
+        raise Forbidden("This key is not valid for this tenant.", {"tenant_id": tenant.tenant_id})

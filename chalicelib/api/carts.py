@@ -3,7 +3,7 @@ from decimal import Decimal
 from chalice import Response
 
 from chalicelib import carts, checkout, tenants, upsell
-from chalicelib.api import ApiBlueprint, count_request, idempotency_key, parse_body, shapes
+from chalicelib.api import ApiBlueprint, count_request, idempotency_key, parse_body, parse_query, shapes
 
 blueprint = ApiBlueprint(__name__)
 
@@ -44,6 +44,26 @@ def remove_item(tenant_id: str, cart_id: str, product_id: str) -> dict:
     return shapes.cart(carts.remove_line(tenant, cart_id, product_id))
 
 
+@blueprint.route("/tenants/{tenant_id}/shipping-methods", methods=["GET"])
+def shipping_methods(tenant_id: str) -> dict:
+    from chalicelib.api.schemas import ShippingMethodsQuery
+
+    tenant = tenants.get_tenant(tenant_id)
+    query = parse_query(blueprint.current_request.query_params, ShippingMethodsQuery)
+    return shapes.shipping_methods(tenant.shipping, query.country)
+
+
+@blueprint.route(CART + "/delivery", methods=["PUT"])
+def set_delivery(tenant_id: str, cart_id: str) -> dict:
+    from chalicelib.api.schemas import DeliveryBody
+
+    tenant = tenants.get_tenant(tenant_id)
+    count_request(blueprint.current_request, tenant, "cart")
+    body = parse_body(blueprint.current_request.raw_body, DeliveryBody)
+    address = body.address.model_dump(exclude_none=True)
+    return shapes.cart(carts.set_delivery(tenant, cart_id, body.email, address, body.method))
+
+
 @blueprint.route(CART + "/promo", methods=["PUT"])
 def apply_promo(tenant_id: str, cart_id: str) -> dict:
     from chalicelib.api.schemas import PromoBody
@@ -74,6 +94,7 @@ def checkout_cart(tenant_id: str, cart_id: str) -> Response:
 
     tenant = tenants.get_tenant(tenant_id)
     request = blueprint.current_request
+    key = idempotency_key(request.headers)
     client = count_request(request, tenant, "checkout")
     body = parse_body(request.raw_body, CheckoutBody)
     result = checkout.checkout(
@@ -82,12 +103,12 @@ def checkout_cart(tenant_id: str, cart_id: str) -> Response:
             cart_id=cart_id,
             email=body.email,
             expected_total=Decimal(body.expected_total) if body.expected_total else None,
-            idempotency_key=idempotency_key(request.headers),
+            idempotency_key=key,
             client=client,
         ),
     )
     answer = {
-        "order": shapes.order(result.order, tenant),
+        "order": shapes.order(result.order, tenant, full=True),  # the shopper holds its token
         "upsell": shapes.upsell(result.upsell),
         "order_token": result.order_token,
     }

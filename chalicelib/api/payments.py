@@ -7,13 +7,10 @@ Stripe belongs here, and one that does not belongs elsewhere.
 
 from __future__ import annotations
 
-from chalice.app import Request
-
-from chalicelib import api_keys, orders, payments, tenants
+from chalicelib import orders, payments, tenants
 from chalicelib.api import ApiBlueprint, count_request, parse_body, shapes
-from chalicelib.api.auth import admin_key, admin_tenant
+from chalicelib.api.auth import admin_key, admin_tenant, require_order_holder
 from chalicelib.api.orders import ORDER
-from chalicelib.errors import Forbidden, Unauthorized
 from chalicelib.models import OrderModel
 from chalicelib.tenants import Tenant
 
@@ -47,8 +44,11 @@ def start_card_setup(tenant_id: str, order_id: str) -> dict:
 
 @blueprint.route(ORDER + "/refund", methods=["POST"], authorizer=admin_key)
 def refund_order(tenant_id: str, order_id: str) -> dict:
+    from chalicelib.api.schemas import RefundBody
+
     tenant = admin_tenant(blueprint.current_request, tenant_id)
-    return shapes.order(payments.refund(tenant, order_id), tenant, with_email=True)
+    body = parse_body(blueprint.current_request.raw_body, RefundBody)
+    return shapes.order(payments.refund(tenant, order_id, body.restock), tenant, full=True)
 
 
 @blueprint.route("/tenants/{tenant_id}/payments/stripe/webhook", methods=["POST"], content_types=["application/json"])
@@ -69,26 +69,3 @@ def held_order(tenant_id: str, order_id: str, shopper_only: bool = False) -> tup
     order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     require_order_holder(blueprint.current_request, tenant, order, shopper_only)
     return tenant, order, client
-
-
-def require_order_holder(request: Request, tenant: Tenant, order: OrderModel, shopper_only: bool = False) -> None:
-    """The shopper's X-Order-Token for this order, or (unless `shopper_only`) an admin X-Api-Key of
-    the order's tenant.
-
-    No credential: 401. A token that is not this order's, or another tenant's key: 403.
-    """
-    token = request.headers.get("x-order-token")
-    if token is not None:
-        if not orders.token_opens(order, token):
-            raise Forbidden("This order token is not valid for this order.")
-        return
-    if shopper_only:
-        raise Unauthorized("The order's X-Order-Token is required.")
-    key = request.headers.get("x-api-key")
-    if key is None:
-        raise Unauthorized("An X-Order-Token (or an admin X-Api-Key) is required.")
-    key_tenant = api_keys.verify(key)
-    if key_tenant is None:
-        raise Unauthorized("A valid X-Api-Key is required.")
-    if key_tenant != tenant.tenant_id:
-        raise Forbidden("This key is not valid for this tenant.", {"tenant_id": tenant.tenant_id})

@@ -53,6 +53,55 @@ class CheckoutBody(Strict):
     expected_total: Money | None = None  # the total the shopper was shown; another current total is 409
 
 
+def printable(value: object) -> object:
+    """Trimmed, and only printable characters: no control characters, no line breaks."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isprintable():
+            raise ValueError("must be printable text on one line")
+    return value
+
+
+AddressLine = Annotated[str, BeforeValidator(printable), StringConstraints(min_length=1, max_length=100)]
+OptionalLine = Annotated[str, BeforeValidator(printable), StringConstraints(max_length=100)]
+City = Annotated[str, BeforeValidator(printable), StringConstraints(min_length=1, max_length=64)]
+PostalCode = Annotated[str, BeforeValidator(printable), StringConstraints(min_length=1, max_length=16)]
+Country = Annotated[str, BeforeValidator(printable), StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1
+Phone = Annotated[str, BeforeValidator(printable), StringConstraints(pattern=r"^\+?[0-9 ()./-]{3,32}$")]
+
+
+class AddressIn(Strict):
+    name: AddressLine
+    line1: AddressLine
+    line2: OptionalLine | None = None
+    city: City
+    postal_code: PostalCode
+    country: Country
+    phone: Phone | None = None
+
+
+class DeliveryBody(Strict):
+    email: Annotated[EmailStr, StringConstraints(max_length=254)]
+    address: AddressIn
+    method: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+
+
+class ShippingMethodsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    country: Country | None = None
+
+
+class ShipmentBody(Strict):
+    carrier: AddressLine
+    tracking_number: Annotated[str, BeforeValidator(printable), StringConstraints(pattern=r"^[A-Za-z0-9 -]{1,64}$")]
+    # A link the shopper opens from the order page and the e-mail: https only.
+    tracking_url: Annotated[str, StringConstraints(pattern=r"^https://[^\s<>\"']{1,500}$")] | None = None
+
+
+class RefundBody(Strict):
+    restock: bool = False  # a shipped or delivered order's goods came back: put its units on sale
+
+
 class PaymentBody(Strict):
     # A PaymentMethod id made by Stripe.js in the shopper's browser.
     payment_method: str = Field(pattern=r"^pm_[A-Za-z0-9_]{1,120}$")
@@ -77,7 +126,10 @@ class OrderListQuery(BaseModel):
 
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = Field(default=None, min_length=1, max_length=512)
-    status: Literal["pending_payment", "paid", "confirmed", "expired", "cancelled", "refunded"] | None = None
+    status: (
+        Literal["pending_payment", "paid", "confirmed", "shipped", "delivered", "expired", "cancelled", "refunded"]
+        | None
+    ) = None
 
 
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=40)]

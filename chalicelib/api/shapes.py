@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.carts import PricedCart
+from chalicelib import orders, shipping
+from chalicelib.carts import Delivery, PricedCart
 from chalicelib.lifecycle import OrderStatus
 from chalicelib.models import OrderModel, ProductModel
 from chalicelib.payments import Payment
-from chalicelib.pricing import Totals, format_money
+from chalicelib.pricing import ZERO, Totals, format_money
 from chalicelib.tenants import Tenant
 from chalicelib.upsell import Upsell
 
@@ -45,6 +46,35 @@ def line(product_id: str, name: str, unit_price: Any, quantity: int, line_total:
     }
 
 
+def method(value: shipping.Method) -> dict[str, Any]:
+    return {
+        "id": value.id,
+        "name": value.name,
+        "price": format_money(value.price),
+        "days": {"min": value.days_min, "max": value.days_max},
+    }
+
+
+def shipping_methods(plan: shipping.Plan, country: str | None) -> dict[str, Any]:
+    return {
+        "countries": list(plan.countries),
+        "items": [
+            {
+                **method(m),
+                "free_over": format_money(m.free_over) if m.free_over is not None else None,
+                "countries": list(m.countries) if m.countries is not None else None,
+            }
+            for m in plan.methods_for(country)
+        ],
+    }
+
+
+def delivery(value: Delivery | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"email": value.email, "address": value.address, "method": method(value.method) if value.method else None}
+
+
 def cart(priced: PricedCart) -> dict[str, Any]:
     record = priced.cart
     return {
@@ -54,6 +84,7 @@ def cart(priced: PricedCart) -> dict[str, Any]:
         "promo_code": record.promo_code,
         "totals": totals(priced.totals),
         "currency": priced.currency,
+        "delivery": delivery(priced.delivery),
         "order_id": record.order_id,
         "created_at": timestamp(record.created_at),
         "updated_at": timestamp(record.updated_at),
@@ -64,22 +95,35 @@ def cart(priced: PricedCart) -> dict[str, Any]:
 PAYMENT_STATUS: dict[str, str] = {
     OrderStatus.PENDING_PAYMENT: "requires_payment",
     OrderStatus.PAID: "succeeded",
+    OrderStatus.SHIPPED: "succeeded",
+    OrderStatus.DELIVERED: "succeeded",
     OrderStatus.REFUNDED: "refunded",
     OrderStatus.EXPIRED: "canceled",
     OrderStatus.CANCELLED: "canceled",
 }
 
 
-def order(record: OrderModel, tenant: Tenant, *, with_email: bool = False) -> dict[str, Any]:
-    """The order; the shopper's e-mail only for the tenant's operators (admin routes)."""
+def order(record: OrderModel, tenant: Tenant, *, full: bool = False) -> dict[str, Any]:
+    """The order: its status, lines and totals for anyone; with `full` (the order's token or an
+    admin key) also where it goes, the shopper's e-mail, its fulfilment and its timeline."""
     saved = record.totals
-    shape = {
+    shape: dict[str, Any] = {
         "order_id": record.order_id,
         "cart_id": record.cart_id,
         "status": record.status,
         "items": [line(x.product_id, x.name, x.unit_price, x.quantity, x.line_total) for x in record.lines],
         "promo_code": record.promo_code,
-        "totals": totals(Totals(saved.subtotal, saved.discount, saved.net, saved.vat_rate, saved.vat, saved.total)),
+        "totals": totals(
+            Totals(
+                saved.subtotal,
+                saved.discount,
+                saved.net,
+                saved.vat_rate,
+                saved.vat,
+                saved.total,
+                saved.shipping or ZERO,
+            )
+        ),
         "currency": record.currency,
         "created_at": timestamp(record.created_at),
     }
@@ -94,16 +138,31 @@ def order(record: OrderModel, tenant: Tenant, *, with_email: bool = False) -> di
         if record.refund_reason:
             payment["refund_reason"] = record.refund_reason
         shape["payment"] = payment
-    if with_email:
+    if full:
         shape["email"] = record.email
+        shape["delivery"] = record.delivery.as_dict() if record.delivery else None
+        shape["fulfilment"] = fulfilment(record)
+        shape["timeline"] = [{"event": m["event"], "at": timestamp(m["at"])} for m in orders.timeline(record)]
     return shape
+
+
+def fulfilment(record: OrderModel) -> dict[str, Any] | None:
+    if record.shipped_at is None:
+        return None
+    return {
+        "carrier": record.carrier,
+        "tracking_number": record.tracking_number,
+        "tracking_url": record.tracking_url,
+        "shipped_at": timestamp(record.shipped_at),
+        "delivered_at": timestamp(record.delivered_at) if record.delivered_at else None,
+    }
 
 
 def payment(outcome: Payment, tenant: Tenant) -> dict[str, Any]:
     attempt: dict[str, Any] = {"status": outcome.status}
     if outcome.client_secret:
         attempt["client_secret"] = outcome.client_secret  # Stripe.js finishes 3-D Secure with it
-    return {"order": order(outcome.order, tenant), "payment": attempt}
+    return {"order": order(outcome.order, tenant, full=True), "payment": attempt}  # the shopper's, by token
 
 
 def upsell(value: Upsell) -> dict[str, Any]:

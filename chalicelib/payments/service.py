@@ -109,17 +109,23 @@ def cancel(tenant: Tenant, order: OrderModel) -> OrderModel:
     return orders.cancel(tenant.tenant_id, order.order_id)
 
 
-def refund(tenant: Tenant, order_id: str) -> OrderModel:
-    """Refund a paid order in full (admin): Stripe refund first, then its units back on sale."""
+# A card order is refunded from here; a shipped or delivered one's units come back only with `restock`.
+REFUNDABLE = (OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+
+
+def refund(tenant: Tenant, order_id: str, restock: bool = False) -> OrderModel:
+    """Refund a card order in full (admin): Stripe refund first, then the order refunded; its units go
+    back on sale when it was only paid, or when the goods came back (`restock`) once it had shipped."""
     order = orders.get_order(tenant.tenant_id, order_id, consistent=True)
     if order.status == OrderStatus.REFUNDED:
         return order
-    if order.status != OrderStatus.PAID or not order.payment_intent_id:
+    if order.status not in REFUNDABLE or not order.payment_intent_id:
         raise OrderNotRefundable(
-            f"Order {order_id!r} is {order.status}; only a paid order can be refunded.", {"status": order.status}
+            f"Order {order_id!r} is {order.status}; only a paid, shipped or delivered card order can be refunded.",
+            {"status": order.status},
         )
     _refund_intent(gateway.connect(tenant.tenant_id), order)
-    return record_refund(order, "requested_by_admin")
+    return record_refund(order, "requested_by_admin", restock)
 
 
 def settle(tenant_id: str, order_id: str, intent_id: str) -> OrderModel:
@@ -153,10 +159,10 @@ def settle(tenant_id: str, order_id: str, intent_id: str) -> OrderModel:
     raise Unavailable("The order is being changed concurrently, please retry.")
 
 
-def record_refund(order: OrderModel, reason: str) -> OrderModel:
-    """The order refunded, its units back on sale: once, whoever else is changing it."""
+def record_refund(order: OrderModel, reason: str, restock: bool = False) -> OrderModel:
+    """The order refunded, its units back on sale (see orders.mark_refunded): once, whoever else is changing it."""
     for _ in contention.attempts():
-        if orders.mark_refunded(order, reason) is Moved.DONE:
+        if orders.mark_refunded(order, reason, restock) is Moved.DONE:
             return order
         order = orders.get_order(order.tenant_id, order.order_id, consistent=True)  # lost a race: read again
         if order.status == OrderStatus.REFUNDED:

@@ -27,6 +27,7 @@ KNOWN_CART_TOTALS = {
     "subtotal": "178.98",
     "discount": "17.90",
     "net": "161.08",
+    "shipping": "0.00",  # no delivery chosen: nothing to ship for
     "vat_rate": "0.20",
     "vat": "32.22",
     "total": "193.30",

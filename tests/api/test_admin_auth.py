@@ -38,16 +38,27 @@ def concrete(api, path: str) -> str:
     return path
 
 
-BODIES = {"PUT": {"name": "Tent", "category": "camping", "price": "129.00", "stock": 10}, "POST": {"delta": 1}}
+# An existing product's PUT carries no stock (that is 400); a stock adjustment needs its Idempotency-Key.
+BODIES = {
+    "/tenants/{tenant_id}/products/{product_id}": {"name": "Tent", "category": "camping", "price": "129.00"},
+    "/tenants/{tenant_id}/products/{product_id}/stock": {"delta": 1},
+    "/tenants/{tenant_id}/orders/{order_id}/shipment": {"carrier": "DHL", "tracking_number": "JD0001"},
+}
 ROUTES = [
     ("GET", "/tenants/{tenant_id}/orders"),
+    ("POST", "/tenants/{tenant_id}/orders/{order_id}/delivered"),
     ("POST", "/tenants/{tenant_id}/orders/{order_id}/refund"),
+    ("POST", "/tenants/{tenant_id}/orders/{order_id}/shipment"),
     ("POST", "/tenants/{tenant_id}/products/{product_id}/stock"),
     ("PUT", "/tenants/{tenant_id}/products/{product_id}"),
 ]
 # What the tenant's own key gets where it is not 200: past the authorizer, refunding an order that
 # was just placed (never paid) is refused by the order's status.
-OWN_KEY_ANSWERS = {"/tenants/{tenant_id}/orders/{order_id}/refund": (409, "ORDER_NOT_REFUNDABLE")}
+OWN_KEY_ANSWERS = {
+    "/tenants/{tenant_id}/orders/{order_id}/refund": (409, "ORDER_NOT_REFUNDABLE"),
+    "/tenants/{tenant_id}/orders/{order_id}/delivered": (409, "ORDER_NOT_DELIVERABLE"),  # not shipped yet
+    "/tenants/{tenant_id}/orders/{order_id}/shipment": (409, "ORDER_NOT_SHIPPABLE"),  # acme's card order, unpaid
+}
 
 
 def test_exactly_the_admin_routes_of_the_contract_need_a_key():
@@ -56,7 +67,7 @@ def test_exactly_the_admin_routes_of_the_contract_need_a_key():
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_missing_key_is_401_envelope(api, method, path):
-    response = api.call(method, concrete(api, path), body=BODIES.get(method))
+    response = api.call(method, concrete(api, path), body=BODIES.get(path))
     assert (response.status_code, response.data) == (401, UNAUTHORIZED)
 
 
@@ -76,14 +87,14 @@ def test_missing_key_is_401_envelope(api, method, path):
 )
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_unknown_key_is_401_envelope(api, method, path, key):
-    response = api.call(method, concrete(api, path), body=BODIES.get(method), headers={"X-Api-Key": key})
+    response = api.call(method, concrete(api, path), body=BODIES.get(path), headers={"X-Api-Key": key})
     assert (response.status_code, response.data) == (401, UNAUTHORIZED)
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_key_of_another_tenant_is_403_and_changes_nothing(api, method, path):
     before = api.get("/tenants/acme/products/tent-2p").data
-    response = api.call(method, concrete(api, path), body=BODIES.get(method), headers=admin(GLOBEX_KEY))
+    response = api.call(method, concrete(api, path), body=BODIES.get(path), headers=admin(GLOBEX_KEY))
     assert response.status_code == 403
     assert response.data == {
         "error": {
@@ -102,7 +113,8 @@ def test_key_on_an_unknown_tenant_is_403_not_a_hint_that_it_exists(api):
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_own_key_is_accepted(api, method, path):
-    response = api.call(method, concrete(api, path), body=BODIES.get(method), headers=admin(ACME_KEY))
+    headers = admin(ACME_KEY) | ({"Idempotency-Key": "own-key"} if path.endswith("/stock") else {})
+    response = api.call(method, concrete(api, path), body=BODIES.get(path), headers=headers)
     if path in OWN_KEY_ANSWERS:
         assert (response.status_code, response.data["error"]["code"]) == OWN_KEY_ANSWERS[path]
     else:

@@ -21,6 +21,7 @@ def test_create_empty_cart(api):
         "subtotal": "0.00",
         "discount": "0.00",
         "net": "0.00",
+        "shipping": "0.00",
         "vat_rate": "0.20",
         "vat": "0.00",
         "total": "0.00",

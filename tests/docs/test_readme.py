@@ -269,6 +269,7 @@ def test_checkout_walkthrough(local_stack, demo_catalogue):
         "subtotal": "178.98",
         "discount": "0.00",
         "net": "178.98",
+        "shipping": "0.00",
         "vat_rate": "0.20",
         "vat": "35.80",
         "total": "214.78",

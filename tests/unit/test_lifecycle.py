@@ -46,6 +46,8 @@ def test_each_status_entered_publishes_one_event_named_for_it() -> None:
         "cancelled": "order_cancelled",
         "expired": "order_expired",
         "refunded": "order_refunded",
+        "shipped": "order_shipped",
+        "delivered": "order_delivered",
     }
 
 
@@ -61,6 +63,7 @@ def test_units_move_only_between_counters_and_every_unit_ends_somewhere() -> Non
         OrderStatus.EXPIRED: lifecycle.STOCK,
     }
     where[OrderStatus.REFUNDED] = lifecycle.STOCK
+    where |= {OrderStatus.SHIPPED: lifecycle.SOLD, OrderStatus.DELIVERED: lifecycle.SOLD}
     for row in lifecycle.TRANSITIONS:
         if row.units is not None:
             assert (where[row.source], where[row.target]) == row.units, row
