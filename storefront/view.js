@@ -270,7 +270,7 @@ export class View {
     this.dom.promoApplied.hidden = promo === null;
     this.dom.promoAppliedCode.textContent = promo ?? "";
     this.dom.totals.replaceChildren(
-      items.length ? render.totalsList(cart.totals, currency, { shippingChosen: Boolean(cart.delivery) }) : "",
+      items.length ? render.totalsList(cart.totals, currency, { shippingChosen: Boolean(cart.delivery?.method) }) : "",
     );
     if (delivery) this.showShippingMethods(delivery, currency);
     this.showCheckingOut(checkingOut, items.length > 0);
