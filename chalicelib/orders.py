@@ -23,7 +23,6 @@ from chalicelib.errors import NotFound, OrderNotCancellable, OrderNotDeliverable
 from chalicelib.ids import is_ulid
 from chalicelib.lifecycle import STOCK, OrderStatus, Transition
 from chalicelib.models import HOLD_QUEUE, OrderModel, ProductModel, status_key
-from chalicelib.observability import logger
 
 TOKEN_BYTES = 32
 # Each replay of a checkout hands out a token of its own; the cap keeps a replaying client from
@@ -294,12 +293,11 @@ def _move(
         contention.raise_if_permanent(exc)
         # Every action is an update, so PynamoDB keeps their order: the order's own comes first.
         codes = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
-        if "ConditionalCheckFailed" in codes[1:] and codes[0] != "ConditionalCheckFailed":
-            # Units not where the move takes them from: off the shelf meanwhile (a late payment),
-            # or, from any other counter, bookkeeping gone wrong, which is never made worse.
-            if move.units is None or move.units[0] != STOCK:
-                logger.error("Units not where the order's status says", order_id=order.order_id, move=str(move))
-                raise Unavailable("The order's units are not where its status says; it was left unchanged.") from None
+        # Units not on sale any more: a late payment finds the stock gone. From any other counter the
+        # units are missing only while a racing transition (its conflict reported on the order) moves
+        # them: read again, and the order's new status decides.
+        product_refused = "ConditionalCheckFailed" in codes[1:] and codes[0] != "ConditionalCheckFailed"
+        if product_refused and move.units is not None and move.units[0] == STOCK:
             return Moved.SHORT
         return Moved.CHANGED
     order.status = move.target.value

@@ -242,7 +242,7 @@ def stack_aws(local_stack, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in list(__import__("os").environ) if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
     for name, value in local_stack.env.items():
-        if name.startswith(("AWS_", "CARTWISE_")) or name == "STRIPE_API_BASE":
+        if name.startswith(("AWS_", "CARTWISE_")) or name in ("STRIPE_API_BASE", "CLIENT_LIMITS"):
             monkeypatch.setenv(name, value)
     reset_process_state("local-stack")
     yield

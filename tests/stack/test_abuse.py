@@ -42,7 +42,13 @@ def shopper(api_url: str, address: str) -> httpx.Client:
 def fresh_product(tenant_id: str, stock: int) -> str:
     product_id = f"abuse-{new_ulid().lower()}"
     ProductModel(
-        tenant_id, product_id, name="Sought after", category="camping", price=Decimal("5.00"), stock=stock
+        tenant_id,
+        product_id,
+        name="Sought after",
+        description="Everyone wants one.",
+        category="camping",
+        price=Decimal("5.00"),
+        stock=stock,
     ).save()
     return product_id
 

@@ -63,7 +63,7 @@ def test_the_compose_commands_provision_and_serve(
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     tables = session.client("dynamodb", endpoint_url=aws_stand_in).list_tables()["TableNames"]
     assert set(tables) == {
-        f"cartwise-dev-{entity}" for entity in ("tenants", "products", "carts", "orders", "idempotency")
+        f"cartwise-dev-{entity}" for entity in ("tenants", "products", "carts", "orders", "idempotency", "limits")
     }
     flag = session.client("ssm", endpoint_url=aws_stand_in).get_parameter(Name="/cartwise/dev/flags/UPSELL_ENABLED")
     assert flag["Parameter"]["Value"] == "true"
