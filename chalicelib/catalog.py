@@ -14,7 +14,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clients, contention, cursors, idempotency
-from chalicelib.errors import BadRequest, NotFound, OutOfStock, Unavailable
+from chalicelib.errors import BadRequest, NotFound, OutOfStock
 from chalicelib.ids import is_product_id
 from chalicelib.models import ProductModel, category_key
 
@@ -41,7 +41,7 @@ class ProductFields:
     description: str
     category: str
     price: Decimal
-    stock: int | None  # None: leave the stock as it is (0 for a new product)
+    stock: int | None  # a new product's initial stock; None: as it is (0 for a new product)
     tags: list[str]
     complements: list[str]
 
@@ -91,6 +91,83 @@ def product_from_record(tenant_id: str, record: dict) -> ProductModel:
     )
 
 
+class LiveHolds(Exception):
+    """An operator's bulk write refused because it would overwrite units held by unpaid orders."""
+
+
+# A transaction takes at most 100 actions: a re-seed of up to 100 products is all or nothing.
+RESEED_BATCH = 100
+
+
+def units_held(tenant_id: str, product_ids: Iterable[str] | None = None) -> dict[str, int]:
+    """The tenant's products (of `product_ids`, if given) with units in `reserved`, held by orders
+    awaiting payment: product id -> units. A consistent Query of the tenant's partition, for
+    operators' tools (never on a request's path)."""
+    wanted = None if product_ids is None else set(product_ids)
+    found = ProductModel.query(
+        tenant_id,
+        consistent_read=True,
+        filter_condition=ProductModel.reserved > 0,
+        attributes_to_get=["product_id", "reserved"],
+    )
+    return {p.product_id: int(p.reserved) for p in found if wanted is None or p.product_id in wanted}
+
+
+def holds_message(tenant_id: str, held: dict[str, int]) -> str:
+    units = ", ".join(f"{product_id} ({count})" for product_id, count in sorted(held.items())) or "released since"
+    return (
+        f"{tenant_id}: units are held by orders awaiting payment: {units}. Nothing was written. Let those"
+        " orders be paid, expire or be cancelled first, then run this again."
+    )
+
+
+def refuse_live_holds(tenant_id: str, product_ids: Iterable[str]) -> None:
+    """LiveHolds when one of these products holds units for an order awaiting payment."""
+    held = units_held(tenant_id, product_ids)
+    if held:
+        raise LiveHolds(holds_message(tenant_id, held))
+
+
+def reseed_products(tenant_id: str, records: Sequence[dict]) -> None:
+    """Write products from plain records (data/tenants/*.json): catalogue fields and stock as the
+    records have them, nothing reserved, co-purchase counts cleared; `sold` is kept, so a refund or
+    cancel of an order placed earlier still finds its units.
+
+    Refused (LiveHolds, nothing written) when one of these products holds units for an order awaiting
+    payment: overwriting `reserved` would lose them. Each write is conditioned on it, so a checkout
+    that holds units after the check fails the whole transaction (up to RESEED_BATCH products).
+    """
+    refuse_live_holds(tenant_id, (record["product_id"] for record in records))
+    for start in range(0, len(records), RESEED_BATCH):
+        batch = [product_from_record(tenant_id, record) for record in records[start : start + RESEED_BATCH]]
+        try:
+            with TransactWrite(connection=clients.dynamodb()) as transaction:
+                for product in batch:
+                    transaction.update(
+                        ProductModel(tenant_id, product.product_id),
+                        actions=[
+                            ProductModel.name.set(product.name),
+                            ProductModel.description.set(product.description),
+                            ProductModel.category.set(product.category),
+                            ProductModel.category_key.set(product.category_key),
+                            ProductModel.price.set(product.price),
+                            ProductModel.stock.set(product.stock),
+                            ProductModel.reserved.set(0),
+                            ProductModel.sold.set(ProductModel.sold | 0),
+                            ProductModel.tags.set(product.tags),
+                            ProductModel.complements.set(product.complements),
+                            ProductModel.co_purchases.set({}),
+                        ],
+                        condition=ProductModel.reserved.does_not_exist() | (ProductModel.reserved == 0),
+                    )
+        except TransactWriteError as exc:
+            codes = [reason.code if reason else None for reason in exc.cancellation_reasons or []]
+            if "ConditionalCheckFailed" not in codes:
+                raise
+            held = units_held(tenant_id, (product.product_id for product in batch))
+            raise LiveHolds(holds_message(tenant_id, held)) from None
+
+
 def get_products(
     tenant_id: str, product_ids: Iterable[str], consistent: bool = False, attributes: Sequence[Any] | None = None
 ) -> dict[str, ProductModel]:
@@ -108,8 +185,10 @@ def upsert_product(tenant_id: str, product_id: str, fields: ProductFields) -> tu
     """Create or replace a product in ONE UpdateItem; True when it was created.
 
     Only the operator's fields are set: `reserved`, `sold` and `co_purchases` of an existing product are
-    kept (and start at 0 and {} for a new one), so a replace racing a checkout loses nothing. So is
-    `stock` when the operator leaves it out: fixing a typo during a sale must not reset it.
+    kept (and start at 0 and {} for a new one), so a replace racing a checkout loses nothing. `stock`
+    is an existing product's own: it changes only through adjustments (`adjust_stock`, each once per
+    key), so a `stock` here is for a new product only; for an existing one it is 400 and nothing is
+    written (the write is conditioned on the product not existing yet, so a racing creation is too).
     """
     stock = ProductModel.stock | 0 if fields.stock is None else fields.stock
     actions = [
@@ -125,7 +204,19 @@ def upsert_product(tenant_id: str, product_id: str, fields: ProductFields) -> tu
         ProductModel.sold.set(ProductModel.sold | 0),
         ProductModel.co_purchases.set(ProductModel.co_purchases | {}),
     ]
-    old = ProductModel._get_connection().update_item(tenant_id, product_id, actions=actions, return_values=ALL_OLD)
+    condition = None if fields.stock is None else ProductModel.product_id.does_not_exist()
+    try:
+        old = ProductModel._get_connection().update_item(
+            tenant_id, product_id, actions=actions, condition=condition, return_values=ALL_OLD
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        raise BadRequest.for_field(
+            "stock",
+            f"Product {product_id!r} exists: its stock changes only through POST .../products/{product_id}/stock.",
+            "not settable on an existing product; leave it out, and adjust the stock with a delta",
+        ) from None
     old_item = old.get("Attributes") or {}
     if fields.stock is None:
         fields = ProductFields(**{**vars(fields), "stock": int(old_item.get("stock", {}).get("N", 0))})
@@ -133,12 +224,14 @@ def upsert_product(tenant_id: str, product_id: str, fields: ProductFields) -> tu
     return product, not old_item
 
 
-def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: str | None = None) -> ProductModel:
-    """Add `delta` to the sellable stock, keeping it within 0..MAX_STOCK; applied once per Idempotency-Key."""
+def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: str) -> ProductModel:
+    """Add `delta` to the sellable stock, keeping it within 0..MAX_STOCK, once per Idempotency-Key.
+
+    The key is required (the API answers 400 without one): an adjustment whose answer was lost and
+    that is sent again must not count twice, so every adjustment is recorded with its key.
+    """
     if not is_product_id(product_id):
         raise NotFound(f"Product {product_id!r} not found.", {"product_id": product_id})
-    if idempotency_key is None:
-        return _add_stock(tenant_id, product_id, delta)
     use = idempotency.KeyUse.of(tenant_id, "adjust_stock", idempotency_key, product_id=product_id, delta=delta)
 
     def replay() -> ProductModel | None:
@@ -149,25 +242,9 @@ def adjust_stock(tenant_id: str, product_id: str, delta: int, idempotency_key: s
         attempt=lambda: _adjust_once(tenant_id, product_id, delta, use),
         replay=replay,
         refusals=(NotFound, OutOfStock, BadRequest),
+        attempts=contention.STOCK_ADJUST_ATTEMPTS,
     )
     return product
-
-
-def _add_stock(tenant_id: str, product_id: str, delta: int) -> ProductModel:
-    """One conditional UpdateItem (ADD): concurrent adjustments never conflict, the bounds hold."""
-    bound = ProductModel.stock >= -delta if delta < 0 else ProductModel.stock <= MAX_STOCK - delta
-    for _ in contention.attempts():
-        product = ProductModel(tenant_id, product_id)
-        try:
-            product.update(actions=[ProductModel.stock.add(delta)], condition=ProductModel.product_id.exists() & bound)
-            return product
-        except UpdateError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
-        # Why it failed, for the answer: the write itself was all or nothing. If the bounds hold
-        # now, the stock moved in between, and the same write may simply go again.
-        _check_bounds(get_product(tenant_id, product_id, consistent=True), delta)
-    raise Unavailable("The stock keeps changing while it is adjusted, please retry.")
 
 
 def _check_bounds(product: ProductModel, delta: int) -> None:

@@ -18,6 +18,10 @@ CAP_SECONDS = 0.25
 ATTEMPTS = 6
 # A cart is edited in bursts (one shopper's clicks, several tabs): a little more patience.
 CART_EDIT_ATTEMPTS = 8
+# A stock adjustment writes the exact figure it read plus its delta (so its answer and a replay are
+# exact), and loses to every adjustment of the same product in between: an operator's burst of
+# restocks to one product needs more patience than a checkout (it goes on for about 2 s at most).
+STOCK_ADJUST_ATTEMPTS = 12
 # The orders stream's counting: a failed batch is retried by Lambda, so fewer, longer pauses.
 STREAM_ATTEMPTS = 5
 STREAM_BASE_SECONDS = 0.05

@@ -128,6 +128,7 @@ def perform(
     attempt: Callable[[], Outcome | None],
     replay: Callable[[], Outcome | None],
     refusals: tuple[type[CartwiseError], ...],
+    attempts: int = contention.ATTEMPTS,
 ) -> tuple[Outcome, bool]:
     """Run `attempt` until it commits (True) or its key's earlier outcome is replayed (False).
 
@@ -136,7 +137,7 @@ def perform(
     the race (it closed the cart, took the stock), so `replay` is asked before it is answered.
     """
     caught: tuple[type[Exception], ...] = (*refusals, KeyTaken)
-    for _ in contention.attempts():
+    for _ in contention.attempts(attempts):
         try:
             outcome = attempt()
         except caught as refusal:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pynamodb.attributes import TTLAttribute
+from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
 from chalicelib import catalog, clients, digests, shipping
@@ -68,14 +69,38 @@ def add_missing_indexes(model: type[Model]) -> None:
 
 
 def move_reserved_to_sold(tenant_id: str) -> int:
-    """Orders of versions before decision 15 held their units in `reserved`; with no payments yet, all of
-    it is sold. Returns how many products changed; each update is conditioned on the figure read."""
-    moved = 0
-    for product in ProductModel.query(tenant_id, filter_condition=ProductModel.reserved > 0):
-        ProductModel(tenant_id, product.product_id).update(
-            actions=[ProductModel.sold.add(product.reserved), ProductModel.reserved.add(-product.reserved)],
-            condition=ProductModel.reserved == product.reserved,
+    """Orders of versions before decision 15 held their units in `reserved`; with no payments then, all
+    of it is sold. Returns how many products changed; each update is conditioned on the figure read.
+
+    Since card payments, `reserved` also holds the units of orders awaiting payment, which must stay
+    there: while the tenant has one, this is refused (catalog.LiveHolds) and nothing moves. The
+    products are read before the orders, both consistently, so a checkout that holds units after the
+    products were read changes a figure read and fails its update (refused likewise, and what was
+    moved before it was units of earlier orders).
+    """
+    products = list(ProductModel.query(tenant_id, consistent_read=True, filter_condition=ProductModel.reserved > 0))
+    awaiting = OrderModel.query(tenant_id, consistent_read=True, filter_condition=OrderModel.hold_queue.exists())
+    first = next(iter(awaiting), None)
+    if first is not None:
+        raise catalog.LiveHolds(
+            f"{tenant_id}: orders await payment (one is {first.order_id}) and hold their units in `reserved`:"
+            " moving it to `sold` would count those holds as sold. Nothing was moved. Run this before the"
+            " tenant takes card orders, or when none awaits payment."
         )
+    moved = 0
+    for product in products:
+        try:
+            ProductModel(tenant_id, product.product_id).update(
+                actions=[ProductModel.sold.add(product.reserved), ProductModel.reserved.add(-product.reserved)],
+                condition=ProductModel.reserved == product.reserved,
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            raise catalog.LiveHolds(
+                f"{tenant_id}: {product.product_id}'s reserved units changed while they were moved (a"
+                f" checkout holds units now); {moved} products moved, the rest left as they were."
+            ) from None
         moved += 1
     return moved
 
@@ -130,11 +155,15 @@ def load_tenant_files(directory: Path = TENANT_DATA) -> list[dict]:
 
 
 def seed_tenant(data: dict) -> None:
-    """Write a tenant and its catalogue; re-running resets the demo stock.
+    """Write a tenant and its catalogue; re-running resets the demo stock (catalog.reseed_products).
+
+    Refused before anything is written (catalog.LiveHolds) while one of its products holds units for
+    an order awaiting payment: a re-seed would lose them.
 
     Its `payment` block, when there is one, sets the payment mode and stores the Stripe keys as
     `python -m scripts.tenants set-payment` does; without one, the tenant keeps what it had.
     """
+    catalog.refuse_live_holds(data["tenant_id"], (record["product_id"] for record in data["products"]))
     tenant = TenantModel(
         data["tenant_id"],
         name=data["name"],
@@ -165,9 +194,7 @@ def seed_tenant(data: dict) -> None:
             secret_key=payment.get("secret_key"),
             webhook_secret=payment.get("webhook_secret"),
         )
-    with ProductModel.batch_write() as batch:
-        for record in data["products"]:
-            batch.save(catalog.product_from_record(data["tenant_id"], record))
+    catalog.reseed_products(data["tenant_id"], data["products"])
 
 
 def ensure_flag(name: str, value: str) -> None:
@@ -316,18 +343,21 @@ def main() -> None:
         help="count these tenants' units held by earlier versions' orders as sold (one-off, after an upgrade)",
     )
     args = parser.parse_args()
-    provision(
-        seed=args.seed,
-        upsell_enabled=args.upsell_enabled,
-        api_url=args.api_url,
-        stripe_js_url=args.stripe_js_url,
-        localstripe_url=args.localstripe_url,
-        webhook_api_url=args.webhook_api_url,
-    )
-    for tenant_id in args.backfill_index_keys:
-        print(f"indexes: {backfill_index_keys(tenant_id)} products and orders of {tenant_id} backfilled")
-    for tenant_id in args.move_reserved_to_sold:
-        print(f"sold units: {move_reserved_to_sold(tenant_id)} products of {tenant_id} moved from reserved")
+    try:
+        provision(
+            seed=args.seed,
+            upsell_enabled=args.upsell_enabled,
+            api_url=args.api_url,
+            stripe_js_url=args.stripe_js_url,
+            localstripe_url=args.localstripe_url,
+            webhook_api_url=args.webhook_api_url,
+        )
+        for tenant_id in args.backfill_index_keys:
+            print(f"indexes: {backfill_index_keys(tenant_id)} products and orders of {tenant_id} backfilled")
+        for tenant_id in args.move_reserved_to_sold:
+            print(f"sold units: {move_reserved_to_sold(tenant_id)} products of {tenant_id} moved from reserved")
+    except catalog.LiveHolds as refusal:
+        raise SystemExit(f"refused: {refusal}") from None  # exit status 1, the reason on stderr
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chalice import Blueprint
 
 from chalicelib import limits
-from chalicelib.errors import BadRequest, PayloadTooLarge, error_response
+from chalicelib.errors import BadRequest, IdempotencyKeyRequired, PayloadTooLarge, error_response
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, ValidationError
@@ -92,6 +92,17 @@ def count_request(request: Any, tenant: Any, group: str) -> str | None:
     client = client_of(request)
     limits.count_request(tenant.tenant_id, tenant.limits, client, group)
     return client
+
+
+def required_idempotency_key(headers: Mapping[str, str], operation: str) -> str:
+    """The request's Idempotency-Key, which `operation` (for the message) cannot do without: 400
+    IDEMPOTENCY_KEY_REQUIRED when it is missing, before anything is read or written."""
+    value = idempotency_key(headers)
+    if value is None:
+        raise IdempotencyKeyRequired(
+            f"{operation} needs an Idempotency-Key header: sent again with the same key, it is applied once."
+        )
+    return value
 
 
 def idempotency_key(headers: Mapping[str, str]) -> str | None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from chalice import Response
 
 from chalicelib import catalog, orders
-from chalicelib.api import ApiBlueprint, idempotency_key, parse_body, parse_query, shapes
+from chalicelib.api import ApiBlueprint, parse_body, parse_query, required_idempotency_key, shapes
 from chalicelib.api.auth import admin_key, admin_tenant
 from chalicelib.errors import BadRequest
 from chalicelib.ids import is_product_id
@@ -47,6 +47,8 @@ def adjust_stock(tenant_id: str, product_id: str) -> dict:
 
     tenant = admin_tenant(blueprint.current_request, tenant_id)
     request = blueprint.current_request
+    # Without a key, an adjustment whose answer was lost could not be told from a second one.
+    key = required_idempotency_key(request.headers, "A stock adjustment")
     body = parse_body(request.raw_body, StockAdjustBody)
-    product = catalog.adjust_stock(tenant.tenant_id, product_id, body.delta, idempotency_key(request.headers))
+    product = catalog.adjust_stock(tenant.tenant_id, product_id, body.delta, key)
     return shapes.product(product, tenant.currency)

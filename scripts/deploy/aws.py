@@ -117,13 +117,16 @@ def seed_demo_data(stage: str) -> list[str]:
     `python -m scripts.tenants rotate-key`, Stripe keys from `set-payment`.
     """
     os.environ["CARTWISE_STAGE"] = stage
-    from chalicelib import clients
+    from chalicelib import catalog, clients
     from scripts import provision
 
     clients.reset()
     seeded = []
     for data in provision.load_tenant_files():
-        provision.seed_tenant({key: value for key, value in data.items() if key not in PUBLISHED_SECRETS})
+        try:
+            provision.seed_tenant({key: value for key, value in data.items() if key not in PUBLISHED_SECRETS})
+        except catalog.LiveHolds as refusal:  # a re-seed of a stage that has taken card orders
+            raise DeployError(f"the demo data was not seeded again: {refusal}") from None
         seeded.append(data["tenant_id"])
     return seeded
 

@@ -5,11 +5,12 @@ acme is paid on delivery here (`acme_on_delivery`): the orders placed are confir
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import pytest
 
-from chalicelib.models import OrderModel, ProductModel
+from chalicelib.models import IdempotencyKeyModel, OrderModel, ProductModel
 from tests.admin import GLOBEX_KEY, admin
 from tests.conftest import product_record, set_stock
 
@@ -125,14 +126,14 @@ def test_upsert_creates_201_then_replaces_200(api):
     assert created.data == MUG_OUT
     assert api.get(f"{PRODUCTS}/mug-blue").data == MUG_OUT
 
-    replaced = api.put(f"{PRODUCTS}/mug-blue", {"name": "Red mug", "category": "kitchen", "price": "9.90", "stock": 0})
+    replaced = api.put(f"{PRODUCTS}/mug-blue", {"name": "Red mug", "category": "kitchen", "price": "9.90"})
     assert replaced.status_code == 401  # no key, nothing changed
     replaced = api.put(
-        f"{PRODUCTS}/mug-blue", {"name": "Red mug", "category": "kitchen", "price": "9.90", "stock": 0}, headers=admin()
+        f"{PRODUCTS}/mug-blue", {"name": "Red mug", "category": "kitchen", "price": "9.90"}, headers=admin()
     )
     assert replaced.status_code == 200
     assert "Location" not in replaced.headers
-    expected = {**MUG_OUT, "name": "Red mug", "price": "9.90", "stock": 0, "description": "", "tags": []}
+    expected = {**MUG_OUT, "name": "Red mug", "price": "9.90", "stock": 40, "description": "", "tags": []}
     assert replaced.data == expected
     assert api.get(f"{PRODUCTS}/mug-blue").data == expected
     record = product_record("acme", "mug-blue")
@@ -145,11 +146,11 @@ def test_upsert_keeps_sold_and_co_purchase_counts(api, aws):
     before = product_record("acme", "tent-2p")
     assert before.sold == 2
 
-    body = {"name": "Tent v2", "category": "camping", "price": "139.00", "stock": 5}
+    body = {"name": "Tent v2", "category": "camping", "price": "139.00"}
     assert api.put(f"{PRODUCTS}/tent-2p", body, headers=admin()).status_code == 200
 
     after = product_record("acme", "tent-2p")
-    assert (after.name, after.price, after.stock, after.sold) == ("Tent v2", Decimal("139.00"), 5, 2)
+    assert (after.name, after.price, after.stock, after.sold) == ("Tent v2", Decimal("139.00"), 8, 2)
     assert after.co_purchases.as_dict() == {"headlamp": 7}
 
 
@@ -164,6 +165,25 @@ def test_an_upsert_without_stock_leaves_the_stock_alone(api):
     assert (record.stock, record.sold) == (7, 3)
     created = api.put(f"{PRODUCTS}/mug-blue", {k: v for k, v in MUG.items() if k != "stock"}, headers=admin())
     assert (created.status_code, created.data["stock"], product_record("acme", "mug-blue").stock) == (201, 0, 0)
+
+
+def test_a_put_with_stock_of_an_existing_product_is_400_and_writes_nothing(api):
+    place_order(api, "tent-2p", 3)  # 10 seeded: 7 left to sell, 3 sold
+    before = api.get(f"{PRODUCTS}/tent-2p").data
+    body = {"name": "Tent v2", "category": "camping", "price": "139.00", "stock": 10}
+
+    response = api.put(f"{PRODUCTS}/tent-2p", body, headers=admin())
+
+    assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert [field["field"] for field in response.data["error"]["details"]["fields"]] == ["stock"]
+    assert api.get(f"{PRODUCTS}/tent-2p").data == before  # not the name either: nothing was written
+    record = product_record("acme", "tent-2p")
+    assert (record.stock, record.reserved, record.sold) == (7, 0, 3)
+    # ... a stock of 0 is a stock too, and the same body without it goes through
+    assert api.put(f"{PRODUCTS}/tent-2p", {**body, "stock": 0}, headers=admin()).status_code == 400
+    assert product_record("acme", "tent-2p").stock == 7
+    without = {k: v for k, v in body.items() if k != "stock"}
+    assert api.put(f"{PRODUCTS}/tent-2p", without, headers=admin()).data["stock"] == 7
 
 
 def test_a_new_product_starts_with_nothing_reserved_or_sold_and_no_counts(api):
@@ -218,7 +238,8 @@ def test_limits_themselves_are_accepted(api):
         "complements": [f"p{i}" for i in range(10)],
     }
     assert api.put(f"{PRODUCTS}/edge", body, headers=admin()).status_code == 201
-    assert api.put(f"{PRODUCTS}/edge", {**body, "price": "99999999.99"}, headers=admin()).status_code == 200
+    replaced = {k: v for k, v in body.items() if k != "stock"} | {"price": "99999999.99"}
+    assert api.put(f"{PRODUCTS}/edge", replaced, headers=admin()).status_code == 200
 
 
 def test_invalid_product_id_is_400(api):
@@ -239,7 +260,9 @@ def test_the_key_of_a_deleted_tenant_is_401(api, aws):
 
 
 def adjust(api, product_id, delta, key=None):
-    return api.post(f"{PRODUCTS}/{product_id}/stock", {"delta": delta}, headers=admin(key) if key else admin())
+    """One adjustment, under a key of its own."""
+    headers = {**(admin(key) if key else admin()), "Idempotency-Key": f"adjust-{uuid.uuid4()}"}
+    return api.post(f"{PRODUCTS}/{product_id}/stock", {"delta": delta}, headers=headers)
 
 
 def test_restock_and_remove(api):
@@ -276,8 +299,46 @@ def test_adjusting_an_unknown_product_is_404_and_creates_nothing(api, product_id
 
 @pytest.mark.parametrize("body", [{"delta": 0}, {"delta": 100_001}])
 def test_invalid_deltas_are_400(api, body):
-    response = api.post(f"{PRODUCTS}/headlamp/stock", body, headers=admin())
+    response = api.post(f"{PRODUCTS}/headlamp/stock", body, headers={**admin(), "Idempotency-Key": "k-invalid"})
     assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
+
+
+def test_an_adjustment_without_a_key_is_400_and_changes_nothing(api):
+    set_stock("acme", "headlamp", 5)
+    for body in ({"delta": 20}, {"delta": -5}, {"delta": 0}):
+        response = api.post(f"{PRODUCTS}/headlamp/stock", body, headers=admin())
+        assert (response.status_code, response.data["error"]["code"]) == (400, "IDEMPOTENCY_KEY_REQUIRED")
+        assert "Idempotency-Key" in response.data["error"]["message"]
+    assert product_record("acme", "headlamp").stock == 5
+    assert list(IdempotencyKeyModel.query("acme", consistent_read=True)) == []
+
+
+def test_a_lost_answer_retried_with_its_key_adjusts_once(api, monkeypatch):
+    """The adjustment commits, then its answer is lost (here: the view fails after the write, a 500);
+    the operator sends it again with the same key: 20 units added once, not twice."""
+    from chalicelib.api import admin as admin_routes
+
+    set_stock("acme", "headlamp", 5)
+    answer = admin_routes.shapes.product
+    lost = []
+
+    def lose_the_first_answer(product, currency):
+        if not lost:
+            lost.append(product.product_id)
+            raise ConnectionResetError("the answer never reached the operator")
+        return answer(product, currency)
+
+    monkeypatch.setattr(admin_routes.shapes, "product", lose_the_first_answer)
+    first = adjust_with_key(api, "headlamp", 20, "restock-lost")
+    assert (first.status_code, lost) == (500, ["headlamp"])
+    assert product_record("acme", "headlamp").stock == 25  # it was applied
+
+    again = adjust_with_key(api, "headlamp", 20, "restock-lost")
+
+    assert (again.status_code, again.data["stock"]) == (200, 25)
+    assert product_record("acme", "headlamp").stock == 25  # once: 5 + 20, not 45
+    assert adjust_with_key(api, "headlamp", 20, "restock-lost").data["stock"] == 25
+    assert product_record("acme", "headlamp").stock == 25
 
 
 def test_an_adjustment_retried_with_its_key_is_applied_once_and_answered_the_same(api):
@@ -334,5 +395,9 @@ def adjust_with_key(api, product_id, delta, key):
 def test_another_tenants_key_is_forbidden_and_its_own_tenant_has_no_such_product(api):
     response = adjust(api, "tent-2p", 5, key=GLOBEX_KEY).status_code
     assert response == 403
-    response = api.post("/tenants/globex/products/tent-2p/stock", {"delta": 5}, headers=admin(GLOBEX_KEY))
+    response = api.post(
+        "/tenants/globex/products/tent-2p/stock",
+        {"delta": 5},
+        headers={**admin(GLOBEX_KEY), "Idempotency-Key": "globex-1"},
+    )
     assert response.status_code == 404

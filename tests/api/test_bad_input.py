@@ -52,7 +52,9 @@ def shop(api):
 
 
 def send(api, method: str, path: str, raw: bytes | str, key: bool = False):
-    return api.call(method, path, raw=raw, headers=admin() if key else None)
+    """`key`: with the admin key, and for a stock adjustment its Idempotency-Key too (required)."""
+    headers = {**admin(), **({"Idempotency-Key": "bad-input"} if path.endswith("/stock") else {})} if key else None
+    return api.call(method, path, raw=raw, headers=headers)
 
 
 # Every route that reads a body, as (method, path template); {cart} is the shop's cart.

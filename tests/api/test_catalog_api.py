@@ -1,4 +1,5 @@
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,86 @@ def test_an_upgrade_counts_units_held_by_earlier_orders_as_sold(api, aws):
     assert move_reserved_to_sold("acme") == 0
     headlamp = product_record("acme", "headlamp")
     assert (headlamp.stock, headlamp.reserved, headlamp.sold) == (28, 0, 2)
+
+
+def hold_a_tent(api) -> str:
+    """A card checkout at acme (a stripe shop in the demo data): its order awaits payment, 1 tent held."""
+    cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": "tent-2p", "quantity": 1}]}).data["cart_id"]
+    placed = api.post(f"/tenants/acme/carts/{cart_id}/checkout", headers={"Idempotency-Key": f"hold-{cart_id}"})
+    assert (placed.status_code, placed.data["order"]["status"]) == (201, "pending_payment")
+    return placed.data["order"]["order_id"]
+
+
+def counters(product_id: str) -> tuple[int, int, int]:
+    from tests.conftest import product_record
+
+    product = product_record("acme", product_id)
+    return int(product.stock), int(product.reserved), int(product.sold)
+
+
+def test_the_upgrade_refuses_to_count_the_holds_of_unpaid_orders_as_sold(api, aws):
+    from chalicelib import catalog
+    from chalicelib.models import ProductModel
+    from scripts.provision import move_reserved_to_sold
+
+    hold_a_tent(api)  # tent-2p: 10 seeded, 9 to sell, 1 held
+    ProductModel("acme", "headlamp").update(actions=[ProductModel.stock.add(-2), ProductModel.reserved.add(2)])
+
+    with pytest.raises(catalog.LiveHolds, match=r"^acme: orders await payment \(one is [0-9A-Z]{26}\)"):
+        move_reserved_to_sold("acme")
+
+    assert (counters("tent-2p"), counters("headlamp")) == ((9, 1, 0), (28, 2, 0))  # nothing moved
+
+
+def test_a_reseed_refuses_to_overwrite_units_held_by_unpaid_orders(api, aws):
+    from chalicelib import catalog
+    from chalicelib.models import ProductModel, TenantModel
+    from scripts.provision import seed_tenant
+
+    order_id = hold_a_tent(api)
+    # What a re-seed would write back as the data has it, had it written anything:
+    TenantModel("acme").update(actions=[TenantModel.name.set("Acme, renamed")])
+    ProductModel("acme", "headlamp").update(actions=[ProductModel.price.set(Decimal("1.00"))])
+
+    with pytest.raises(catalog.LiveHolds, match=r"acme: units are held by orders awaiting payment: tent-2p \(1\)"):
+        seed_tenant(SEED["acme"])
+
+    assert counters("tent-2p") == (9, 1, 0)  # the hold is intact, and nothing else was written
+    assert TenantModel.get("acme", consistent_read=True).name == "Acme, renamed"
+    assert ProductModel.get("acme", "headlamp", consistent_read=True).price == Decimal("1.00")
+    # Once the hold is given back (here the order is cancelled), the re-seed goes through.
+    cancel = api.post(f"/tenants/acme/orders/{order_id}/cancel", headers={"X-Api-Key": SEED["acme"]["demo_admin_key"]})
+    assert (cancel.status_code, cancel.data["status"]) == (200, "cancelled")
+    seed_tenant(SEED["acme"])
+    assert counters("tent-2p") == (10, 0, 0)
+
+
+def test_a_reseed_keeps_the_units_sold_so_a_later_refund_still_finds_them(api, aws, acme_on_delivery):
+    from scripts.provision import seed_tenant
+
+    cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": "tent-2p", "quantity": 2}]}).data["cart_id"]
+    order_id = api.post(f"/tenants/acme/carts/{cart_id}/checkout").data["order"]["order_id"]
+    assert counters("tent-2p") == (8, 0, 2)
+
+    seed_tenant({**SEED["acme"], "payment": {**SEED["acme"]["payment"], "mode": "on_delivery"}})
+
+    assert counters("tent-2p") == (10, 0, 2)  # the demo stock again; the 2 units with the shopper still sold
+    cancel = api.post(f"/tenants/acme/orders/{order_id}/cancel", headers={"X-Api-Key": SEED["acme"]["demo_admin_key"]})
+    assert (cancel.status_code, cancel.data["status"]) == (200, "cancelled")
+    assert counters("tent-2p") == (12, 0, 0)
+
+
+def test_the_provision_command_refuses_with_the_reason_and_status_1(api, aws, monkeypatch, capsys):
+    from scripts import provision
+
+    hold_a_tent(api)
+    monkeypatch.setattr("sys.argv", ["provision", "--seed"])
+    with pytest.raises(SystemExit) as refused:
+        provision.main()
+    assert str(refused.value.code).startswith("refused: acme: units are held by orders awaiting payment: tent-2p (1).")
+    assert counters("tent-2p") == (9, 1, 0)
+    monkeypatch.setattr("sys.argv", ["provision", "--move-reserved-to-sold", "acme"])
+    with pytest.raises(SystemExit) as refused:
+        provision.main()
+    assert str(refused.value.code).startswith("refused: acme: orders await payment")
+    assert counters("tent-2p") == (9, 1, 0)

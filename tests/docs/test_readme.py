@@ -54,7 +54,7 @@ NOT_YET_MARKED = {"docs/deploy.md", "docs/upsell.md"}
 BARE_PATH = "/usr/local/bin:/usr/bin:/bin"
 GLOBAL_FLAG = "/cartwise/dev/flags/UPSELL_ENABLED"
 ACME_OVERRIDE = "/cartwise/dev/tenants/acme/flags/UPSELL_ENABLED"
-LOCAL_GROUPS = {"checkout", "shell", "flag", "keys", "llm-log"}
+LOCAL_GROUPS = {"checkout", "shell", "flag", "keys", "stock", "llm-log"}
 FENCE = re.compile(r"^```(?P<info>[^\n`]*)\n(?P<body>.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 ENV_ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=")
 # aws CLI options that are not members of an operation's input shape.
@@ -197,15 +197,24 @@ def global_flag_on(local_stack: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def demo_catalogue(stack_aws: None) -> None:
+def demo_catalogue(local_stack: Any, stack_aws: None) -> None:
     """acme as `make run` seeds it, which is what the README assumes.
 
     The session stack is shared: other tests buy, restock and (schemathesis, with the admin key)
     rewrite acme's products. Re-seeding rewrites the tenant and its 16 demo products (prices, stock,
-    reserved) and touches nothing else.
+    reserved; the units sold are kept) and touches nothing else. It refuses to overwrite units held
+    by orders awaiting payment (acme takes cards, and the README's checkout leaves one awaiting its
+    payment), so acme's are cancelled first, with the admin key, as an operator would.
     """
+    from chalicelib.models import OrderModel
     from scripts.provision import load_tenant_files, seed_tenant
+    from tests.admin import ACME_KEY
 
+    awaiting = OrderModel.query("acme", consistent_read=True, filter_condition=OrderModel.hold_queue.exists())
+    with httpx.Client(base_url=local_stack.api_url, timeout=30) as http:
+        for order in awaiting:
+            cancel = http.post(f"/tenants/acme/orders/{order.order_id}/cancel", headers={"X-Api-Key": ACME_KEY})
+            assert cancel.status_code in (200, 409), cancel.text  # 409: paid or lapsed meanwhile
     (acme,) = [data for data in load_tenant_files() if data["tenant_id"] == "acme"]
     seed_tenant(acme)
 
@@ -238,6 +247,7 @@ def test_blocks_are_collected_from_the_readme_and_every_docs_page():
         "shell": "docs/operations.md",
         "flag": "docs/operations.md",
         "keys": "docs/operations.md",
+        "stock": "docs/operations.md",
         "llm-log": "docs/operations.md",
     }
 
@@ -354,6 +364,22 @@ def test_key_rotation(local_stack):
     stored = dynamodb.get_item(TableName=table, Key={"tenant_id": {"S": "initech"}}, ConsistentRead=True)["Item"]
     assert stored["api_key_hashes"]["SS"] == [hashlib.sha256(new_key.encode()).hexdigest()]
     assert stored["currency"]["S"] == "EUR"
+
+
+def test_stock_adjustments(local_stack, demo_catalogue):
+    """docs/operations.md: an adjustment with its key, the same again (applied once), one without a
+    key and a PUT that sets an existing product's stock (both 400, nothing written)."""
+    from chalicelib.models import ProductModel
+
+    run = run_bash(localise(group_script("stock"), local_stack))
+    adjusted, again, keyless, put = run.outputs
+
+    assert (adjusted["product_id"], adjusted["stock"]) == ("headlamp", 50)  # 30 seeded, 20 added
+    assert again == adjusted
+    assert keyless["error"]["code"] == "IDEMPOTENCY_KEY_REQUIRED"
+    assert (put["error"]["code"], [f["field"] for f in put["error"]["details"]["fields"]]) == ("BAD_REQUEST", ["stock"])
+    headlamp = ProductModel.get("acme", "headlamp", consistent_read=True)
+    assert (headlamp.stock, headlamp.name) == (50, adjusted["name"])
 
 
 def test_llm_log_line(local_stack, demo_catalogue, global_flag_on, tmp_path):

@@ -41,10 +41,15 @@ def test_chalice_local_reads_the_key_from_x_api_key_and_answers_in_the_envelope(
     assert (response.status_code, response.json()["error"]["code"]) == (403, "FORBIDDEN")
 
 
+def keyed(index: int) -> dict[str, str]:
+    """The admin key and an Idempotency-Key of this adjustment's own (one per operator action)."""
+    return {**admin(), "Idempotency-Key": f"adjust-{index}-{new_ulid()}"}
+
+
 def test_twenty_concurrent_deltas_are_all_counted(shop, product):
     deltas = [-3] * 10 + [2] * 10  # whatever the order, stock never drops below 0
     url = f"/tenants/acme/products/{product}/stock"
-    responses = all_at_once(len(deltas), lambda i: shop.post(url, json={"delta": deltas[i]}, headers=admin()))
+    responses = all_at_once(len(deltas), lambda i: shop.post(url, json={"delta": deltas[i]}, headers=keyed(i)))
 
     assert [r.status_code for r in responses] == [200] * 20
     assert ProductModel.get("acme", product, consistent_read=True).stock == 30 - 30 + 20
@@ -53,7 +58,7 @@ def test_twenty_concurrent_deltas_are_all_counted(shop, product):
 
 def test_concurrent_removals_never_go_below_zero(shop, product):
     url = f"/tenants/acme/products/{product}/stock"
-    responses = all_at_once(20, lambda i: shop.post(url, json={"delta": -2}, headers=admin()))
+    responses = all_at_once(20, lambda i: shop.post(url, json={"delta": -2}, headers=keyed(i)))
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 15 + [409] * 5
