@@ -57,6 +57,7 @@ def shop(local_stack, dynamodb, ssm, monkeypatch, request) -> Iterator[Api]:
             monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.url)
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", ssm.url)
+    monkeypatch.setenv("CLIENT_LIMITS", "off")  # every checkout here is 127.0.0.1's, as in the session's stack
     monkeypatch.delenv("LLM_BASE_URL", raising=False)
     reset_process_state(f"faults:{request.node.name}")
     upsell.reset()
