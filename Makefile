@@ -50,10 +50,13 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# Every tier (tests/unit, api, stack, packaging, browser, docs; see tests/conftest.py) on one local stack.
+# Every tier (tests/unit, api, stack, packaging, browser, docs; see tests/conftest.py).
+# The unit and moto tiers over every CPU first (as test-fast), then the tiers that share the session's one
+# local stack (one JVM) in one process.
 test: lint
 	node --test tests/storefront/*.test.js
-	$(PY) -m pytest
+	$(PY) -m pytest tests/unit tests/api -n auto -q
+	$(PY) -m pytest tests/stack tests/packaging tests/browser tests/docs
 
 # The edit loop: tests/unit and tests/api only (no servers, no browser, no packaging), one worker per CPU.
 test-fast: install
