@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -537,3 +538,76 @@ def test_each_policy_allows_every_aws_call_of_its_function(
         ("ExpireHolds", stripe_secrets + "secret_key"),
     }
     assert {(s, o) for s, o, _ in prod_like.of("AdminKey")} == {("dynamodb", "GetItem")}
+
+    # The permissions boundary every role carries when the pipeline deploys (infra/deploy-role.yml)
+    # lets each of those calls through too: the effective permission is the policy and the boundary.
+    boundary = permissions_boundary()
+    for function in functions:
+        needed = {pair for call in prod_like.of(function) for pair in required_permissions(*call)}
+        needed |= set(stream_event_source_needs(template, function))
+        capped = sorted(
+            f"{action} on {resource}" for action, resource in needed if not allows(boundary, action, resource)
+        )
+        assert not capped, f"the permissions boundary denies {function}:\n" + "\n".join(capped)
+
+    # The stream function updates, on each table, only the attributes its policy names there, and
+    # its policy names no attribute it does not update (a tenant's admin key hashes least of all).
+    granted = updatable_attributes(function_statements(template, "OrderStream"))
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-"
+    assert granted == {
+        f"{table}products": {"tenant_id", "product_id", "co_purchases"},
+        f"{table}tenants": {"tenant_id", "best_sellers"},
+        f"{table}orders": {"tenant_id", "order_id", "co_purchases_counted_at"},
+    }
+    updated: dict[str, set[str]] = {}
+    for _, operation, params in prod_like.of("OrderStream"):
+        for arn, names in updates_of(operation, params):
+            assert names <= granted[arn], f"OrderStream updates {sorted(names - granted[arn])} of {arn}"
+            updated.setdefault(arn, set()).update(names)
+    assert updated == granted
+
+
+def permissions_boundary() -> list[dict[str, Any]]:
+    """The statements of the permissions boundary of infra/deploy-role.yml, resolved for this account."""
+    from cfnlint.decode import cfn_yaml
+
+    pipeline = json.loads(json.dumps(cfn_yaml.load(str(REPO / "infra" / "deploy-role.yml"))))
+    document = pipeline["Resources"]["AppPermissionsBoundary"]["Properties"]["PolicyDocument"]
+    return Resolve(pipeline, STAGE)(document["Statement"])
+
+
+def updatable_attributes(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """table ARN -> the attributes an UpdateItem may name there (`dynamodb:Attributes`, which every
+    UpdateItem statement of the function must carry: ForAllValues:StringEquals, so a request naming
+    any other attribute is denied), and UPDATED_* or no return values at most."""
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        if "dynamodb:UpdateItem" not in as_list(statement["Action"]):
+            continue
+        condition = statement.get("Condition", {})
+        assert as_list(statement["Action"]) == ["dynamodb:UpdateItem"], statement["Sid"]
+        assert set(condition) == {"ForAllValues:StringEquals", "StringEqualsIfExists"}, statement["Sid"]
+        assert condition["StringEqualsIfExists"] == {"dynamodb:ReturnValues": ["NONE", "UPDATED_OLD", "UPDATED_NEW"]}
+        for resource in as_list(statement["Resource"]):
+            granted[resource] = set(condition["ForAllValues:StringEquals"]["dynamodb:Attributes"])
+    return granted
+
+
+def updates_of(operation: str, params: dict[str, Any]) -> list[tuple[str, set[str]]]:
+    """(table ARN, the top-level attributes a request names: its key, what it updates, what its
+    condition reads) of every update in an UpdateItem or TransactWriteItems call."""
+    if operation == "UpdateItem":
+        updates = [params]
+    elif operation == "TransactWriteItems":
+        updates = [item["Update"] for item in params["TransactItems"] if "Update" in item]
+    else:
+        return []
+    found = []
+    for update in updates:
+        aliases = update.get("ExpressionAttributeNames", {})
+        expressions = " ".join(update.get(key, "") for key in ("UpdateExpression", "ConditionExpression"))
+        # PynamoDB names every attribute by placeholder; a path's head is one not after a ".".
+        names = {aliases[head] for head in re.findall(r"(?<![.\w])#\w+", expressions)}
+        table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{update['TableName']}"
+        found.append((table, names | set(update["Key"])))
+    return found

@@ -143,6 +143,149 @@ def test_the_service_role_creates_roles_only_with_the_boundary(pipeline: dict[st
     assert transforms.PERMISSIONS_BOUNDARY["Fn::If"][1] == {"Ref": "PermissionsBoundaryArn"}
 
 
+def unconditionally_allows(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+    """Whether an Allow statement without a Condition covers the call (and no Deny does)."""
+    if any(s["Effect"] == "Deny" and _matches(s, action, resource) for s in statements):
+        return False
+    return any(s["Effect"] == "Allow" and "Condition" not in s and _matches(s, action, resource) for s in statements)
+
+
+STACK_TAG = {"StringLike": {"aws:ResourceTag/aws:cloudformation:stack-name": "cartwise-*"}}
+
+
+def test_the_service_role_changes_only_the_apis_and_distributions_of_cartwise_stacks(pipeline: dict[str, Any]) -> None:
+    """Any other REST API or CloudFront distribution of the account is out of its reach: every grant on
+    an existing one is conditioned on the aws:cloudformation:stack-name tag CloudFormation puts on what
+    a cartwise-* stack creates; only creations (which change nothing that exists) are not."""
+    statements = role_statements(pipeline, "CloudFormationRole")
+    api = f"arn:aws:apigateway:{REGION}::/restapis/a1b2c3d4e5"
+    children = [
+        api,
+        f"{api}/stages/api",
+        f"{api}/resources/x1/methods/POST",
+        f"{api}/deployments",
+        f"{api}/gatewayresponses/THROTTLED",
+    ]
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        for resource in children:
+            assert allows(statements, f"apigateway:{method}", resource), (method, resource)
+            assert not unconditionally_allows(statements, f"apigateway:{method}", resource), (method, resource)
+    granting = [s for s in statements if s["Effect"] == "Allow" and _matches(s, "apigateway:PATCH", api)]
+    assert [s["Condition"] for s in granting] == [STACK_TAG]
+    # Creating an API is the one grant without a condition, on the collection only.
+    unconditioned = [
+        s for s in statements if "Condition" not in s and any(a.startswith("apigateway:") for a in as_list(s["Action"]))
+    ]
+    assert [(s["Action"], s["Resource"]) for s in unconditioned] == [
+        ("apigateway:POST", f"arn:aws:apigateway:{REGION}::/restapis")
+    ]
+
+    distribution = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2QWRUHEXAMPLE"
+    for action in (
+        "GetDistribution",
+        "GetDistributionConfig",
+        "UpdateDistribution",
+        "DeleteDistribution",
+        "UntagResource",
+    ):
+        assert allows(statements, f"cloudfront:{action}", distribution), action
+        assert not unconditionally_allows(statements, f"cloudfront:{action}", distribution), action
+        granting = [
+            s for s in statements if s["Effect"] == "Allow" and _matches(s, f"cloudfront:{action}", distribution)
+        ]
+        assert [s["Condition"] for s in granting] == [STACK_TAG], action
+    # Tags go on a distribution it created (its tag) or one being created (the creation request's tag).
+    tagging = [
+        s["Condition"]
+        for s in statements
+        if s["Effect"] == "Allow" and _matches(s, "cloudfront:TagResource", distribution)
+    ]
+    assert tagging == [STACK_TAG, {"StringLike": {"aws:RequestTag/aws:cloudformation:stack-name": "cartwise-*"}}]
+    # Creations take no resource at AWS ("*"), and nothing else is granted on "*" but read-only look-ups.
+    star = [s for s in statements if s["Effect"] == "Allow" and s["Resource"] == "*"]
+    assert [sorted(as_list(s["Action"])) for s in star] == [
+        [
+            "lambda:CreateEventSourceMapping",
+            "lambda:DeleteEventSourceMapping",
+            "lambda:GetEventSourceMapping",
+            "lambda:UpdateEventSourceMapping",
+        ],
+        [
+            "cloudfront:CreateDistribution",
+            "cloudfront:CreateOriginAccessControl",
+            "cloudfront:CreateResponseHeadersPolicy",
+        ],
+        ["logs:DescribeLogGroups", "ssm:DescribeParameters"],
+    ]
+
+
+def test_the_deploy_role_reads_and_writes_no_table_item(pipeline: dict[str, Any]) -> None:
+    statements = role_statements(pipeline, "DeployRole")
+    for table in ("tenants", "products", "carts", "orders", "idempotency", "limits"):
+        arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-{table}"
+        for action in (
+            "PutItem", "BatchWriteItem", "UpdateItem", "DeleteItem", "GetItem", "BatchGetItem", "Query", "Scan",
+            "TransactWriteItems", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete", "PartiQLSelect",
+        ):  # fmt: skip
+            assert not allows(statements, f"dynamodb:{action}", arn), (action, table)
+        assert allows(statements, "dynamodb:DescribeTable", arn)  # `make destroy` says which tables it kept
+    dynamodb = sorted({a for s in statements for a in as_list(s["Action"]) if a.startswith("dynamodb:")})
+    assert dynamodb == ["dynamodb:DescribeTable"]
+
+
+def function_policy_statements() -> list[dict[str, Any]]:
+    """Every statement of the functions' policies in infra/template.yml (stage prod), and Chalice's
+    logs-only policy of every role (infra/policy-prod.json)."""
+    from cfnlint.decode import cfn_yaml
+
+    merged = json.loads(json.dumps(cfn_yaml.load(str(REPO / "infra" / "template.yml"))))
+    policies = [r for r in merged["Resources"].values() if r.get("Type") == "AWS::IAM::Policy"]
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    logs = json.loads((REPO / "infra" / "policy-prod.json").read_text())["Statement"]
+    return Resolve(merged, STAGE)(statements) + logs
+
+
+def test_the_boundary_allows_exactly_what_the_functions_policies_grant(pipeline: dict[str, Any]) -> None:
+    """The permissions boundary is the most a function may ever do: every action a function's policy
+    grants, on every resource it grants it on, and no action none of them grants (no DeleteItem,
+    Scan or BatchWriteItem, no table changes, no CreateLogGroup: the stack creates the log groups)."""
+    boundary = Resolve(pipeline, STAGE)(
+        pipeline["Resources"]["AppPermissionsBoundary"]["Properties"]["PolicyDocument"]["Statement"]
+    )
+    granted = function_policy_statements()
+    assert len(granted) > 30
+    outside = []
+    for statement in granted:
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                # A concrete resource of the granted pattern (any region and account: this stack's).
+                example = resource.replace(":*:*:", f":{REGION}:{ACCOUNT}:").replace("*", "x1")
+                if not allows(boundary, action, example):
+                    outside.append(f"{statement.get('Sid')}: {action} on {example}")
+    assert outside == []
+    boundary_actions = {a for s in boundary for a in as_list(s["Action"])}
+    assert boundary_actions == {a for s in granted for a in as_list(s["Action"])}
+    for action in ("DeleteItem", "BatchWriteItem", "Scan", "UpdateTable", "DeleteTable", "PartiQLUpdate"):
+        assert not allows(
+            boundary, f"dynamodb:{action}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-orders"
+        )
+    assert not allows(
+        boundary, "logs:CreateLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/cartwise-prod-x"
+    )
+    # Parameters: the flags, the LLM key and the tenants' Stripe keys, not the rest of /cartwise/.
+    parameter = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/cartwise/prod"
+    for name in (
+        "flags/UPSELL_ENABLED",
+        "llm/api_key",
+        "tenants/acme/flags/UPSELL_ENABLED",
+        "tenants/acme/stripe/secret_key",
+    ):
+        assert allows(boundary, "ssm:GetParameter", f"{parameter}/{name}"), name
+    assert not allows(boundary, "ssm:GetParameter", f"{parameter}/operator/notes")
+    (kms,) = [s for s in boundary if s["Action"] == "kms:Decrypt"]
+    assert kms["Condition"]["ForAnyValue:StringEquals"] == {"kms:ResourceAliases": "alias/aws/ssm"}
+
+
 def workflow(name: str) -> dict[str, Any]:
     return yaml.safe_load((WORKFLOWS / name).read_text())
 
