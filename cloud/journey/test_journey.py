@@ -32,6 +32,7 @@ KNOWN_CART_TOTALS = {
     "vat": "32.22",
     "total": "193.30",
 }
+ADDRESS = {"name": "Ada Lovelace", "line1": "Hauptstr. 1", "city": "Berlin", "postal_code": "10115", "country": "DE"}
 WARM_REQUESTS = 10
 SWEEP_TIMEOUT_SECONDS = 180  # the schedule runs the sweeper every minute
 
@@ -62,6 +63,10 @@ def checkout(http: httpx.Client, lines: dict[str, int], promo: str | None = None
         assert answer.status_code == 200, answer.text
     if promo:
         assert http.put(f"{path}/promo", json={"code": promo}).status_code == 200
+    # Where it goes: acme's standard shipping, free over 50.00, which both of the journey's carts are.
+    delivery = http.put(f"{path}/delivery", json={"email": "ada@example.com", "address": ADDRESS, "method": "standard"})
+    assert delivery.status_code == 200, delivery.text
+    assert (delivery.json()["delivery"]["method"]["id"], delivery.json()["totals"]["shipping"]) == ("standard", "0.00")
     body = {"email": "ada@example.com", **({"expected_total": total} if total else {})}
     placed = http.post(f"{path}/checkout", headers={"Idempotency-Key": f"order-{uuid.uuid4()}"}, json=body)
     assert placed.status_code == 201, placed.text
