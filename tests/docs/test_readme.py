@@ -297,8 +297,8 @@ def test_checkout_walkthrough(local_stack, demo_catalogue):
     assert order["payment"] == {"provider": "stripe", "status": "requires_payment", "publishable_key": publishable_key}
     held = datetime.fromisoformat(order["hold_expires_at"]) - datetime.fromisoformat(order["created_at"])
     assert held == timedelta(seconds=900)
-    # The checkout answers the holder of its token: what it knows of the shopper (no delivery set here).
-    assert (order["email"], order["delivery"], order["fulfilment"]) == (None, None, None)
+    # The checkout answers the holder of its token: the e-mail the README sends, no delivery set here.
+    assert (order["email"], order["delivery"], order["fulfilment"]) == ("ada@example.com", None, None)
     assert [step["event"] for step in order["timeline"]] == ["created"]
     assert order["cart_id"] == cart["cart_id"]
     assert set(created["upsell"]) == {"enabled", "source", "suggestions"}
