@@ -90,6 +90,12 @@ class OrderNotRefundable(CartwiseError):
     status, code = 409, "ORDER_NOT_REFUNDABLE"
 
 
+class RefundRefused(CartwiseError):
+    """Stripe refused the refund for good (a disputed charge, say): the order stays as it was."""
+
+    status, code = 409, "REFUND_REFUSED"
+
+
 class OrderNotCancellable(CartwiseError):
     status, code = 409, "ORDER_NOT_CANCELLABLE"
 

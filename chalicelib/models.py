@@ -224,6 +224,25 @@ class OrderTotals(MapAttribute):
     shipping = DecimalAttribute(null=True)  # absent on orders placed before shipping was priced
 
 
+class PaymentDispute(MapAttribute):
+    """A dispute (chargeback) of the order's payment, as Stripe reported it (charge.dispute.created)."""
+
+    dispute_id = UnicodeAttribute()
+    reason = UnicodeAttribute()  # Stripe's: fraudulent, product_not_received, duplicate, ...
+    status = UnicodeAttribute()  # Stripe's at the time: warning_needs_response, needs_response, ...
+    amount = CountAttribute()  # minor units
+    disputed_at = UTCDateTimeAttribute()
+
+
+class RefundFailure(MapAttribute):
+    """A refund of the order's payment that failed after Stripe accepted it (charge.refund.updated)."""
+
+    refund_id = UnicodeAttribute()
+    reason = UnicodeAttribute()  # Stripe's failure_reason: expired_or_canceled_card, lost_or_stolen_card, unknown
+    amount = CountAttribute()  # minor units
+    failed_at = UTCDateTimeAttribute()
+
+
 def status_key(tenant_id: str, status: str) -> str:
     """The status index's partition: one per tenant and status."""
     return f"{tenant_id}/{status}"
@@ -290,6 +309,9 @@ class OrderModel(CartwiseModel):
     # through, set once; and the refund's reason ("requested_by_admin", "stock_released", ...).
     payment_provider = UnicodeAttribute(null=True)  # "stripe" for a card tenant's order, else absent
     payment_intent_id = UnicodeAttribute(null=True)
+    # The Stripe Customer its cards are set up for (the first card setup), set once: a card saved to
+    # another customer (another order's) is refused.
+    stripe_customer_id = UnicodeAttribute(null=True)
     card_attempts = UnicodeSetAttribute(null=True)  # ids of its card attempts (chalicelib/payments/ caps them)
     # The client's count of unpaid orders holding stock this order adds to while pending (chalicelib/limits.py).
     hold_counter = UnicodeAttribute(null=True)
@@ -302,6 +324,9 @@ class OrderModel(CartwiseModel):
     tracking_url = UnicodeAttribute(null=True)
     shipped_at = UTCDateTimeAttribute(null=True)
     delivered_at = UTCDateTimeAttribute(null=True)
+    # What Stripe reported afterwards, for the operators: a dispute of the payment, a refund that failed.
+    dispute = PaymentDispute(null=True)
+    refund_failure = RefundFailure(null=True)
     co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/orders_stream.py
 
 

@@ -22,7 +22,7 @@ from chalicelib import clients, contention, cursors, digests, lifecycle, limits
 from chalicelib.errors import NotFound, OrderNotCancellable, OrderNotDeliverable, OrderNotShippable, Unavailable
 from chalicelib.ids import is_ulid
 from chalicelib.lifecycle import STOCK, OrderStatus, Transition
-from chalicelib.models import HOLD_QUEUE, OrderModel, ProductModel, status_key
+from chalicelib.models import HOLD_QUEUE, OrderModel, PaymentDispute, ProductModel, RefundFailure, status_key
 
 TOKEN_BYTES = 32
 # Each replay of a checkout hands out a token of its own; the cap keeps a replaying client from
@@ -228,6 +228,38 @@ def attach_payment_intent(order: OrderModel, intent_id: str, replacing: str | No
         return current.payment_intent_id or ""
     order.payment_intent_id = intent_id
     return intent_id
+
+
+def attach_customer(order: OrderModel, customer: str) -> str:
+    """Record the Stripe Customer the order's cards are set up for; returns the one it holds now
+    (a concurrent first setup's, if that one stored its own first)."""
+    try:
+        OrderModel(order.tenant_id, order.order_id).update(
+            actions=[OrderModel.stripe_customer_id.set(customer)],
+            condition=OrderModel.order_id.exists() & OrderModel.stripe_customer_id.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        customer = get_order(order.tenant_id, order.order_id, consistent=True).stripe_customer_id or ""
+    order.stripe_customer_id = customer
+    return customer
+
+
+def record_dispute(order: OrderModel, dispute: PaymentDispute) -> None:
+    """Note a dispute of the order's payment for its operators; its status and units stay as they are."""
+    OrderModel(order.tenant_id, order.order_id).update(
+        actions=[OrderModel.dispute.set(dispute)], condition=OrderModel.order_id.exists()
+    )
+    order.dispute = dispute
+
+
+def record_refund_failure(order: OrderModel, failure: RefundFailure) -> None:
+    """Note a refund of the order's payment that failed at Stripe, for its operators to settle with the shopper."""
+    OrderModel(order.tenant_id, order.order_id).update(
+        actions=[OrderModel.refund_failure.set(failure)], condition=OrderModel.order_id.exists()
+    )
+    order.refund_failure = failure
 
 
 def count_card_attempt(order: OrderModel, attempt: str, most: int) -> bool:

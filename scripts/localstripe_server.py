@@ -9,6 +9,9 @@ to /tmp/localstripe.pickle, shared by every run on the machine and loaded again 
 Here it listens on 127.0.0.1 unless told otherwise, starts empty every time and keeps its store in
 the file given (the run's own directory).
 
+One behaviour is made Stripe's (`save_cards_set_up_for_a_customer`): a SetupIntent for a customer
+that succeeds saves its card to that customer, which the API checks before it charges a card.
+
 Webhooks are configured at run time, not here: `POST /_config/webhooks/{id}` with form fields `url`
 and `secret` (see `register_webhook`). localstripe sends every event to every registered webhook.
 """
@@ -48,12 +51,38 @@ def use_store_file(path: Path) -> None:
     resources.Store.try_load_from_disk = try_load_from_disk
 
 
+SETUP_CONFIRM = ("POST", "/v1/setup_intents/{id}/confirm")
+
+
+def save_cards_set_up_for_a_customer() -> None:
+    """Stripe attaches the PaymentMethod of a SetupIntent that succeeded to the SetupIntent's customer
+    (that is what setting a card up for a customer means); localstripe leaves it attached to none.
+    Its confirm route is wrapped to do what Stripe does. Before the server module is imported: it
+    builds its routes from `extra_apis` then."""
+    from localstripe import resources
+
+    [index] = [i for i, (method, url, _) in enumerate(resources.extra_apis) if (method, url) == SETUP_CONFIRM]
+    confirm = resources.extra_apis[index][2]
+
+    def confirm_and_save(**data: Any) -> Any:
+        setup = confirm(**data)
+        if setup.status == "succeeded" and setup.customer and setup.payment_method:
+            card = resources.PaymentMethod._api_retrieve(setup.payment_method)
+            if card.customer is None:
+                card.customer = setup.customer
+        return setup
+
+    resources.extra_apis[index] = (*SETUP_CONFIRM, confirm_and_save)
+
+
 def serve(port: int, store: Path, host: str = HOST) -> None:
     """Serve localstripe's aiohttp app on host:port (IPv4) until SIGINT or SIGTERM."""
     from aiohttp import web
-    from localstripe import server
 
     use_store_file(store)
+    save_cards_set_up_for_a_customer()
+    from localstripe import server
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

@@ -64,6 +64,17 @@ def card(base_url: str, kind: str, tenant_id: str = "acme") -> str:
     return stripe_client(base_url, tenant_id).v1.payment_methods.create({"type": "card", "card": details}).id
 
 
+def save_card(base_url: str, payment_method: str, setup_client_secret: str) -> None:
+    """What Stripe.js's confirmCardSetup does with the card: the SetupIntent the order's card setup
+    made (POST …/payment/setup) is confirmed with it, which saves the card to the order's customer
+    (localstripe does so as Stripe does, scripts/localstripe_server.py). A card that asks for 3-D
+    Secure is authenticated, as the shopper would."""
+    setups = stripe_client(base_url).v1.setup_intents
+    setup_id = setup_client_secret.split("_secret_")[0]
+    if setups.confirm(setup_id, {"payment_method": payment_method}).status == "requires_action":
+        setups.confirm(setup_id)
+
+
 def authenticate(base_url: str, client_secret: str, success: bool = True) -> dict:
     """Finish (or fail) 3-D Secure as localstripe's Stripe.js does after the shopper's choice."""
     intent_id = client_secret.split("_secret_")[0]
@@ -181,7 +192,12 @@ def run_crowd(
                 return response
 
             def pay(order_id: str, token: dict[str, str], kind: str) -> None:
+                """As the storefront pays: the card set up for the order's customer, then the payment."""
                 method = card(stripe_url, kind, tenant_id)
+                setup = post(f"{base}/orders/{order_id}/payment/setup", json={"attempt": method}, headers=token)
+                assert setup.status_code in (200, 409), setup.text
+                if setup.status_code == 200:
+                    save_card(stripe_url, method, setup.json()["client_secret"])
                 response = post(f"{base}/orders/{order_id}/payment", json={"payment_method": method}, headers=token)
                 assert response.status_code in (200, 402, 409), response.text
                 crowd.outcomes[f"{'pay' if kind == 'pays' else 'decline'} {response.status_code}"] += 1

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib import config
-from support.card_shop import authenticate, card, intents_of, stripe_client
+from support.card_shop import authenticate, card, intents_of, save_card, stripe_client
 from tests.fake_gateway import FakeStripe
 
 
@@ -21,7 +21,16 @@ class FakeDouble:
         self.fake = fake
 
     def card(self, kind: str) -> str:
+        """A card as Stripe.js makes it, not saved to any customer yet."""
         return self.fake.card(kind)
+
+    def unsaved(self, payment_method: str) -> bool:
+        """A card of this double's making that no customer holds yet."""
+        return payment_method in self.fake.payment_methods and payment_method not in self.fake.saved_to
+
+    def save_card(self, payment_method: str, setup_client_secret: str) -> None:
+        """Stripe.js's confirmCardSetup with the card: saved to the SetupIntent's customer."""
+        self.fake.save_card(payment_method, setup_client_secret)
 
     def intents_of(self, order_id: str) -> list[dict[str, Any]]:
         return [i.as_stripe() for i in self.fake.intents.values() if i.metadata.get("order_id") == order_id]
@@ -44,6 +53,41 @@ class FakeDouble:
     def refunds_of(self, intent_id: str) -> list[dict[str, Any]]:
         return [{"amount": r.amount, "status": r.status} for r in self.fake.intents[intent_id].refunds]
 
+    def dispute(self, intent_id: str, event_id: str) -> dict[str, Any]:
+        """The shopper's bank disputes the payment: Stripe's charge.dispute.created, and no refund of
+        the charge is possible any more (Stripe's `charge_disputed`)."""
+        intent = self.fake.intents[intent_id]
+        intent.disputed = True
+        dispute = {
+            "id": self.fake.new_id("dp"),
+            "object": "dispute",
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "charge": intent.latest_charge,
+            "payment_intent": intent_id,
+            "reason": "fraudulent",
+            "status": "needs_response",
+            "created": 1_790_000_000,
+            "metadata": {},
+        }
+        return {"id": event_id, "object": "event", "type": "charge.dispute.created", "data": {"object": dispute}}
+
+    def fail_refund(self, intent_id: str, event_id: str) -> dict[str, Any]:
+        """The intent's last refund fails after Stripe accepted it (the card was closed): its
+        charge.refund.updated event. A failed refund no longer counts against the payment."""
+        refund = self.fake.intents[intent_id].refunds[-1]
+        refund.status, refund.failure_reason = "failed", "expired_or_canceled_card"
+        stripe_refund = {
+            "id": refund.id,
+            "object": "refund",
+            "amount": refund.amount,
+            "payment_intent": intent_id,
+            "status": "failed",
+            "failure_reason": refund.failure_reason,
+            "metadata": {},
+        }
+        return {"id": event_id, "object": "event", "type": "charge.refund.updated", "data": {"object": stripe_refund}}
+
     def set_metadata(self, intent_id: str, metadata: dict[str, str]) -> dict[str, Any]:
         self.fake.intents[intent_id].metadata.update(metadata)
         return self.fake.intents[intent_id].as_stripe()
@@ -65,7 +109,7 @@ class FakeDouble:
         """An intent confirmed at Stripe outside the shop's flow (a stray one)."""
         account = self.fake.connect(tenant_id)
         intent = account.create_intent(amount, "eur", metadata, key=self.fake.new_id("stray"))
-        account.attach_card(intent.id, "pm_card_visa", key="stray")
+        account.attach_card(intent.id, "pm_card_visa", account.create_customer({}, key="stray"), key="stray")
         return self.fake.intents[account.confirm_intent(intent.id, key="stray").id].as_stripe()
 
     def setup_of(self, client_secret: str) -> tuple[str, dict[str, str], dict[str, str]]:
@@ -89,6 +133,17 @@ class LocalstripeDouble:
     def card(self, kind: str) -> str:
         return card(self.base_url, kind)
 
+    def unsaved(self, payment_method: str) -> bool:
+        import stripe
+
+        try:
+            return self.stripe.v1.payment_methods.retrieve(payment_method).customer is None
+        except stripe.InvalidRequestError:
+            return False  # not a card: sent as it is
+
+    def save_card(self, payment_method: str, setup_client_secret: str) -> None:
+        save_card(self.base_url, payment_method, setup_client_secret)
+
     def intents_of(self, order_id: str) -> list[dict[str, Any]]:
         return [intent.to_dict() for intent in intents_of(self.base_url, order_id)]
 
@@ -99,7 +154,7 @@ class LocalstripeDouble:
         self.stripe.v1.refunds.create({"payment_intent": intent_id} | ({"amount": amount} if amount else {}))
 
     def refunds_of(self, intent_id: str) -> list[dict[str, Any]]:
-        listed = self.stripe.v1.refunds.list({"payment_intent": intent_id}).data
+        listed = self.stripe.v1.refunds.list({"payment_intent": intent_id}).auto_paging_iter()  # 10 a page
         return [{"amount": refund.amount, "status": refund.status} for refund in listed]
 
     def set_metadata(self, intent_id: str, metadata: dict[str, str]) -> dict[str, Any]:

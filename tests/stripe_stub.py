@@ -3,7 +3,9 @@
 It answers the calls chalicelib/payments/ makes (SetupIntents, PaymentIntents, refunds) in Stripe's
 wire format, so the official SDK talks to it as to Stripe (`STRIPE_API_BASE`). Stripe's test
 PaymentMethods decide the outcome: `pm_card_visa` pays, `pm_card_chargeDeclined` is declined,
-`pm_card_authenticationRequired` asks for 3-D Secure. Idempotency keys are ignored, as localstripe
+`pm_card_authenticationRequired` asks for 3-D Secure. A card is saved to a customer by `save_card`
+(what Stripe.js's confirmCardSetup does in the browser); saving a test card again moves it, as Stripe
+makes a new PaymentMethod of a test card each time. Idempotency keys are ignored, as localstripe
 does. Tests that need the real fake (Stripe.js, webhooks sent by the server) use localstripe.
 """
 
@@ -37,6 +39,8 @@ class StripeStub:
     def __init__(self) -> None:
         self.intents: dict[str, dict[str, Any]] = {}
         self.refunds: list[dict[str, Any]] = []
+        self.setups: dict[str, str] = {}  # SetupIntent -> its customer
+        self.saved: dict[str, str] = {}  # PaymentMethod -> the customer it is saved to
         self.lock = threading.Lock()
         self.server = LoopbackServer(self.handler(), "stripe-stub")
 
@@ -51,14 +55,19 @@ class StripeStub:
     def __exit__(self, *exc: object) -> None:
         self.server.stop()
 
+    def save_card(self, payment_method: str, setup_client_secret: str) -> None:
+        with self.lock:
+            self.saved[payment_method] = self.setups[setup_client_secret.split("_secret_")[0]]
+
     def answer(self, method: str, path: str, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         parts = path.strip("/").split("/")[1:]  # without "v1"
         if method == "POST" and parts == ["customers"]:
             return 200, {"id": "cus_" + secrets.token_hex(8), "object": "customer", "metadata": fields["metadata"]}
         if method == "GET" and parts[0] == "payment_methods":
-            return 200, {"id": parts[1], "object": "payment_method", "customer": None}
+            return 200, {"id": parts[1], "object": "payment_method", "customer": self.saved.get(parts[1])}
         if method == "POST" and parts == ["setup_intents"]:
             setup_id = "seti_" + secrets.token_hex(8)
+            self.setups[setup_id] = fields["customer"]
             return 200, {"id": setup_id, "object": "setup_intent", "client_secret": f"{setup_id}_secret_x"}
         if parts[0] == "payment_intents":
             return self.payment_intents(method, parts[1:], fields)

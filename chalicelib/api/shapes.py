@@ -130,13 +130,28 @@ def order(record: OrderModel, tenant: Tenant, *, full: bool = False) -> dict[str
     if record.hold_expires_at is not None:  # an order awaiting payment: when its units go back on sale
         shape["hold_expires_at"] = timestamp(record.hold_expires_at)
     if record.payment_provider:  # a card order: what the storefront's payment step needs
-        payment = {
+        payment: dict[str, Any] = {
             "provider": record.payment_provider,
             "status": PAYMENT_STATUS.get(record.status, record.status),
             "publishable_key": tenant.stripe_publishable_key,
         }
         if record.refund_reason:
             payment["refund_reason"] = record.refund_reason
+        if full and record.dispute:  # what Stripe reported afterwards: for the order's holder and operators
+            dispute = record.dispute
+            payment["dispute"] = {
+                "dispute_id": dispute.dispute_id,
+                "reason": dispute.reason,
+                "status": dispute.status,
+                "disputed_at": timestamp(dispute.disputed_at),
+            }
+        if full and record.refund_failure:
+            failure = record.refund_failure
+            payment["refund_failure"] = {
+                "refund_id": failure.refund_id,
+                "reason": failure.reason,
+                "failed_at": timestamp(failure.failed_at),
+            }
         shape["payment"] = payment
     if full:
         shape["email"] = record.email

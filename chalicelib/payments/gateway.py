@@ -34,6 +34,8 @@ class Intent:
     client_secret: str | None = None
     latest_charge: str | None = None  # set once a charge was attempted (a decline leaves one)
     metadata: dict[str, str] = field(default_factory=dict)
+    amount: int | None = None  # minor units, as Stripe counts them
+    currency: str | None = None  # lowercase, as Stripe spells it
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class Refund:
 
 
 class Refused(Exception):
-    """The provider refused a request for a reason a retry will not change."""
+    """The provider refused a request for a reason a retry will not change (a refund of a disputed
+    charge, say): 409 on an admin's request, an acknowledged and logged outcome on a webhook."""
 
 
 class CardDeclined(Refused):
@@ -74,7 +77,10 @@ class Gateway(Protocol):
 
     def retrieve_intent(self, intent_id: str) -> Intent: ...
     def create_intent(self, amount: int, currency: str, metadata: dict[str, str], key: str) -> Intent: ...
-    def attach_card(self, intent_id: str, payment_method: str, key: str) -> None: ...
+    # The customer a PaymentMethod is saved to (None: saved to none); PaymentMethodUnusable if unknown.
+    def payment_method_customer(self, payment_method: str) -> str | None: ...
+    # The card and the customer it is saved to on the intent, ready to confirm.
+    def attach_card(self, intent_id: str, payment_method: str, customer: str, key: str) -> None: ...
     def confirm_intent(self, intent_id: str, key: str) -> Intent: ...
     def cancel_intent(self, intent_id: str, key: str) -> Intent: ...
     def refunds(self, intent_id: str) -> list[Refund]: ...

@@ -23,6 +23,7 @@ from chalicelib.errors import (
     OrderNotPayable,
     OrderNotRefundable,
     PaymentFailed,
+    RefundRefused,
     Unavailable,
 )
 from chalicelib.lifecycle import OrderStatus
@@ -69,6 +70,7 @@ def pay(tenant: Tenant, order: OrderModel, payment_method: str, client: str | No
     if intent is None or intent.status != "succeeded":
         _require_payable(order)  # before anything is read or created at Stripe
         account = gateway.connect(tenant.tenant_id)
+        _require_the_orders_card(account, order, payment_method)  # before an intent is made for it
         intent = _intent_of(account, order, intent)
         if intent.status in ("requires_payment_method", "requires_confirmation"):
             intent = _confirm(account, order, intent.id, payment_method)
@@ -88,8 +90,11 @@ def start_card_setup(tenant: Tenant, order: OrderModel, attempt: str, client: st
     account = gateway.connect(tenant.tenant_id)
     _count_card_attempt(tenant, order, attempt, client)
     # The card is set up for the order's customer: Stripe lets a PaymentMethod saved to a customer
-    # be used again, which the intent's confirmation is (one without a customer may be used once).
-    customer = account.create_customer(_metadata(order), _key(order, "customer"))
+    # be used again, which the intent's confirmation is (one without a customer may be used once),
+    # and `pay` takes no card saved to another customer. One customer per order, recorded on it.
+    customer = order.stripe_customer_id
+    if not customer:
+        customer = orders.attach_customer(order, account.create_customer(_metadata(order), _key(order, "customer")))
     return account.create_setup_intent(customer, _metadata(order), _key(order, f"setup/{attempt}"))
 
 
@@ -124,7 +129,13 @@ def refund(tenant: Tenant, order_id: str, restock: bool = False) -> OrderModel:
             f"Order {order_id!r} is {order.status}; only a paid, shipped or delivered card order can be refunded.",
             {"status": order.status},
         )
-    _refund_intent(gateway.connect(tenant.tenant_id), order)
+    try:
+        _refund_intent(gateway.connect(tenant.tenant_id), order)
+    except gateway.Refused as refused:  # for good, e.g. a disputed charge: a retry will not change it
+        logger.warning("Refund refused by Stripe", order_id=order_id, error=str(refused))
+        raise RefundRefused(
+            f"Stripe refused to refund order {order_id!r}: {refused}", {"status": order.status}
+        ) from None
     return record_refund(order, "requested_by_admin", restock)
 
 
@@ -198,6 +209,20 @@ def _require_payable(order: OrderModel) -> None:
         raise OrderNotPayable(f"Order {order.order_id!r} is {status} and cannot be paid.", {"status": status})
 
 
+def _require_the_orders_card(account: Gateway, order: OrderModel, payment_method: str) -> None:
+    """The card must be saved to the order's own Stripe customer (by the order's card setup): not to
+    another order's customer, nor to none. Else 400, and nothing is made at Stripe."""
+    try:
+        owner = account.payment_method_customer(payment_method)
+    except gateway.PaymentMethodUnusable:
+        raise BadRequest.for_field("payment_method", "Not a usable PaymentMethod.") from None
+    if not order.stripe_customer_id or owner != order.stripe_customer_id:
+        logger.info("Card of another customer refused", order_id=order.order_id)
+        raise BadRequest.for_field(
+            "payment_method", "Not a card set up for this order: set it up with POST …/payment/setup first."
+        )
+
+
 def _intent_of(account: Gateway, order: OrderModel, intent: Intent | None) -> Intent:
     """The order's PaymentIntent (`intent`, as just retrieved): created on its first payment attempt,
     then the same one, unless it is spent (declined at charge, or cancelled) and replaced."""
@@ -243,7 +268,8 @@ def _confirm(account: Gateway, order: OrderModel, intent_id: str, payment_method
     """
     attempt = f"{intent_id}/{payment_method}"
     try:
-        account.attach_card(intent_id, payment_method, _key(order, f"card/{attempt}"))
+        assert order.stripe_customer_id is not None  # _require_the_orders_card
+        account.attach_card(intent_id, payment_method, order.stripe_customer_id, _key(order, f"card/{attempt}"))
         return account.confirm_intent(intent_id, _key(order, f"confirm/{attempt}"))
     except gateway.CardDeclined as declined:
         logger.info("Card declined", order_id=order.order_id, code=declined.decline_code)

@@ -69,14 +69,18 @@ class StripeGateway:
                     raise AmountRefused(str(exc)) from None
                 raise Refused(str(exc)) from None
 
-    def attach_card(self, intent_id: str, payment_method: str, key: str) -> None:
+    def payment_method_customer(self, payment_method: str) -> str | None:
+        with _errors(), _card_errors():
+            customer = self.stripe.v1.payment_methods.retrieve(payment_method).customer
+        if not customer:
+            return None
+        return customer if isinstance(customer, str) else str(customer.id)
+
+    def attach_card(self, intent_id: str, payment_method: str, customer: str, key: str) -> None:
         """Put the card on the intent (localstripe's confirm takes no card), with the customer it was
         set up for: Stripe lets a PaymentMethod saved to a customer be used again only with that customer."""
         with _errors(), _card_errors():
-            card: Any = {"payment_method": payment_method}
-            customer = self.stripe.v1.payment_methods.retrieve(payment_method).customer
-            if customer:
-                card["customer"] = customer if isinstance(customer, str) else customer.id
+            card: Any = {"payment_method": payment_method, "customer": customer}
             self.stripe.v1.payment_intents.update(intent_id, card, {"idempotency_key": key})
 
     def confirm_intent(self, intent_id: str, key: str) -> Intent:
@@ -129,12 +133,15 @@ def verify_event(payload: bytes | str, signature: str | None, signing_secret: st
 def _intent(intent: Any) -> Intent:
     charge = intent.latest_charge
     metadata = intent.metadata.to_dict() if intent.metadata else {}
+    amount, currency = getattr(intent, "amount", None), getattr(intent, "currency", None)
     return Intent(
         id=str(intent.id),
         status=str(intent.status),
         client_secret=intent.client_secret,
         latest_charge=None if charge is None else str(getattr(charge, "id", charge)),
         metadata={str(name): str(value) for name, value in metadata.items()},
+        amount=None if amount is None else int(amount),
+        currency=None if currency is None else str(currency).lower(),
     )
 
 

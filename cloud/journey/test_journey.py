@@ -20,7 +20,7 @@ import httpx
 import stripe
 
 from cloud.journey.conftest import REPO, SECRET_KEY, STACK, TENANT, WEBHOOK_SECRET, Bus, Cloud, aws, figures, record
-from support.card_shop import CARDS, signed, succeeded_event
+from support.card_shop import CARDS, save_card, signed, succeeded_event
 
 # tent-2p 129.00 + 2 x headlamp 24.99 with SUMMER10, computed by hand (tests/conftest.py has the rule).
 KNOWN_CART_TOTALS = {
@@ -47,10 +47,14 @@ def stripe_client(cloud: Cloud) -> stripe.StripeClient:
     return stripe.StripeClient(SECRET_KEY, base_addresses={"api": cloud.stripe_url})
 
 
-def card(cloud: Cloud, kind: str) -> str:
-    """A PaymentMethod for a test card, as Stripe.js leaves one in the shopper's browser."""
+def card(cloud: Cloud, kind: str, setup: httpx.Response) -> str:
+    """A PaymentMethod for a test card, as Stripe.js's confirmCardSetup leaves one in the shopper's
+    browser: saved to the order's customer by the order's card setup (`setup`, its answer)."""
+    assert setup.status_code == 200, setup.text
     details = {"number": CARDS[kind], "exp_month": 12, "exp_year": 2034, "cvc": "123"}
-    return stripe_client(cloud).v1.payment_methods.create({"type": "card", "card": details}).id
+    payment_method = stripe_client(cloud).v1.payment_methods.create({"type": "card", "card": details}).id
+    save_card(cloud.stripe_url, payment_method, setup.json()["client_secret"])
+    return payment_method
 
 
 def checkout(http: httpx.Client, lines: dict[str, int], promo: str | None = None, total: str | None = None) -> dict:
@@ -130,7 +134,7 @@ def test_a_known_cart_is_checked_out_and_paid_by_card_and_its_events_reach_the_b
     setup = http.post(f"{order_path}/payment/setup", headers=token, json={"attempt": f"attempt-{uuid.uuid4().hex}"})
     assert setup.status_code == 200, setup.text
     assert setup.json()["client_secret"].startswith("seti_")
-    paid = http.post(f"{order_path}/payment", headers=token, json={"payment_method": card(cloud, "pays")})
+    paid = http.post(f"{order_path}/payment", headers=token, json={"payment_method": card(cloud, "pays", setup)})
     assert paid.status_code == 200, paid.text
     assert paid.json()["payment"] == {"status": "succeeded"}
     assert (paid.json()["order"]["status"], paid.json()["order"]["totals"]) == ("paid", KNOWN_CART_TOTALS)
@@ -176,7 +180,10 @@ def test_the_scheduled_sweeper_expires_a_lapsed_hold_and_cancels_its_intent(
     assert order["status"] == "pending_payment"
     assert stock(http, "headlamp") == before - 3
     # A declined card leaves the order payable, with a PaymentIntent the sweeper must cancel.
-    declined = http.post(f"{order_path}/payment", headers=token, json={"payment_method": card(cloud, "declined")})
+    setup = http.post(f"{order_path}/payment/setup", headers=token, json={"attempt": f"attempt-{uuid.uuid4().hex}"})
+    declined = http.post(
+        f"{order_path}/payment", headers=token, json={"payment_method": card(cloud, "declined", setup)}
+    )
     assert declined.status_code == 402, declined.text
     assert declined.json()["error"]["code"] == "PAYMENT_FAILED"
 

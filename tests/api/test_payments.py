@@ -42,6 +42,7 @@ def stripe(monkeypatch: pytest.MonkeyPatch) -> FakeDouble:
 @pytest.fixture
 def shop(api, stripe):
     accept_cards("acme")
+    api.stripe = stripe  # pay() sets a card up through it, as the storefront does
     return api
 
 
@@ -54,6 +55,13 @@ def place(api, *items) -> tuple[str, dict[str, str]]:
 
 
 def pay(api, order_id, token, payment_method):
+    """Pay as the storefront does: a card no customer holds yet is set up for the order's customer first
+    (POST …/payment/setup, then Stripe.js's confirmCardSetup), then the order is paid with it. Anything
+    else (a card saved already, or not a card at all) is sent as it is."""
+    if api.stripe.unsaved(payment_method):
+        setup = api.post(f"{ORDERS}/{order_id}/payment/setup", {"attempt": payment_method}, headers=token)
+        if setup.status_code == 200:
+            api.stripe.save_card(payment_method, setup.data["client_secret"])
     return api.post(f"{ORDERS}/{order_id}/payment", {"payment_method": payment_method}, headers=token)
 
 
@@ -643,3 +651,180 @@ def test_card_setups_are_capped_per_order_against_card_testing(shop):
     assert [a.status_code for a in answers] == [200] * (Limits().card_attempts_per_order + 1) + [409]
     assert answers[-1].data["error"]["details"] == {"status": "pending_payment", "reason": "too_many_card_attempts"}
     assert status(order_id) == "pending_payment"
+
+
+# --- payments believed only from Stripe (issue 24, item 2) ------------------------------------------
+
+
+def test_a_signed_event_saying_requires_action_for_1_jpy_does_not_mark_the_order_paid(shop, stripe):
+    order_id, token = place(shop, ("tent-2p", 1))
+    started = pay(shop, order_id, token, stripe.card("3ds"))  # the intent waits for 3-D Secure at Stripe
+    [intent] = stripe.intents_of(order_id)
+    told = {**intent, "status": "requires_action", "amount": 1, "currency": "jpy"}
+    body, headers = signed(succeeded_event(told, "evt_says_succeeded"), webhook_secret("acme"))
+
+    answer = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert started.data["payment"]["status"] == "requires_action"
+    assert (answer.status_code, answer.data) == (200, {"received": True, "outcome": "ignored"})
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+    # Once Stripe says it succeeded, the same intent's event is believed.
+    paid = stripe.authenticate(started.data["payment"]["client_secret"])
+    body, headers = signed(succeeded_event(paid, "evt_succeeded_now"), webhook_secret("acme"))
+    assert shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers).data["outcome"] == "applied"
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
+
+
+def test_a_payment_stripe_holds_for_another_amount_than_the_order_is_not_recorded(shop, stripe):
+    order_id, token = place(shop, ("tent-2p", 1))
+    started = pay(shop, order_id, token, stripe.card("3ds"))
+    intent = stripe.authenticate(started.data["payment"]["client_secret"])
+    stripe.fake.intents[intent["id"]].amount = 50  # e.g. changed with the tenant's key before it was paid
+    body, headers = signed(succeeded_event(intent, "evt_other_amount"), webhook_secret("acme"))
+
+    answer = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (answer.status_code, answer.data["outcome"]) == (200, "ignored")
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+
+
+def test_a_card_saved_for_another_orders_customer_is_refused(shop, stripe):
+    order_id, token = place(shop, ("tent-2p", 1))
+    other_id, other_token = place(shop, ("headlamp", 1))
+    theirs = stripe.card("pays")
+    setup = shop.post(f"{ORDERS}/{other_id}/payment/setup", {"attempt": "attempt-theirs"}, headers=other_token)
+    stripe.save_card(theirs, setup.data["client_secret"])  # saved to the other order's customer
+    mine = shop.post(f"{ORDERS}/{order_id}/payment/setup", {"attempt": "attempt-mine-1"}, headers=token)
+    assert mine.status_code == 200  # this order has a customer of its own
+
+    refused = shop.post(f"{ORDERS}/{order_id}/payment", {"payment_method": theirs}, headers=token)
+
+    assert (refused.status_code, refused.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert refused.data["error"]["details"]["fields"][0]["field"] == "payment_method"
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+    assert stripe.intents_of(order_id) == []  # nothing was made at Stripe for it
+    # The order's own card pays it; the other order can still use the card saved for it.
+    assert pay(shop, order_id, token, stripe.card("pays")).data["order"]["status"] == "paid"
+    assert pay(shop, other_id, other_token, theirs).data["order"]["status"] == "paid"
+
+
+def test_a_card_saved_to_no_customer_is_refused(shop, stripe):
+    order_id, token = place(shop, ("tent-2p", 1))
+    shop.post(f"{ORDERS}/{order_id}/payment/setup", {"attempt": "attempt-0001"}, headers=token)
+
+    refused = shop.post(f"{ORDERS}/{order_id}/payment", {"payment_method": stripe.card("pays")}, headers=token)
+
+    assert (refused.status_code, refused.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert status(order_id) == "pending_payment"
+
+
+def test_more_than_ten_refunds_at_stripe_are_all_counted_by_the_admin_refund(shop, stripe):
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, stripe.card("pays"))
+    [intent] = stripe.intents_of(order_id)
+    for _ in range(12):  # one more page than Stripe's default of 10
+        stripe.refund(intent["id"], 100)
+
+    refunded = shop.post(f"{ORDERS}/{order_id}/refund", headers=admin())
+
+    assert (refunded.status_code, refunded.data["status"]) == (200, "refunded")
+    assert sorted(refund["amount"] for refund in stripe.refunds_of(intent["id"])) == [100] * 12 + [15480 - 1200]
+    assert units("acme", "tent-2p") == (10, 0, 0)
+
+
+def test_a_refund_stripe_refuses_for_good_is_409_and_the_order_stays_paid(shop, stripe):
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, stripe.card("pays"))
+    [intent] = stripe.intents_of(order_id)
+    stripe.dispute(intent["id"], "evt_dispute_0")  # a disputed charge cannot be refunded
+
+    refused = shop.post(f"{ORDERS}/{order_id}/refund", headers=admin())
+
+    assert (refused.status_code, refused.data["error"]["code"]) == (409, "REFUND_REFUSED")
+    assert refused.data["error"]["details"] == {"status": "paid"}
+    assert "charged back" in refused.data["error"]["message"]
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))
+    assert stripe.refunds_of(intent["id"]) == []
+
+
+def test_a_webhook_whose_refund_stripe_refuses_is_acknowledged_and_logged_never_a_500(shop, stripe):
+    order_id, _ = place(shop, ("tent-2p", 1))
+    stray = stripe.paid_intent("acme", 15480, {"tenant_id": "acme", "order_id": order_id})
+    stripe.dispute(stray["id"], "evt_dispute_stray")  # its refund will be refused
+    body, headers = signed(succeeded_event(stray, "evt_stray_refused"), webhook_secret("acme"))
+
+    answer = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+    again = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (answer.status_code, answer.data) == (200, {"received": True, "outcome": "refused"})
+    assert (again.status_code, again.data["outcome"]) == (200, "refused")  # looked at again, not remembered
+    assert (status(order_id), units("acme", "tent-2p")) == ("pending_payment", (9, 1, 0))
+
+
+def test_a_dispute_is_recorded_on_the_paid_order_once(shop, stripe):
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, stripe.card("pays"))
+    [intent] = stripe.intents_of(order_id)
+    event = stripe.dispute(intent["id"], "evt_dispute_1")
+    body, headers = signed(event, webhook_secret("acme"))
+
+    first = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+    second = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (first.status_code, first.data["outcome"], second.data["outcome"]) == (200, "applied", "duplicate")
+    dispute = OrderModel.get("acme", order_id, consistent_read=True).dispute
+    assert (dispute.dispute_id, dispute.reason, dispute.status, dispute.amount) == (
+        event["data"]["object"]["id"],
+        "fraudulent",
+        "needs_response",
+        15480,
+    )
+    assert dispute.disputed_at == datetime.fromtimestamp(1_790_000_000, UTC)
+    assert (status(order_id), units("acme", "tent-2p")) == ("paid", (9, 0, 1))  # the bank decides, not us
+    shown = shop.get(f"{ORDERS}/{order_id}", headers=admin()).data["payment"]["dispute"]
+    assert shown == {
+        "dispute_id": dispute.dispute_id,
+        "reason": "fraudulent",
+        "status": "needs_response",
+        "disputed_at": "2026-09-21T14:13:20.000Z",
+    }
+    assert "dispute" not in shop.get(f"{ORDERS}/{order_id}").data["payment"]  # not to anyone with the id
+
+
+def test_a_dispute_of_another_tenants_payment_is_ignored(shop, stripe):
+    accept_cards("globex")
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, stripe.card("pays"))
+    [intent] = stripe.intents_of(order_id)
+    body, headers = signed(stripe.dispute(intent["id"], "evt_dispute_x"), webhook_secret("globex"))
+
+    answer = shop.call("POST", WEBHOOK.format("globex"), raw=body, headers=headers)
+
+    assert (answer.status_code, answer.data["outcome"]) == (200, "ignored")
+    assert OrderModel.get("acme", order_id, consistent_read=True).dispute is None
+
+
+def test_a_refund_that_fails_at_stripe_is_recorded_on_the_refunded_order(shop, stripe):
+    order_id, token = place(shop, ("tent-2p", 1))
+    pay(shop, order_id, token, stripe.card("pays"))
+    assert shop.post(f"{ORDERS}/{order_id}/refund", headers=admin()).data["status"] == "refunded"
+    [intent] = stripe.intents_of(order_id)
+    event = stripe.fail_refund(intent["id"], "evt_refund_failed")
+    body, headers = signed(event, webhook_secret("acme"))
+
+    answer = shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers)
+
+    assert (answer.status_code, answer.data["outcome"]) == (200, "applied")
+    failure = OrderModel.get("acme", order_id, consistent_read=True).refund_failure
+    assert (failure.refund_id, failure.reason, failure.amount) == (
+        event["data"]["object"]["id"],
+        "expired_or_canceled_card",
+        15480,
+    )
+    assert (status(order_id), units("acme", "tent-2p")) == ("refunded", (10, 0, 0))
+    shown = shop.get(f"{ORDERS}/{order_id}", headers=admin()).data["payment"]["refund_failure"]
+    assert (shown["refund_id"], shown["reason"]) == (failure.refund_id, "expired_or_canceled_card")
+    # A refund that did not fail changes nothing.
+    event["data"]["object"]["status"] = "succeeded"
+    body, headers = signed({**event, "id": "evt_refund_fine"}, webhook_secret("acme"))
+    assert shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers).data["outcome"] == "ignored"

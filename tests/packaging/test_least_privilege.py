@@ -35,7 +35,7 @@ from tests.packaging.infra import (
     route_functions,
     views,
 )
-from tests.stripe_stub import StripeStub
+from tests.stripe_stub import DECLINED, StripeStub
 
 # --- least privilege ---------------------------------------------------------------------------
 
@@ -464,10 +464,18 @@ def test_each_policy_allows_every_aws_call_of_its_function(
             assert placed["order"]["status"] == "pending_payment"
             return f"{globex}/orders/{placed['order']['order_id']}", {"X-Order-Token": placed["order_token"]}
 
+        def declined_card(order: str, token: dict[str, str]) -> str:
+            """The declining test card, set up for the order's customer as the storefront sets cards up."""
+            setup = api.post(f"{order}/payment/setup", {"attempt": "attempt-declined"}, headers=token)
+            stripe_stub.save_card(DECLINED, setup.data["client_secret"])
+            return DECLINED
+
         paid, token = card_order()
         with prod_like.paused():  # PaymentsHandler is a process of its own: it reads the tenant itself
             tenants.clear_cache()
-        assert api.post(f"{paid}/payment/setup", {"attempt": "attempt-0001"}, headers=token).status_code == 200
+        setup = api.post(f"{paid}/payment/setup", {"attempt": "attempt-0001"}, headers=token)
+        assert setup.status_code == 200
+        stripe_stub.save_card("pm_card_visa", setup.data["client_secret"])  # Stripe.js, in the browser
         payment = api.post(f"{paid}/payment", {"payment_method": "pm_card_visa"}, headers=token)
         assert (payment.status_code, payment.data["order"]["status"]) == (200, "paid")
         (intent,) = stripe_stub.intents.values()
@@ -480,13 +488,13 @@ def test_each_policy_allows_every_aws_call_of_its_function(
         refund = api.post(f"{paid}/refund", headers={"X-Api-Key": globex_key})
         assert (refund.status_code, refund.data["status"]) == (200, "refunded")
         cancelled, token = card_order()
-        declined = api.post(f"{cancelled}/payment", {"payment_method": "pm_card_chargeDeclined"}, headers=token)
+        declined = api.post(f"{cancelled}/payment", {"payment_method": declined_card(cancelled, token)}, headers=token)
         assert (declined.status_code, declined.data["error"]["code"]) == (402, "PAYMENT_FAILED")
         cancel = api.post(f"{cancelled}/cancel", headers=token)
         assert (cancel.status_code, cancel.data["status"]) == (200, "cancelled")
         lapsed, token = card_order()  # declined too: its PaymentIntent awaits another card when the hold lapses
         assert (
-            api.post(f"{lapsed}/payment", {"payment_method": "pm_card_chargeDeclined"}, headers=token).status_code
+            api.post(f"{lapsed}/payment", {"payment_method": declined_card(lapsed, token)}, headers=token).status_code
             == 402
         )
 

@@ -18,6 +18,7 @@ from support.card_shop import (
     invariant_breaches,
     open_card_shop,
     run_crowd,
+    save_card,
     signed,
     succeeded_event,
     units,
@@ -45,6 +46,8 @@ def test_one_authenticated_payment_raced_by_webhooks_retries_sweeps_and_cancels_
         answer = http.post(f"{base}/carts/{cart['cart_id']}/checkout").json()
         order_id, token = answer["order"]["order_id"], {"X-Order-Token": answer["order_token"]}
         card = payment_method(localstripe_url, "3ds", tenant)
+        setup = http.post(f"{base}/orders/{order_id}/payment/setup", json={"attempt": card}, headers=token).json()
+        save_card(localstripe_url, card, setup["client_secret"])  # as Stripe.js's confirmCardSetup
         started = http.post(f"{base}/orders/{order_id}/payment", json={"payment_method": card}, headers=token).json()
         intent = authenticate(localstripe_url, started["payment"]["client_secret"])
         OrderModel(tenant, order_id).update(actions=[OrderModel.hold_expires_at.set(datetime.now(UTC))])  # lapsed
