@@ -28,7 +28,7 @@ from chalicelib.errors import (
 )
 from chalicelib.ids import new_ulid
 from chalicelib.lifecycle import OrderStatus
-from chalicelib.models import HOLD_QUEUE, CartModel, OrderLine, OrderModel, OrderTotals, ProductModel, status_key
+from chalicelib.models import CartModel, OrderLine, OrderModel, OrderTotals, ProductModel, hold_queue, status_key
 from chalicelib.observability import logger
 from chalicelib.pricing import format_money
 from chalicelib.tenants import Tenant
@@ -243,7 +243,7 @@ def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutReques
         status=status,
         status_key=status_key(tenant.tenant_id, status),
         payment_provider="stripe" if pays_by_card else None,
-        hold_queue=HOLD_QUEUE if pays_by_card else None,
+        hold_queue=hold_queue(tenant.tenant_id) if pays_by_card else None,
         hold_counter=limits.holds_counter(request.client) if pays_by_card else None,
         hold_expires_at=created_at + timedelta(seconds=get_settings().order_hold_seconds) if pays_by_card else None,
         lines=[

@@ -22,7 +22,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import TableConnection
 from pynamodb.constants import NUMBER
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib import clients
@@ -105,6 +105,19 @@ class PromoCode(MapAttribute):
     rate = DecimalAttribute()
 
 
+class TenantsByPaymentMode(GlobalSecondaryIndex["TenantModel"]):
+    """The tenants of one payment mode, by id: the hold sweeper's list of the shops that take cards
+    (or did: an on-delivery tenant that keeps a Stripe publishable key may still have card orders
+    awaiting payment), read without a scan. Projects the publishable key to tell them apart."""
+
+    class Meta:
+        index_name = "by-payment-mode"
+        projection = IncludeProjection(["stripe_publishable_key"])
+
+    payment_mode = UnicodeAttribute(hash_key=True)
+    tenant_id = UnicodeAttribute(range_key=True)
+
+
 class TenantModel(CartwiseModel):
     class Meta(TableMeta):
         table_name = TableName("tenants")
@@ -117,6 +130,7 @@ class TenantModel(CartwiseModel):
     api_key_hashes = UnicodeSetAttribute(default=set)
     # "on_delivery": orders are confirmed at once; "stripe": paid by card, their units held meanwhile.
     payment_mode = UnicodeAttribute(default="on_delivery")
+    by_payment_mode = TenantsByPaymentMode()
     # Public: the browser's Stripe.js needs it. The secret key and webhook signing secret live in SSM
     # (chalicelib/payments/), never here.
     stripe_publishable_key = UnicodeAttribute(null=True)
@@ -259,15 +273,23 @@ class OrdersByStatus(GlobalSecondaryIndex["OrderModel"]):
     order_id = UnicodeAttribute(range_key=True)
 
 
-HOLD_QUEUE = "pending"  # the one partition of the pending-holds index (see PendingHolds)
+# The one partition every order awaiting payment was queued in before each tenant had its own
+# (decision 28): the sweeper still reads it, for orders placed before that change.
+SHARED_HOLD_QUEUE = "pending"
+
+
+def hold_queue(tenant_id: str) -> str:
+    """A tenant's partition of the pending-holds index (tenant ids cannot hold a '/')."""
+    return f"{tenant_id}/holds"
 
 
 class PendingHolds(GlobalSecondaryIndex["OrderModel"]):
-    """Orders awaiting payment by when their hold lapses, across tenants: what the sweeper reads.
+    """Orders awaiting payment by when their hold lapses, one partition per tenant: what the sweeper reads.
 
-    Sparse: only an order in `pending_payment` carries `hold_queue`; every transition out of it
-    removes the attribute, and the order leaves the index. One partition keeps the sweeper to one
-    Query; at thousands of card checkouts a second it would be sharded (hold_queue = pending#n).
+    Sparse: only an order in `pending_payment` carries `hold_queue` (hold_queue(tenant_id)); every
+    transition out of it removes the attribute, and the order leaves the index. A partition per
+    tenant lets the sweeper take tenants in turns, so one tenant's thousands of lapsed holds never
+    queue another tenant's behind them (decision 28).
     """
 
     class Meta:
@@ -289,7 +311,7 @@ class OrderModel(CartwiseModel):
     status = UnicodeAttribute(default=OrderStatus.CONFIRMED.value)
     status_key = UnicodeAttribute(null=True)  # status_key(tenant_id, status), set with every status
     by_status = OrdersByStatus()
-    hold_queue = UnicodeAttribute(null=True)  # HOLD_QUEUE while pending_payment, else absent
+    hold_queue = UnicodeAttribute(null=True)  # hold_queue(tenant_id) while pending_payment, else absent
     hold_expires_at = UTCDateTimeAttribute(null=True)  # when an unpaid order's units go back on sale
     pending_holds = PendingHolds()
     lines = ListAttribute(of=OrderLine)

@@ -22,7 +22,7 @@ from chalicelib import clients, contention, cursors, digests, lifecycle, limits
 from chalicelib.errors import NotFound, OrderNotCancellable, OrderNotDeliverable, OrderNotShippable, Unavailable
 from chalicelib.ids import is_ulid
 from chalicelib.lifecycle import STOCK, OrderStatus, Transition
-from chalicelib.models import HOLD_QUEUE, OrderModel, PaymentDispute, ProductModel, RefundFailure, status_key
+from chalicelib.models import OrderModel, PaymentDispute, ProductModel, RefundFailure, hold_queue, status_key
 
 TOKEN_BYTES = 32
 # Each replay of a checkout hands out a token of its own; the cap keeps a replaying client from
@@ -120,15 +120,27 @@ def cancel(tenant_id: str, order_id: str) -> OrderModel:
     raise Unavailable("The order is being changed concurrently, please retry.")
 
 
-def lapsed_holds(now: datetime, limit: int = SWEEP_PAGE) -> list[OrderModel]:
-    """Unpaid orders whose hold has lapsed, oldest first, at most `limit`, read again consistently.
-
-    Reads the pending-holds index (no scan); the index is eventually consistent, so an order paid
-    or cancelled meanwhile is dropped here or fails its transition's condition later.
-    """
-    lapsed = OrderModel.pending_holds.query(HOLD_QUEUE, OrderModel.hold_expires_at <= now, limit=limit)
+def lapsed_holds(tenant_id: str, now: datetime, limit: int = SWEEP_PAGE) -> list[OrderModel]:
+    """A tenant's unpaid orders whose hold has lapsed, oldest first, at most `limit`, read again consistently."""
+    lapsed, _ = lapsed_page(hold_queue(tenant_id), now, limit)
     orders = [get_order(indexed.tenant_id, indexed.order_id, consistent=True) for indexed in lapsed]
     return [order for order in orders if order.status == OrderStatus.PENDING_PAYMENT]
+
+
+def lapsed_page(
+    queue: str, now: datetime, limit: int = SWEEP_PAGE, start: dict[str, Any] | None = None
+) -> tuple[list[OrderModel], dict[str, Any] | None]:
+    """One page of a hold queue's lapsed orders, oldest first, as the pending-holds index has them,
+    and where the next page starts (None after the last).
+
+    Reads the index (no scan). It is eventually consistent: an order paid or cancelled a moment ago
+    may still be listed, and fails its expiry's condition (on its status and hold) later.
+    """
+    results = OrderModel.pending_holds.query(
+        queue, OrderModel.hold_expires_at <= now, limit=limit, last_evaluated_key=start
+    )
+    page = list(results)
+    return page, results.last_evaluated_key if len(page) == limit else None
 
 
 def expire(order: OrderModel, now: datetime) -> bool:

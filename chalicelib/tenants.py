@@ -173,3 +173,14 @@ def set_shipping(tenant_id: str, data: dict) -> Plan:
 
 def clear_cache() -> None:
     _cache.clear()
+
+
+def card_tenants() -> list[str]:
+    """The ids of the tenants that take card payments, or took them and still have a Stripe publishable
+    key (their last card orders may still await payment): the hold sweeper's tenants. Two Queries of
+    the by-payment-mode index, never a scan."""
+    taking = [record.tenant_id for record in TenantModel.by_payment_mode.query("stripe")]
+    took = TenantModel.by_payment_mode.query(
+        "on_delivery", filter_condition=TenantModel.stripe_publishable_key.exists()
+    )
+    return taking + [record.tenant_id for record in took]

@@ -190,6 +190,13 @@ def cancel_intent(account: Gateway, order: OrderModel) -> Intent:
     return _cancel(account, order, intent.id)
 
 
+def cancel_lapsed_intent(account: Gateway, order: OrderModel) -> Intent:
+    """The sweeper's cancel of a lapsed order's intent, one Stripe call when it can be cancelled (most
+    are): cancelled first, and read only when Stripe says it moved on (succeeded, cancelled already)."""
+    assert order.payment_intent_id is not None
+    return _cancel(account, order, order.payment_intent_id)
+
+
 def _count_card_attempt(tenant: Tenant, order: OrderModel, attempt: str, client: str | None) -> None:
     """Card testing (stolen numbers tried against cheap orders) stops at the tenant's limits: per
     client per hour (429), and per order, setups and payments alike (409, the hold lapses as usual)."""

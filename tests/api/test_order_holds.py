@@ -42,6 +42,7 @@ def test_a_card_order_waits_for_payment_with_its_units_held_for_the_hold_time(ca
     assert answer["order"]["status"] == "pending_payment"
     stored = OrderModel.get("acme", answer["order"]["order_id"])
     assert stored.hold_expires_at - stored.created_at == timedelta(seconds=900)
+    assert stored.hold_queue == "acme/holds"  # the tenant's own partition of the pending-holds index
     assert (units("tent-2p"), units("headlamp")) == ((9, 1, 0), (28, 2, 0))
 
 
@@ -54,7 +55,7 @@ def test_the_sweeper_expires_only_lapsed_holds_once_and_puts_their_units_back(ca
 
     assert payments.sweep_lapsed_holds(now=when) == 1
 
-    assert orders.lapsed_holds(now=when) == []  # it left the index
+    assert orders.lapsed_holds("acme", now=when) == []  # it left the index
     assert payments.sweep_lapsed_holds(now=when) == 0
     assert card_shop.get(f"/tenants/acme/orders/{lapsing['order_id']}").data["status"] == "expired"
     assert card_shop.get(f"/tenants/acme/orders/{later['order_id']}").data["status"] == "pending_payment"
@@ -80,7 +81,7 @@ def test_cancelling_an_unpaid_order_releases_its_hold(card_shop):
     assert units("headlamp") == (30, 0, 0)
     assert OrderModel.get("acme", answer["order"]["order_id"]).hold_queue is None
     later = OrderModel.get("acme", answer["order"]["order_id"]).hold_expires_at + timedelta(seconds=1)
-    assert orders.lapsed_holds(now=later) == []
+    assert orders.lapsed_holds("acme", now=later) == []
 
 
 def test_an_expired_order_cannot_be_cancelled(card_shop):

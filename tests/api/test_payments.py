@@ -13,7 +13,7 @@ import pytest
 from chalicelib import config, orders, payments
 from chalicelib.limits import Limits
 from chalicelib.models import IdempotencyKeyModel, OrderModel
-from chalicelib.payments import gateway
+from chalicelib.payments import gateway, sweeper
 from support.card_shop import (
     PUBLISHABLE_KEY,
     accept_cards,
@@ -828,3 +828,65 @@ def test_a_refund_that_fails_at_stripe_is_recorded_on_the_refunded_order(shop, s
     event["data"]["object"]["status"] = "succeeded"
     body, headers = signed({**event, "id": "evt_refund_fine"}, webhook_secret("acme"))
     assert shop.call("POST", WEBHOOK.format("acme"), raw=body, headers=headers).data["outcome"] == "ignored"
+
+
+# --- the sweeper: tenants in turns, resumed after its time (issue 24, item 3) --------------------------
+# tests/stack/test_sweeper_fairness.py floods it on DynamoDB Local.
+
+
+def test_the_sweeper_takes_the_tenants_in_turns_one_stripe_call_each(shop, stripe):
+    accept_cards("globex")
+    flood = [place(shop, ("headlamp", 1)) for _ in range(5)]
+    cart = shop.post("/tenants/globex/carts", {"items": [{"product_id": "wireless-mouse", "quantity": 1}]}).data
+    other = shop.post(f"/tenants/globex/carts/{cart['cart_id']}/checkout").data
+    other_id = other["order"]["order_id"]
+    for order_id, token in flood:
+        pay(shop, order_id, token, stripe.card("declined"))  # each leaves an intent for the sweeper to cancel
+    globex_orders = f"/tenants/globex/orders/{other_id}"
+    token = {"X-Order-Token": other["order_token"]}
+    setup = shop.post(f"{globex_orders}/payment/setup", {"attempt": "attempt-0001"}, headers=token).data
+    card = stripe.card("declined")
+    stripe.save_card(card, setup["client_secret"])
+    shop.post(f"{globex_orders}/payment", {"payment_method": card}, headers=token)
+    stripe.fake.log.clear()
+
+    report = sweeper.sweep(now=datetime.now(UTC) + timedelta(seconds=901), stripe_calls=1, per_tenant=1)
+
+    cancels = [(account, intent) for account, name, intent in stripe.fake.log if name == "cancel_intent"]
+    assert [account for account, _ in cancels].count("globex") == 1
+    assert [account for account, _ in cancels].index("globex") <= 1  # the first turn: acme's oldest, or before it
+    assert len(cancels) == 6  # one call per order: a cancel
+    assert (report.expired_by_tenant, report.stopped_for_time) == ({"acme": 5, "globex": 1}, False)
+    assert units("acme", "headlamp") == (30, 0, 0)
+
+
+def test_a_sweep_out_of_time_leaves_the_rest_to_the_next_run_and_loses_nothing(shop, stripe):
+    placed = [place(shop, ("headlamp", 1)) for _ in range(3)]
+    later = datetime.now(UTC) + timedelta(seconds=901)
+
+    stopped = sweeper.sweep(now=later, time_left=sweeper.SWEEP_MARGIN_SECONDS)  # no time left to take one
+    assert (stopped.expired, stopped.stopped_for_time) == (0, True)
+    assert units("acme", "headlamp") == (27, 3, 0)
+    resumed = sweeper.sweep(now=later, time_left=sweeper.SWEEP_MARGIN_SECONDS + 60)
+
+    assert (resumed.expired, resumed.stopped_for_time) == (3, False)
+    assert {status(order_id) for order_id, _ in placed} == {"expired"}
+    assert units("acme", "headlamp") == (30, 0, 0)
+
+
+def test_a_tenant_whose_holds_cannot_be_read_holds_back_no_other(shop, stripe, monkeypatch):
+    accept_cards("globex")
+    order_id, _ = place(shop, ("headlamp", 1))
+    read = orders.lapsed_page
+
+    def failing_for_globex(queue, *args):
+        if queue.startswith("globex/"):
+            raise RuntimeError("throttled")
+        return read(queue, *args)
+
+    monkeypatch.setattr(orders, "lapsed_page", failing_for_globex)
+
+    report = sweeper.sweep(now=datetime.now(UTC) + timedelta(seconds=901))
+
+    assert (report.expired_by_tenant["acme"], report.failed) == (1, 1)
+    assert status(order_id) == "expired"

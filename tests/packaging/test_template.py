@@ -114,6 +114,9 @@ def test_tables_equal_the_pynamodb_models(template: dict[str, Any], monkeypatch:
     assert models["cartwise-prod-orders"]["stream"] == "NEW_IMAGE"
     assert models["cartwise-prod-carts"]["ttl"] == "expires_at"
     assert models["cartwise-prod-idempotency"]["ttl"] == "expires_at"
+    assert models["cartwise-prod-tenants"]["indexes"] == {
+        "by-payment-mode": {"keys": {"HASH": "payment_mode", "RANGE": "tenant_id"}, "projection": "INCLUDE"}
+    }
     assert models["cartwise-prod-products"]["indexes"] == {
         "by-category": {"keys": {"HASH": "category_key", "RANGE": "product_id"}, "projection": "ALL"}
     }
