@@ -107,6 +107,18 @@ def results(**changes: Any) -> dict[str, Any]:
             "lapse_to_sellable": {"holds": 12, "sweep_interval_s": 5.0, "p50_s": 2.05, "p95_s": 3.74},
             "crowd": {"outcomes": {"pay 200": 20, "cart 409": 30}, "units_off": {"lamp": 0, "tarp": 0}, "breaches": []},
         },
+        "sweeper": {
+            "holds": 1000,
+            "stripe": "localstripe",
+            "function_time_limit_s": 15.0,
+            "stripe_calls_at_once": 16,
+            "per_tenant_at_once": 8,
+            "other_back_after_run": 1,
+            "runs_to_clear": 4,
+            "most_runs": 30,
+            "expired_per_run": [279, 275, 164, 282],
+            "seconds_per_run": [5.07, 5.38, 5.18, 4.14],
+        },
     }
     figures.update(changes)
     return figures
@@ -182,3 +194,14 @@ def test_the_payment_rows_count_units_lost_or_made_and_a_slow_sweep_misses():
     rows = {label: (value, str(target)) for label, value, target in run.payment_rows(broken)}
     assert rows["7 hold lapsed -> units on sale again p50 / p95 (sweep every 5 s)"][1] == "MISS <= 7 s"
     assert rows["7 randomized crowd (50 actions): units lost or made"] == (3, "MISS 0")
+
+
+def test_the_sweeper_rows_say_when_the_other_tenant_got_its_unit_and_a_flood_never_cleared_misses():
+    rows = {label: (value, str(target)) for label, value, target in run.sweeper_rows(results()["sweeper"])}
+    assert rows["8 sweeper: 1000 lapsed + 1 other tenant's, back after run"] == (1, "ok   run 1")
+    assert rows["  runs of the 15 s function to expire the 1000"] == (4, "ok   <= 10")
+    assert rows["  holds expired per run (localstripe)"] == ("279, 275, 164, 282", "None")
+    late = results()["sweeper"] | {"other_back_after_run": 2, "runs_to_clear": None}
+    rows = {label: (value, str(target)) for label, value, target in run.sweeper_rows(late)}
+    assert rows["8 sweeper: 1000 lapsed + 1 other tenant's, back after run"] == (2, "MISS run 1")
+    assert rows["  runs of the 15 s function to expire the 1000"] == ("> 30", "MISS <= 10")
