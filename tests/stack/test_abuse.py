@@ -20,8 +20,9 @@ import pytest
 
 from chalicelib.ids import new_ulid
 from chalicelib.limits import Limits
-from chalicelib.models import LimitCounterModel, ProductModel
+from chalicelib.models import LimitCounterModel, ProductModel, TenantModel
 from scripts.local_stack import HOST, free_port, start_chalice_local
+from support.card_shop import accept_cards
 from tests.stack.test_concurrency import all_at_once
 
 DEFAULTS = Limits()
@@ -37,6 +38,16 @@ def limited_api(local_stack, stack_aws, started, tmp_path) -> str:
 def shopper(api_url: str, address: str) -> httpx.Client:
     """An HTTP client whose requests leave from `address`."""
     return httpx.Client(base_url=api_url, timeout=30, transport=httpx.HTTPTransport(local_address=address))
+
+
+def fresh_shop(cards: bool) -> str:
+    """A tenant of its own (the session's acme and globex keep their catalogues for the other tests),
+    taking cards through the session's localstripe or paid on delivery."""
+    tenant_id = f"abuse-{new_ulid()[-12:].lower()}"
+    TenantModel(tenant_id, name="Abused shop", currency="EUR", vat_rate=Decimal("0.20")).save()
+    if cards:
+        accept_cards(tenant_id)
+    return tenant_id
 
 
 def fresh_product(tenant_id: str, stock: int) -> str:
@@ -67,39 +78,42 @@ def cart_of(client: httpx.Client, tenant_id: str, product_id: str, quantity: int
 
 
 def test_one_client_checking_out_everything_at_once_holds_three_orders_no_more(limited_api):
-    product_id = fresh_product("acme", stock=40)
+    shop = fresh_shop(cards=True)
+    product_id = fresh_product(shop, stock=40)
     hoarder = shopper(limited_api, "127.0.0.2")
-    carts = [cart_of(hoarder, "acme", product_id, quantity=DEFAULTS.units_per_line) for _ in range(4)]
+    carts = [cart_of(hoarder, shop, product_id, quantity=DEFAULTS.units_per_line) for _ in range(4)]
 
     answers = all_at_once(
         len(carts),
-        lambda i: hoarder.post(f"/tenants/acme/carts/{carts[i]}/checkout", headers={"Idempotency-Key": f"hoard-{i}"}),
+        lambda i: hoarder.post(f"/tenants/{shop}/carts/{carts[i]}/checkout", headers={"Idempotency-Key": f"hoard-{i}"}),
     )
 
     codes = sorted(answer.status_code for answer in answers)
     assert codes == [201, 201, 201, 429]
     refused = next(answer for answer in answers if answer.status_code == 429)
     assert refused.json()["error"]["details"] == {"limit": DEFAULTS.unpaid_orders_per_client}
-    assert units("acme", product_id) == (10, 30, 0)  # 3 orders x 10 units held; 10 still on sale
+    assert units(shop, product_id) == (10, 30, 0)  # 3 orders x 10 units held; 10 still on sale
     # Someone else can still buy what is left.
     other = shopper(limited_api, "127.0.0.3")
-    cart_id = cart_of(other, "acme", product_id, quantity=DEFAULTS.units_per_line)
+    cart_id = cart_of(other, shop, product_id, quantity=DEFAULTS.units_per_line)
     assert (
-        other.post(f"/tenants/acme/carts/{cart_id}/checkout", headers={"Idempotency-Key": "other-1"}).status_code == 201
+        other.post(f"/tenants/{shop}/carts/{cart_id}/checkout", headers={"Idempotency-Key": "other-1"}).status_code
+        == 201
     )
-    assert units("acme", product_id) == (0, 40, 0)
+    assert units(shop, product_id) == (0, 40, 0)
 
 
 def test_card_testing_from_many_clients_on_many_orders_is_capped_per_client_and_per_order(limited_api):
-    product_id = fresh_product("acme", stock=100)
+    shop = fresh_shop(cards=True)
+    product_id = fresh_product(shop, stock=100)
     per_client = DEFAULTS.card_attempts_per_client_hour
     testers = {f"127.0.1.{n}": shopper(limited_api, f"127.0.1.{n}") for n in range(1, 4)}
     # Each tester holds as many orders as it may and tries 8 cards on each: 24 attempts, all at once.
     attempts = []
     for address, tester in testers.items():
         for _ in range(DEFAULTS.unpaid_orders_per_client):
-            cart_id = cart_of(tester, "acme", product_id)
-            placed = tester.post(f"/tenants/acme/carts/{cart_id}/checkout", headers={"Idempotency-Key": new_ulid()})
+            cart_id = cart_of(tester, shop, product_id)
+            placed = tester.post(f"/tenants/{shop}/carts/{cart_id}/checkout", headers={"Idempotency-Key": new_ulid()})
             assert placed.status_code == 201, placed.text
             order = placed.json()
             attempts += [(address, order["order"]["order_id"], order["order_token"], n) for n in range(8)]
@@ -107,7 +121,7 @@ def test_card_testing_from_many_clients_on_many_orders_is_capped_per_client_and_
     answers = all_at_once(
         len(attempts),
         lambda i: testers[attempts[i][0]].post(
-            f"/tenants/acme/orders/{attempts[i][1]}/payment/setup",
+            f"/tenants/{shop}/orders/{attempts[i][1]}/payment/setup",
             json={"attempt": f"attempt-{attempts[i][3]:04d}"},
             headers={"X-Order-Token": attempts[i][2]},
         ),
@@ -121,20 +135,20 @@ def test_card_testing_from_many_clients_on_many_orders_is_capped_per_client_and_
     }
     hits = {
         item.counter.split("#")[1]: int(item.hits)
-        for item in LimitCounterModel.query("acme")
+        for item in LimitCounterModel.query(shop)
         if item.counter.startswith("cards#")
     }
     assert {address: hits[address] for address in by_client} == {address: per_client for address in by_client}
 
     # Many clients on one order: the order's own cap holds whoever tries.
     owner = shopper(limited_api, "127.0.2.1")
-    cart_id = cart_of(owner, "acme", product_id)
-    order = owner.post(f"/tenants/acme/carts/{cart_id}/checkout", headers={"Idempotency-Key": new_ulid()}).json()
+    cart_id = cart_of(owner, shop, product_id)
+    order = owner.post(f"/tenants/{shop}/carts/{cart_id}/checkout", headers={"Idempotency-Key": new_ulid()}).json()
     crowd = [shopper(limited_api, f"127.0.3.{n}") for n in range(1, 16)]
     answers = all_at_once(
         len(crowd),
         lambda i: crowd[i].post(
-            f"/tenants/acme/orders/{order['order']['order_id']}/payment/setup",
+            f"/tenants/{shop}/orders/{order['order']['order_id']}/payment/setup",
             json={"attempt": f"attempt-{i:04d}"},
             headers={"X-Order-Token": order["order_token"]},
         ),
@@ -143,16 +157,17 @@ def test_card_testing_from_many_clients_on_many_orders_is_capped_per_client_and_
 
 
 def test_a_noisy_neighbour_at_50_requests_a_second_costs_another_shopper_nothing(limited_api):
-    product_id = fresh_product("globex", stock=100)
+    shop = fresh_shop(cards=False)
+    product_id = fresh_product(shop, stock=100)
     noisy, quiet = shopper(limited_api, "127.0.4.1"), shopper(limited_api, "127.0.4.2")
-    noisy_cart = cart_of(noisy, "globex", product_id)
+    noisy_cart = cart_of(noisy, shop, product_id)
     stop = threading.Event()
     noisy_codes: list[int] = []
 
     def flood() -> None:
         while not stop.is_set():
             started = time.monotonic()
-            answer = noisy.put(f"/tenants/globex/carts/{noisy_cart}/items/{product_id}", json={"quantity": 1})
+            answer = noisy.put(f"/tenants/{shop}/carts/{noisy_cart}/items/{product_id}", json={"quantity": 1})
             noisy_codes.append(answer.status_code)
             time.sleep(max(0.0, 0.02 - (time.monotonic() - started)))  # 50 a second at most
 
@@ -165,11 +180,11 @@ def test_a_noisy_neighbour_at_50_requests_a_second_costs_another_shopper_nothing
             time.sleep(0.05)
         checkouts = []
         for n in range(5):
-            cart_id = cart_of(quiet, "globex", product_id)
-            added = quiet.put(f"/tenants/globex/carts/{cart_id}/items/{product_id}", json={"quantity": 2})
+            cart_id = cart_of(quiet, shop, product_id)
+            added = quiet.put(f"/tenants/{shop}/carts/{cart_id}/items/{product_id}", json={"quantity": 2})
             assert added.status_code == 200
             checkouts.append(
-                quiet.post(f"/tenants/globex/carts/{cart_id}/checkout", headers={"Idempotency-Key": f"quiet-{n}"})
+                quiet.post(f"/tenants/{shop}/carts/{cart_id}/checkout", headers={"Idempotency-Key": f"quiet-{n}"})
             )
     finally:
         stop.set()
@@ -180,8 +195,8 @@ def test_a_noisy_neighbour_at_50_requests_a_second_costs_another_shopper_nothing
     assert set(noisy_codes) == {200, 429}
     # Every write the neighbour got through was counted in its own windows, none above the limit.
     windows = [
-        int(item.hits) for item in LimitCounterModel.query("globex") if item.counter.startswith("rate:cart#127.0.4.1#")
+        int(item.hits) for item in LimitCounterModel.query(shop) if item.counter.startswith("rate:cart#127.0.4.1#")
     ]
     assert sum(windows) == noisy_codes.count(200) + 1  # and its cart's creation
     assert max(windows) <= DEFAULTS.cart_writes_per_minute
-    assert units("globex", product_id) == (90, 0, 10)
+    assert units(shop, product_id) == (90, 0, 10)
