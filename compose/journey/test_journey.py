@@ -112,6 +112,7 @@ def test_the_storefront_served_by_localstack_s3_places_an_order_in_chromium(page
     storefront.step("headlamp", "+", 2)
     storefront.apply_promo("SUMMER10")
     storefront.expect_totals(**STOREFRONT_TOTALS)
+    storefront.fill_delivery("DE", "standard")  # free over 50.00: the totals stay those above
     storefront.checkout_button.click()
     # acme takes cards: the payment step, paid with localstripe's Stripe.js from the compose service.
     PaymentStep(page).pay(CARDS["pays"], "€193.30")

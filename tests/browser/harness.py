@@ -80,13 +80,15 @@ class Shop:
         )
 
     def buy(self, tenant: str, product_id: str, quantity: int) -> dict:
-        """Another shopper's order, straight through the API (delivered to the US: the tests buy this way at globex)."""
+        """Another shopper's order, straight through the API, delivered within the shop's own countries."""
         cart = self.http.post(
             f"/tenants/{tenant}/carts", json={"items": [{"product_id": product_id, "quantity": quantity}]}
         )
         assert cart.status_code == 201, cart.text
         cart_id = cart.json()["cart_id"]
-        delivery = self.http.put(f"/tenants/{tenant}/carts/{cart_id}/delivery", json=delivery_body("US", "ground"))
+        # Each demo shop's own: acme ships within the EU, globex to the US and Canada.
+        where = ("DE", "standard") if tenant == "acme" else ("US", "ground")
+        delivery = self.http.put(f"/tenants/{tenant}/carts/{cart_id}/delivery", json=delivery_body(*where))
         assert delivery.status_code == 200, delivery.text
         order = self.http.post(
             f"/tenants/{tenant}/carts/{cart_id}/checkout", json={}, headers={"Idempotency-Key": str(uuid.uuid4())}
