@@ -52,11 +52,12 @@ format: install
 
 # Every tier (tests/unit, api, stack, packaging, browser, docs; see tests/conftest.py).
 # The unit and moto tiers over every CPU first (as test-fast), then the tiers that share the session's one
-# local stack (one JVM) in one process.
+# local stack (one JVM) in one process, browser first: stack tests add products to the demo shops, whose
+# catalogues the browser tests count.
 test: lint
 	node --test tests/storefront/*.test.js
 	$(PY) -m pytest tests/unit tests/api -n auto -q
-	$(PY) -m pytest tests/stack tests/packaging tests/browser tests/docs
+	$(PY) -m pytest tests/browser tests/docs tests/packaging tests/stack
 
 # The edit loop: tests/unit and tests/api only (no servers, no browser, no packaging), one worker per CPU.
 test-fast: install
