@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -106,18 +107,15 @@ def cancel(tenant_id: str, order_id: str) -> OrderModel:
 
     A card order's PaymentIntent is cancelled first, by chalicelib/payments/, which calls this.
     """
-    for _ in contention.attempts():
-        order = get_order(tenant_id, order_id, consistent=True)
-        if order.status == OrderStatus.CANCELLED:
-            return order
-        if not lifecycle.can_move(order.status, OrderStatus.CANCELLED):
-            raise OrderNotCancellable(
-                f"Order {order_id!r} is {order.status} and cannot be cancelled.", {"status": order.status}
-            )
-        if _move(order, lifecycle.transition(order.status, OrderStatus.CANCELLED)) is Moved.DONE:
-            return order
-        # changed meanwhile (paid, expired, cancelled) or a conflict: read again
-    raise Unavailable("The order is being changed concurrently, please retry.")
+    return _advance(
+        tenant_id,
+        order_id,
+        OrderStatus.CANCELLED,
+        settled=lambda order: order.status == OrderStatus.CANCELLED,
+        refusal=lambda order: OrderNotCancellable(
+            f"Order {order_id!r} is {order.status} and cannot be cancelled.", {"status": order.status}
+        ),
+    )
 
 
 def lapsed_holds(tenant_id: str, now: datetime, limit: int = SWEEP_PAGE) -> list[OrderModel]:
@@ -172,38 +170,60 @@ def mark_refunded(order: OrderModel, reason: str, restock: bool = False) -> Move
 def ship(tenant_id: str, order_id: str, carrier: str, tracking_number: str, tracking_url: str | None) -> OrderModel:
     """Hand a paid (or on-delivery, confirmed) order to its carrier; the same shipment again is answered
     as it is, another order status is 409 ORDER_NOT_SHIPPABLE."""
-    for _ in contention.attempts():
-        order = get_order(tenant_id, order_id, consistent=True)
-        shipped = (order.carrier, order.tracking_number, order.tracking_url) == (carrier, tracking_number, tracking_url)
-        if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) and shipped:
-            return order
-        if not lifecycle.can_move(order.status, OrderStatus.SHIPPED):
-            raise OrderNotShippable(
-                f"Order {order_id!r} is {order.status} and cannot be shipped.", {"status": order.status}
-            )
-        tracking = [
+    shipment = (carrier, tracking_number, tracking_url)
+    order = _advance(
+        tenant_id,
+        order_id,
+        OrderStatus.SHIPPED,
+        settled=lambda order: (
+            order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+            and (order.carrier, order.tracking_number, order.tracking_url) == shipment
+        ),
+        refusal=lambda order: OrderNotShippable(
+            f"Order {order_id!r} is {order.status} and cannot be shipped.", {"status": order.status}
+        ),
+        extra_actions=[
             OrderModel.carrier.set(carrier),
             OrderModel.tracking_number.set(tracking_number),
             OrderModel.tracking_url.set(tracking_url) if tracking_url else OrderModel.tracking_url.remove(),
-        ]
-        if _move(order, lifecycle.transition(order.status, OrderStatus.SHIPPED), extra_actions=tracking) is Moved.DONE:
-            order.carrier, order.tracking_number, order.tracking_url = carrier, tracking_number, tracking_url
-            return order
-    raise Unavailable("The order is being changed concurrently, please retry.")
+        ],
+    )
+    order.carrier, order.tracking_number, order.tracking_url = shipment
+    return order
 
 
 def mark_delivered(tenant_id: str, order_id: str) -> OrderModel:
     """A shipped order reached its shopper; a delivered one is answered as it is, others are 409."""
+    return _advance(
+        tenant_id,
+        order_id,
+        OrderStatus.DELIVERED,
+        settled=lambda order: order.status == OrderStatus.DELIVERED,
+        refusal=lambda order: OrderNotDeliverable(
+            f"Order {order_id!r} is {order.status}; only a shipped order can be delivered.", {"status": order.status}
+        ),
+    )
+
+
+def _advance(
+    tenant_id: str,
+    order_id: str,
+    target: OrderStatus,
+    settled: Callable[[OrderModel], bool],
+    refusal: Callable[[OrderModel], Exception],
+    extra_actions: list[Any] | None = None,
+) -> OrderModel:
+    """Move an order to `target` as a shopper or an operator asks: answered as it is once `settled`
+    (a repeated request), refused when the lifecycle has no such move from its status, and read
+    again when it changed meanwhile (a payment, the sweeper or another request got there first)."""
     for _ in contention.attempts():
         order = get_order(tenant_id, order_id, consistent=True)
-        if order.status == OrderStatus.DELIVERED:
+        if settled(order):
             return order
-        if not lifecycle.can_move(order.status, OrderStatus.DELIVERED):
-            raise OrderNotDeliverable(
-                f"Order {order_id!r} is {order.status}; only a shipped order can be delivered.",
-                {"status": order.status},
-            )
-        if _move(order, lifecycle.transition(order.status, OrderStatus.DELIVERED)) is Moved.DONE:
+        if not lifecycle.can_move(order.status, target):
+            raise refusal(order)
+        move = lifecycle.transition(order.status, target)
+        if _move(order, move, extra_actions=extra_actions) is Moved.DONE:
             return order
     raise Unavailable("The order is being changed concurrently, please retry.")
 
