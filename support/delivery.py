@@ -17,9 +17,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL = "ada@example.com"
 ADDRESSES = {
-    "acme": {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117", "country": "DE"},
-    "globex": {"name": "Ada Lovelace", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"},
-}  # fmt: skip
+    "acme": {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117"}
+    | {"country": "DE"},
+    "globex": {"name": "Ada Lovelace", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345"}
+    | {"country": "US"},
+}
 METHODS = {"acme": "standard", "globex": "ground"}
 
 
@@ -60,3 +62,14 @@ def ship_as_acme(tenant_id: str) -> None:
 
     tenants.set_shipping(tenant_id, acme_plan())
     tenants.clear_cache()
+
+
+def check_out(
+    client: Any, tenant_id: str, cart_id: str, *, base: str = "", key: str | None = None, json: Any = None,
+    method: str | None = None,
+) -> Any:  # fmt: skip
+    """Deliver the cart (`deliver`), then check it out under `key` (a fresh one by default): the answer.
+    A replay sends the checkout again itself: the cart is closed by then, its delivery no longer set."""
+    deliver(client, tenant_id, cart_id, base=base, method=method)
+    headers = {"Idempotency-Key": key} if key else checkout_key()
+    return client.post(f"{base}/tenants/{tenant_id}/carts/{cart_id}/checkout", json=json, headers=headers)

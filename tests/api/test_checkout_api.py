@@ -109,14 +109,15 @@ def test_a_key_of_an_order_sent_with_a_cart_without_delivery_is_key_reused_not_d
     assert [o.order_id for o in orders_of("acme")] == [order["order_id"]]
 
 
+EXPRESS = {"id": "express", "name": "Express", "price": "12.90", "days": {"min": 1, "max": 2}}
+STANDARD = {"id": "standard", "name": "Standard", "price": "4.90", "days": {"min": 2, "max": 4}}
+
+
 @pytest.mark.parametrize(
     "plan",
-    [
-        {"countries": ["DE"], "methods": [{"id": "express", "name": "Express", "price": "12.90", "days": {"min": 1, "max": 2}}]},
-        {"countries": ["FR"], "methods": [{"id": "standard", "name": "Standard", "price": "4.90", "days": {"min": 2, "max": 4}}]},
-    ],
+    [{"countries": ["DE"], "methods": [EXPRESS]}, {"countries": ["FR"], "methods": [STANDARD]}],
     ids=["method-dropped", "country-dropped"],
-)  # fmt: skip
+)
 def test_a_method_the_shop_no_longer_offers_there_is_422_at_checkout_and_nothing_is_written(api, plan):
     from chalicelib import tenants
 
