@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from bench.load import percentile
+from support.delivery import checkout_key, deliver
 
 SCALE_TENANT = "bench-scale"
 SCALE_PRODUCTS = 20_000
@@ -103,10 +104,13 @@ def _timed(http: httpx.Client, method: str, path: str, expected: int = 200, **kw
     return elapsed
 
 
-def _new_cart(http: httpx.Client, tenant_id: str, product_ids: list[str]) -> str:
+def _new_cart(http: httpx.Client, tenant_id: str, product_ids: list[str], delivered: bool = False) -> str:
+    """A cart of these products; `delivered`: with the shop's delivery set, as a checkout needs."""
     items = [{"product_id": pid, "quantity": 1} for pid in product_ids]
     response = http.post(f"/tenants/{tenant_id}/carts", json={"items": items})
     assert response.status_code == 201, response.text
+    if delivered:
+        deliver(http, tenant_id, response.json()["cart_id"])
     return response.json()["cart_id"]
 
 
@@ -161,10 +165,10 @@ def llm_calls_per_cart_content(api_url: str, llm_calls: Callable[[], int], produ
     before = llm_calls()
     with httpx.Client(base_url=api_url, timeout=30) as http:
         for _ in range(carts):
-            cart_id = _new_cart(http, DEMO_TENANT, [product])
+            cart_id = _new_cart(http, DEMO_TENANT, [product], delivered=True)
             for _ in range(2):
                 assert http.get(f"/tenants/{DEMO_TENANT}/carts/{cart_id}/upsell").json()["source"] == "llm"
-            checkout = http.post(f"/tenants/{DEMO_TENANT}/carts/{cart_id}/checkout", json={})
+            checkout = http.post(f"/tenants/{DEMO_TENANT}/carts/{cart_id}/checkout", json={}, headers=checkout_key())
             assert checkout.status_code == 201, checkout.text
             assert checkout.json()["upsell"]["source"] == "llm", checkout.text
     return round((llm_calls() - before) / carts, 2)
@@ -197,7 +201,8 @@ def recording_dynamodb_calls(client: Any) -> Iterator[list[tuple[str, dict[str, 
 class RecordedCheckout:
     """The floor: the DynamoDB requests of one checkout the app made (the cart GetItem, the products
     BatchGetItem and the TransactWriteItems, exactly as sent: the same items, conditions and options),
-    replayed by a bare botocore client on another cart, with a fresh order id and transaction token.
+    replayed by a bare botocore client on another cart, with a fresh order id, Idempotency-Key (its
+    record is claimed in the transaction) and transaction token.
 
     Replaying what the app sent keeps the floor the same calls as the checkout's whatever the order
     item grows into; only the Python around them (PynamoDB, Chalice, the flag read) is left out.
@@ -206,24 +211,40 @@ class RecordedCheckout:
     calls: tuple[tuple[str, dict[str, Any]], ...]
     cart_id: str
     order_id: str
+    idempotency_key: str
 
     @classmethod
-    def of(cls, calls: list[tuple[str, dict[str, Any]]], cart_id: str, order_id: str) -> RecordedCheckout:
+    def of(
+        cls, calls: list[tuple[str, dict[str, Any]]], cart_id: str, order_id: str, idempotency_key: str
+    ) -> RecordedCheckout:
         names = [name for name, _ in calls]
         if names != list(FLOOR_OPERATIONS):
             raise ValueError(f"the checkout made {names}, not the floor's {list(FLOOR_OPERATIONS)}")
-        return cls(tuple(calls), cart_id, order_id)
+        return cls(tuple(calls), cart_id, order_id, idempotency_key)
 
     def as_json(self) -> dict[str, Any]:
-        return {"calls": [list(call) for call in self.calls], "cart_id": self.cart_id, "order_id": self.order_id}
+        return {
+            "calls": [list(call) for call in self.calls],
+            "cart_id": self.cart_id,
+            "order_id": self.order_id,
+            "idempotency_key": self.idempotency_key,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RecordedCheckout:
-        return cls.of([(name, params) for name, params in data["calls"]], data["cart_id"], data["order_id"])
+        calls = [(name, params) for name, params in data["calls"]]
+        return cls.of(calls, data["cart_id"], data["order_id"], data["idempotency_key"])
 
     def requests_for(self, cart_id: str) -> list[tuple[str, dict[str, Any]]]:
-        """The recorded requests for another open cart of the same content: new ids, the same bytes otherwise."""
-        ids = {self.cart_id: cart_id, self.order_id: uuid.uuid4().hex}
+        """The recorded requests for another open cart of the same content: new ids, the same bytes otherwise.
+        The key is new too: its record (`checkout#KEY`, claimed only if free) and the order's copy of it."""
+        key = str(uuid.uuid4())
+        ids = {
+            self.cart_id: cart_id,
+            self.order_id: uuid.uuid4().hex,
+            self.idempotency_key: key,
+            f"checkout#{self.idempotency_key}": f"checkout#{key}",
+        }
         requests = []
         for name, params in self.calls:
             params = _replace_strings(params, ids)
@@ -288,25 +309,25 @@ def checkout_comparison(
         checkout = f"/tenants/{DEMO_TENANT}/carts/{{}}/checkout"
 
         def measure_floor() -> None:
-            cart_id = _new_cart(http, DEMO_TENANT, [product])
+            cart_id = _new_cart(http, DEMO_TENANT, [product], delivered=True)
             time.sleep(THINK_S)
             floor.append(recorded.checkout(dynamodb, cart_id))
 
         def measure_off() -> None:
             flag(False)
-            cart_id = _new_cart(http, DEMO_TENANT, [product])
+            cart_id = _new_cart(http, DEMO_TENANT, [product], delivered=True)
             records()
             time.sleep(THINK_S)
-            off.append(_timed(http, "POST", checkout.format(cart_id), 201, json={}))
+            off.append(_timed(http, "POST", checkout.format(cart_id), 201, json={}, headers=checkout_key()))
             off_records.extend(records())
 
         def measure_after_page() -> None:
             flag(True)
-            cart_id = _new_cart(http, DEMO_TENANT, [product])
+            cart_id = _new_cart(http, DEMO_TENANT, [product], delivered=True)
             assert http.get(f"/tenants/{DEMO_TENANT}/carts/{cart_id}/upsell").json()["source"] == "llm"
             records()
             time.sleep(THINK_S)
-            after_page.append(_timed(http, "POST", checkout.format(cart_id), 201, json={}))
+            after_page.append(_timed(http, "POST", checkout.format(cart_id), 201, json={}, headers=checkout_key()))
             page_records.extend(records())
 
         kinds = [measure_floor, measure_off, measure_after_page]

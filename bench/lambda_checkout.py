@@ -30,6 +30,7 @@ from typing import Any
 import boto3
 
 from bench.catalogue import DEMO_TENANT, THINK_S, RecordedCheckout, recording_dynamodb_calls
+from support.delivery import delivery, delivery_path
 
 REPO = Path(__file__).resolve().parent.parent
 ROUNDS = 45
@@ -45,10 +46,10 @@ def stage_environment(stage: str = STAGE) -> dict[str, str]:
     return {**config.get("environment_variables", {}), **config["stages"][stage].get("environment_variables", {})}
 
 
-def checkout_event(cart_id: str) -> dict[str, Any]:
+def checkout_event(cart_id: str, idempotency_key: str) -> dict[str, Any]:
     """The API Gateway (REST, proxy) event Lambda hands the function for POST …/checkout."""
     path = f"/tenants/{DEMO_TENANT}/carts/{cart_id}/checkout"
-    headers = {"Content-Type": "application/json", "Host": "api.example.com"}
+    headers = {"Content-Type": "application/json", "Host": "api.example.com", "Idempotency-Key": idempotency_key}
     return {
         "resource": CHECKOUT_RESOURCE,
         "path": path,
@@ -123,11 +124,15 @@ def measure(product: str, rounds: int = ROUNDS) -> dict[str, Any]:
             body = json.dumps({"items": [{"product_id": product, "quantity": 1}]})
             response = client.http.post(f"/tenants/{DEMO_TENANT}/carts", headers=JSON_HEADERS, body=body)
             assert response.status_code == 201, response.body
-            return json.loads(response.body)["cart_id"]
+            cart_id = json.loads(response.body)["cart_id"]
+            path, shopper = delivery_path(DEMO_TENANT, cart_id), json.dumps(delivery(DEMO_TENANT))
+            assert client.http.put(path, headers=JSON_HEADERS, body=shopper).status_code == 200  # a checkout needs it
+            return cart_id
 
-        def app_checkout(cart_id: str) -> tuple[float, float, str]:
+        def app_checkout(cart_id: str, key: str | None = None) -> tuple[float, float, str]:
             # Only the handler is timed: building the event is API Gateway's work, the context Lambda's.
-            event, context = checkout_event(cart_id), LambdaContext("api_handler", memory_size=512)
+            event = checkout_event(cart_id, key or str(uuid.uuid4()))
+            context = LambdaContext("api_handler", memory_size=512)
             wall, cpu = time.perf_counter(), time.process_time()
             response = app.app(event, context)
             wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -137,10 +142,10 @@ def measure(product: str, rounds: int = ROUNDS) -> dict[str, Any]:
         for _ in range(3):  # warm: tenant cached, clients and connections built
             app_checkout(new_cart())
         # The floor is this checkout's own three requests (cart and order ids aside), made by a bare client.
-        recorded_cart = new_cart()
+        recorded_cart, recorded_key = new_cart(), str(uuid.uuid4())
         with recording_dynamodb_calls(clients.dynamodb().client) as calls:
-            order_id = app_checkout(recorded_cart)[2]
-        recorded = RecordedCheckout.of(calls, recorded_cart, order_id)
+            order_id = app_checkout(recorded_cart, recorded_key)[2]
+        recorded = RecordedCheckout.of(calls, recorded_cart, order_id, recorded_key)
         for _ in range(3):
             recorded.checkout(dynamodb, new_cart())
         for round_ in range(rounds):

@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from support.delivery import delivery
+
 TENANT = "acme"
 
 
@@ -86,7 +88,7 @@ class Shopper:
         return response
 
     async def checkout_once(self, first: str, second: str | None) -> httpx.Response | None:
-        """Create a cart with `first`, add `second`, check out; returns the checkout answer."""
+        """Create a cart with `first`, add `second`, set the delivery, check out; returns the checkout answer."""
         created = await self.call(
             "POST /carts", "POST", f"/tenants/{TENANT}/carts", json={"items": [{"product_id": first, "quantity": 1}]}
         )
@@ -95,6 +97,7 @@ class Shopper:
         cart = f"/tenants/{TENANT}/carts/{created.json()['cart_id']}"
         if second is not None:
             await self.call("PUT /carts/{id}/items/{id}", "PUT", f"{cart}/items/{second}", json={"quantity": 1})
+        await self.deliver(cart)
         response = await self.call(
             "POST /carts/{id}/checkout",
             "POST",
@@ -103,6 +106,10 @@ class Shopper:
         )
         self._count_order(response)
         return response
+
+    async def deliver(self, cart: str) -> None:
+        """The delivery step a checkout needs (else 422 DELIVERY_REQUIRED): acme's shopper, to DE by standard."""
+        await self.call("PUT /carts/{id}/delivery", "PUT", f"{cart}/delivery", json=delivery(TENANT))
 
     def _count_order(self, response: httpx.Response | None) -> None:
         if response is not None and response.status_code == 201:
@@ -113,8 +120,8 @@ class Shopper:
                 self.run.ordered[line["product_id"]] += line["quantity"]
 
     async def browse_and_buy(self, hot: list[str], limited: str) -> None:
-        """One visit: the product list, one product page, a cart (hot product, maybe the limited one), the
-        cart page, checkout."""
+        """One visit: the product list, one product page, a cart (hot product, maybe the limited one), its
+        delivery, the cart page, checkout."""
         await self.call("GET /products", "GET", f"/tenants/{TENANT}/products", params={"limit": 20})
         first = self.rng.choice(hot)
         await self.call("GET /products/{id}", "GET", f"/tenants/{TENANT}/products/{first}")
@@ -126,6 +133,7 @@ class Shopper:
             return
         cart = f"/tenants/{TENANT}/carts/{created.json()['cart_id']}"
         await self.call("PUT /carts/{id}/items/{id}", "PUT", f"{cart}/items/{second}", json={"quantity": 1})
+        await self.deliver(cart)
         await self.call("GET /carts/{id}", "GET", cart)
         response = await self.call(
             "POST /carts/{id}/checkout", "POST", f"{cart}/checkout", headers={"Idempotency-Key": str(uuid.uuid4())}

@@ -24,6 +24,7 @@ from chalicelib.models import OrderModel, ProductModel
 from scripts.local_stack import start_sweeper
 from scripts.sweeper import DEFAULT_INTERVAL_SECONDS
 from support.card_shop import SEEDED, card, invariant_breaches, open_card_shop, run_crowd, save_card, units
+from support.delivery import check_out
 
 PAYMENTS = 40
 LAPSES = 12
@@ -35,10 +36,13 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def place(http: httpx.Client, base: str, product_id: str) -> tuple[str, dict[str, str]]:
-    cart = http.post(f"{base}/carts", json={"items": [{"product_id": product_id, "quantity": 1}]})
+def place(http: httpx.Client, api_url: str, tenant_id: str, product_id: str) -> tuple[str, dict[str, str]]:
+    """One unit checked out, delivered as acme's shopper (the shop ships as acme does: open_card_shop)."""
+    cart = http.post(
+        f"{api_url}/tenants/{tenant_id}/carts", json={"items": [{"product_id": product_id, "quantity": 1}]}
+    )
     cart.raise_for_status()
-    answer = http.post(f"{base}/carts/{cart.json()['cart_id']}/checkout")
+    answer = check_out(http, tenant_id, cart.json()["cart_id"], base=api_url)
     answer.raise_for_status()
     return answer.json()["order"]["order_id"], {"X-Order-Token": answer.json()["order_token"]}
 
@@ -55,7 +59,7 @@ def payment_latency(api_url: str, stripe_url: str, tenant_id: str, key: str) -> 
             headers={"X-Api-Key": key, "Idempotency-Key": "bench-pay"},
         ).raise_for_status()
         for _ in range(PAYMENTS):
-            order_id, token = place(http, base, PRODUCT)
+            order_id, token = place(http, api_url, tenant_id, PRODUCT)
             method = card(stripe_url, "pays", tenant_id)
             setup = http.post(f"{base}/orders/{order_id}/payment/setup", json={"attempt": method}, headers=token)
             save_card(stripe_url, method, setup.raise_for_status().json()["client_secret"])  # as Stripe.js does
@@ -82,7 +86,7 @@ def lapse_to_sellable(api_url: str, tenant_id: str) -> dict[str, Any]:
         product_id = f"lapse-{index}"
         ProductModel(tenant_id, product_id, name=product_id, category="bench", price=Decimal("5.00"), stock=1).save()
         with httpx.Client(timeout=30) as http:
-            order_id, _ = place(http, base, product_id)
+            order_id, _ = place(http, api_url, tenant_id, product_id)
             lapses_at = datetime.now(UTC) + timedelta(seconds=0.5 + index * 0.37)  # spread over the sweep interval
             OrderModel(tenant_id, order_id).update(actions=[OrderModel.hold_expires_at.set(lapses_at)])
             deadline = time.monotonic() + 4 * DEFAULT_INTERVAL_SECONDS + 10  # a wait this long is a miss anyway

@@ -20,6 +20,7 @@ from chalicelib import carts, catalog, clients, contention, idempotency, lifecyc
 from chalicelib.config import get_settings
 from chalicelib.errors import (
     CartClosed,
+    DeliveryRequired,
     EmptyCart,
     NotFound,
     OutOfStock,
@@ -33,22 +34,22 @@ from chalicelib.observability import logger
 from chalicelib.pricing import format_money
 from chalicelib.tenants import Tenant
 
-# Refusals a same-key request that won the race can cause: the key is looked up before answering them.
-REFUSALS = (NotFound, CartClosed, EmptyCart, OutOfStock, PriceChanged, ShippingMethodUnavailable)
+# Refusals a same-key request that won the race can cause, or that a key used for another cart meets:
+# the key is looked up before answering them (its own order 200, another cart's key 422 REUSED).
+REFUSALS = (NotFound, CartClosed, EmptyCart, OutOfStock, PriceChanged, DeliveryRequired, ShippingMethodUnavailable)
 
 
 @dataclass(frozen=True)
 class CheckoutRequest:
     cart_id: str
+    # Required: a shopper who loses the answer gets the order and its token back only with the key.
+    idempotency_key: str
     email: str | None = None
     expected_total: Decimal | None = None  # the total the shopper was quoted
-    idempotency_key: str | None = None
     client: str | None = None  # who checks out, for the per-client limits (None: they are off)
 
-    def key_use(self, tenant_id: str) -> idempotency.KeyUse | None:
+    def key_use(self, tenant_id: str) -> idempotency.KeyUse:
         """What the key records: this cart with this body (another cart or body under the key is 422)."""
-        if self.idempotency_key is None:
-            return None
         return idempotency.KeyUse.of(
             tenant_id,
             "checkout",
@@ -105,8 +106,7 @@ def _place_order(tenant: Tenant, request: CheckoutRequest) -> tuple[Placed, bool
 
 def _replay(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
     """The order this same request placed before under its key; 422 if the key did something else."""
-    use = request.key_use(tenant.tenant_id)
-    record = idempotency.recorded(use, carts.now()) if use else None
+    record = idempotency.recorded(request.key_use(tenant.tenant_id), carts.now())
     if not record or not record.order_id:
         return None
     order = orders.get_order(tenant.tenant_id, record.order_id, consistent=True)
@@ -163,9 +163,7 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
                 condition=CartModel.status == "open",
                 return_values="ALL_OLD",
             )
-            use = request.key_use(tenant.tenant_id)
-            if use:
-                idempotency.claim(transaction, use, order.created_at, order_id=order.order_id)
+            idempotency.claim(transaction, request.key_use(tenant.tenant_id), order.created_at, order_id=order.order_id)
             if order.hold_counter:
                 limits.take_hold(transaction, tenant.tenant_id, tenant.limits, order.hold_counter)
     except TransactWriteError as exc:
@@ -206,10 +204,17 @@ def _shortages_from(failed_items: list[dict[str, Any] | None], requested: dict[s
 
 
 def _require_delivery(tenant: Tenant, cart: CartModel) -> None:
-    """A delivery set on the cart must still be one the shop offers. A cart without one still checks
-    out for now: DELIVERY_REQUIRED is enforced once every client sets it (docs/decisions/0026)."""
+    """An order the shop cannot deliver is never placed: the cart needs a delivery (where to, which
+    method, whom to tell), and its method must still be one the shop offers for that address, as
+    the owner may have dropped it or a country since the shopper chose it (docs/decisions/0026)."""
     delivery = carts.delivery_of(tenant, cart)
-    if delivery is not None and delivery.method is None:
+    if delivery is None:
+        raise DeliveryRequired(
+            "The cart has no delivery: set the e-mail, address and shipping method "
+            f"(PUT /tenants/{tenant.tenant_id}/carts/{cart.cart_id}/delivery) before the checkout.",
+            {"cart_id": cart.cart_id},
+        )
+    if delivery.method is None:
         raise ShippingMethodUnavailable(
             "The chosen shipping method is no longer offered for this address; choose another.",
             {"methods": [m.id for m in tenant.shipping.methods_for(delivery.address["country"])]},

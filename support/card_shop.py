@@ -26,6 +26,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib import digests, payments, tenants
 from chalicelib.models import OrderModel, ProductModel, TenantModel
+from support.delivery import checkout_key, deliver, ship_as_acme
 
 PUBLISHABLE_KEY = "pk_test_cartwise_tests"
 CARDS = {
@@ -126,8 +127,9 @@ ACTIONS = ["shop"] * 4 + ["pay", "cancel", "lapse", "refund", "refund", "restock
 
 
 def open_card_shop(tenant_id: str) -> str:
-    """A card tenant with the crowd's scarce products; returns its admin key."""
+    """A card tenant with the crowd's scarce products, shipping as acme does; returns its admin key."""
     TenantModel(tenant_id, name="Card crowd", currency="EUR", vat_rate=Decimal("0.20")).save()
+    ship_as_acme(tenant_id)
     for product_id, stock in SEEDED.items():
         ProductModel(
             tenant_id, product_id, name=product_id.title(), category="camping", price=PRICES[product_id], stock=stock
@@ -213,7 +215,10 @@ def run_crowd(
                     if created.status_code == 409:  # sold out meanwhile: the cart cannot even be filled
                         crowd.outcomes["cart 409"] += 1
                         continue
-                    answer = post(f"{base}/carts/{created.json()['cart_id']}/checkout")
+                    cart_id = created.json()["cart_id"]
+                    deliver(client, tenant_id, cart_id, base=api_url)
+                    # The same key on a retried 503: one order, whichever attempt placed it.
+                    answer = post(f"{base}/carts/{cart_id}/checkout", headers=checkout_key())
                     crowd.outcomes[f"checkout {answer.status_code}"] += 1
                     if answer.status_code != 201:
                         continue

@@ -8,8 +8,8 @@ a test that uses a fixture of a heavier tier than its folder allows stops the co
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from json import dumps, loads
 from pathlib import Path
 
 import pytest
@@ -132,11 +132,13 @@ class Api:
     def __init__(self, client: Client) -> None:
         self.client = client
 
-    def call(self, method: str, path: str, body=None, headers=None, raw: bytes | str | None = None):
+    def call(self, method: str, path: str, body=None, headers=None, raw: bytes | str | None = None, json=None):
+        """`json` is `body` under the name requests and httpx use (support/delivery.py calls either)."""
+        body = json if json is not None else body
         all_headers = {"Content-Type": "application/json", **(headers or {})}
-        payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        payload = raw if raw is not None else (dumps(body) if body is not None else None)
         response = getattr(self.client.http, method.lower())(path, headers=all_headers, body=payload)
-        response.data = json.loads(response.body) if response.body else None
+        response.data = loads(response.body) if response.body else None
         return response
 
     def get(self, path, **kwargs):

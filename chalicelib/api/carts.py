@@ -3,7 +3,7 @@ from decimal import Decimal
 from chalice import Response
 
 from chalicelib import carts, checkout, tenants, upsell
-from chalicelib.api import ApiBlueprint, count_request, idempotency_key, parse_body, parse_query, shapes
+from chalicelib.api import ApiBlueprint, count_request, parse_body, parse_query, required_idempotency_key, shapes
 
 blueprint = ApiBlueprint(__name__)
 
@@ -94,7 +94,9 @@ def checkout_cart(tenant_id: str, cart_id: str) -> Response:
 
     tenant = tenants.get_tenant(tenant_id)
     request = blueprint.current_request
-    key = idempotency_key(request.headers)
+    # Required before anything is read or written: a shopper who loses the answer (a dropped
+    # connection, a reload) gets the order and its token back only by sending the same key again.
+    key = required_idempotency_key(request.headers, "A checkout")
     client = count_request(request, tenant, "checkout")
     body = parse_body(request.raw_body, CheckoutBody)
     result = checkout.checkout(

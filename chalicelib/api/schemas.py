@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from chalicelib.carts import MAX_LINES, MAX_QUANTITY
 from chalicelib.catalog import MAX_STOCK
@@ -58,25 +59,41 @@ def printable(value: object) -> object:
     if isinstance(value, str):
         value = value.strip()
         if not value.isprintable():
-            raise ValueError("must be printable text on one line")
+            raise PydanticCustomError("not_printable", "must be printable text on one line")
     return value
 
 
-AddressLine = Annotated[str, BeforeValidator(printable), StringConstraints(min_length=1, max_length=100)]
+def filled(label: str, max_length: int = 100) -> BeforeValidator:
+    """A required one-line field, trimmed, printable and bounded. Empty (or only spaces) or too long, it
+    is refused in words the storefront can show beside the field: pydantic's own, on a value a
+    validator has trimmed, say "Value should have at least 1 item after validation, not 0"."""
+
+    def check(value: object) -> object:
+        value = printable(value)
+        if value == "":
+            raise PydanticCustomError("blank", "{label} is required: it is empty or only spaces.", {"label": label})
+        if isinstance(value, str) and len(value) > max_length:
+            raise PydanticCustomError(
+                "too_long", "{label} is at most {max_length} characters.", {"label": label, "max_length": max_length}
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+COUNTRY_PATTERN = r"^[A-Z]{2}$"  # ISO 3166-1 alpha-2
 OptionalLine = Annotated[str, BeforeValidator(printable), StringConstraints(max_length=100)]
-City = Annotated[str, BeforeValidator(printable), StringConstraints(min_length=1, max_length=64)]
-PostalCode = Annotated[str, BeforeValidator(printable), StringConstraints(min_length=1, max_length=16)]
-Country = Annotated[str, BeforeValidator(printable), StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1
+Country = Annotated[str, BeforeValidator(printable), StringConstraints(pattern=COUNTRY_PATTERN)]
 Phone = Annotated[str, BeforeValidator(printable), StringConstraints(pattern=r"^\+?[0-9 ()./-]{3,32}$")]
 
 
 class AddressIn(Strict):
-    name: AddressLine
-    line1: AddressLine
+    name: Annotated[str, filled("The name")]
+    line1: Annotated[str, filled("The address")]
     line2: OptionalLine | None = None
-    city: City
-    postal_code: PostalCode
-    country: Country
+    city: Annotated[str, filled("The city", 64)]
+    postal_code: Annotated[str, filled("The postal code", 16)]
+    country: Annotated[str, filled("The country"), StringConstraints(pattern=COUNTRY_PATTERN)]
     phone: Phone | None = None
 
 
@@ -92,7 +109,7 @@ class ShippingMethodsQuery(BaseModel):
 
 
 class ShipmentBody(Strict):
-    carrier: AddressLine
+    carrier: Annotated[str, filled("The carrier")]
     tracking_number: Annotated[str, BeforeValidator(printable), StringConstraints(pattern=r"^[A-Za-z0-9 -]{1,64}$")]
     # A link the shopper opens from the order page and the e-mail: https only.
     tracking_url: Annotated[str, StringConstraints(pattern=r"^https://[^\s<>\"']{1,500}$")] | None = None

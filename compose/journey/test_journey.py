@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 
 from scripts.local_stack import DEFAULT_STRIPE_PORT, HOST
 from support.card_shop import CARDS
+from support.delivery import deliver
 from tests.browser.harness import Shop, Storefront
 from tests.browser.test_payment import PaymentStep
 from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10
@@ -60,9 +61,12 @@ def test_the_readme_checkout_totals_193_30_and_its_replay_orders_once(shop: Shop
     path = f"/tenants/acme/carts/{cart.json()['cart_id']}"
     assert shop.http.put(f"{path}/items/headlamp", json={"quantity": 2}).status_code == 200
     assert shop.http.put(f"{path}/promo", json={"code": "SUMMER10"}).status_code == 200
+    # As the README: to DE by standard, free over 50.00 (the net is 161.08), so the total stays 193.30.
+    delivered = deliver(shop.http, "acme", cart.json()["cart_id"]).json()
+    assert (delivered["delivery"]["method"]["id"], delivered["totals"]["shipping"]) == ("standard", "0.00")
 
     key = {"Idempotency-Key": f"order-{uuid.uuid4()}"}
-    body = {"email": "ada@example.com", "expected_total": "193.30"}
+    body = {"expected_total": "193.30"}
     placed = shop.http.post(f"{path}/checkout", headers=key, json=body)
     assert placed.status_code == 201, placed.text
     order = placed.json()["order"]

@@ -13,6 +13,7 @@ import pytest
 from chalicelib import config, payments, tenants
 from chalicelib.models import LimitCounterModel
 from support.card_shop import accept_cards, units
+from support.delivery import check_out
 from tests.api.test_payments import CARTS, ORDERS, pay, place, shop, stripe  # noqa: F401  (fixtures)
 
 
@@ -61,7 +62,7 @@ def test_a_cart_filled_before_the_tenant_lowered_its_limit_is_not_checked_out(ap
     cart_id = api.post(CARTS, {"items": [{"product_id": "headlamp", "quantity": 6}]}).data["cart_id"]
     tenants.set_limits("acme", {"units_per_line": 5})
 
-    refused = api.post(f"{CARTS}/{cart_id}/checkout", headers={"Idempotency-Key": "lowered"})
+    refused = check_out(api, "acme", cart_id, key="lowered")
 
     assert (refused.status_code, refused.data["error"]["details"]) == (
         422,
@@ -101,7 +102,7 @@ def test_a_client_holds_at_most_three_unpaid_card_orders_and_gets_one_back_when_
     held = [place(shop, ("tent-2p", 1)) for _ in range(3)]
     cart_id = shop.post(CARTS, {"items": [{"product_id": "tent-2p", "quantity": 1}]}).data["cart_id"]
 
-    fourth = shop.post(f"{CARTS}/{cart_id}/checkout", headers={"Idempotency-Key": "hoard-4"})
+    fourth = check_out(shop, "acme", cart_id, key="hoard-4")
 
     assert (fourth.status_code, fourth.data["error"]["code"]) == (429, "RATE_LIMITED")
     assert fourth.data["error"]["details"] == {"limit": 3}

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.models import IdempotencyKeyModel, OrderModel, ProductModel
+from support.delivery import check_out
 from tests.admin import GLOBEX_KEY, admin
 from tests.conftest import product_record, set_stock
 
@@ -33,7 +34,7 @@ def place_order(api, product_id: str, quantity: int = 1) -> str:
     cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": product_id, "quantity": quantity}]}).data[
         "cart_id"
     ]
-    response = api.post(f"/tenants/acme/carts/{cart_id}/checkout")
+    response = check_out(api, "acme", cart_id)
     assert response.status_code == 201
     return response.data["order"]["order_id"]
 
@@ -92,7 +93,9 @@ def test_order_list_items_are_full_orders_and_a_full_page_has_no_cursor(api):
     public = api.get(f"{ORDERS}/{order_id}").data
     assert {key: value for key, value in order.items() if key in public} == public
     assert set(order) - set(public) == {"email", "delivery", "fulfilment", "timeline"}
-    assert order["totals"]["total"] == "59.98"
+    # 2 x 24.99 = 49.98, under standard's free_over 50.00: shipping 4.90; VAT on 54.88 is 10.976 -> 10.98;
+    # total 54.88 + 10.98 = 65.86 (59.98 before shipping was charged).
+    assert (order["totals"]["shipping"], order["totals"]["total"]) == ("4.90", "65.86")
     exact = api.get(f"{ORDERS}?limit=1", headers=admin())
     assert (len(exact.data["items"]), exact.data["next_cursor"]) == (1, None)
 
@@ -371,7 +374,7 @@ def test_a_replay_is_answered_even_when_applying_again_would_be_refused(api):
 
 def test_keys_are_kept_per_operation_so_a_checkout_cannot_take_an_operators_key(api):
     cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": "sun-hat", "quantity": 1}]}).data["cart_id"]
-    assert api.post(f"/tenants/acme/carts/{cart_id}/checkout", headers={"Idempotency-Key": "k-any"}).status_code == 201
+    assert check_out(api, "acme", cart_id, key="k-any").status_code == 201
     response = adjust_with_key(api, "sun-hat", 1, "k-any")
     assert (response.status_code, response.data["stock"]) == (200, 22)
     assert product_record("acme", "sun-hat").stock == 22

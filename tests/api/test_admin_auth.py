@@ -11,6 +11,7 @@ import pytest
 from chalicelib import api_keys, digests
 from chalicelib.models import TenantModel
 from scripts import tenants as tenants_cli
+from support.delivery import check_out
 from tests.admin import ACME_KEY, GLOBEX_KEY, admin
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -33,7 +34,7 @@ def concrete(api, path: str) -> str:
     path = path.replace("{tenant_id}", "acme").replace("{product_id}", "tent-2p")
     if "{order_id}" in path:
         cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": "sun-hat", "quantity": 1}]}).data["cart_id"]
-        order = api.post(f"/tenants/acme/carts/{cart_id}/checkout").data["order"]
+        order = check_out(api, "acme", cart_id).data["order"]
         path = path.replace("{order_id}", order["order_id"])
     return path
 

@@ -14,6 +14,7 @@ import pytest
 from chalicelib import clients
 from chalicelib.api import MAX_BODY_BYTES
 from chalicelib.models import ALL_MODELS, LimitCounterModel
+from support.delivery import delivery
 from tests.admin import admin
 
 MB = 1024 * 1024
@@ -52,9 +53,10 @@ def shop(api):
 
 
 def send(api, method: str, path: str, raw: bytes | str, key: bool = False):
-    """`key`: with the admin key, and for a stock adjustment its Idempotency-Key too (required)."""
-    headers = {**admin(), **({"Idempotency-Key": "bad-input"} if path.endswith("/stock") else {})} if key else None
-    return api.call(method, path, raw=raw, headers=headers)
+    """`key`: with the admin key. A checkout and a stock adjustment carry the Idempotency-Key they
+    require, so what is answered is the body or the path."""
+    required = {"Idempotency-Key": "bad-input"} if path.endswith(("/stock", "/checkout")) else {}
+    return api.call(method, path, raw=raw, headers={**(admin() if key else {}), **required})
 
 
 # Every route that reads a body, as (method, path template); {cart} is the shop's cart.
@@ -62,6 +64,7 @@ BODY_ROUTES = [
     ("POST", "/tenants/acme/carts"),
     ("PUT", "/tenants/acme/carts/{cart}/items/headlamp"),
     ("PUT", "/tenants/acme/carts/{cart}/promo"),
+    ("PUT", "/tenants/acme/carts/{cart}/delivery"),
     ("POST", "/tenants/acme/carts/{cart}/checkout"),
     ("PUT", "/tenants/acme/products/new-lamp"),
     ("POST", "/tenants/acme/products/headlamp/stock"),
@@ -123,6 +126,15 @@ WRONG = {
         ({"code": 10}, "code"),
         ({"code": ["SUMMER10"]}, "code"),
         ({"code": ""}, "code"),
+    ],
+    ("PUT", "/tenants/acme/carts/{cart}/delivery"): [
+        ({}, "email"),
+        ({"email": "ada@example.com", "method": "standard"}, "address"),
+        ({**delivery("acme"), "method": 1}, "method"),
+        ({**delivery("acme"), "address": "Berlin"}, "address"),
+        ({**delivery("acme"), "address": {**delivery("acme")["address"], "country": 49}}, "address.country"),
+        ({**delivery("acme"), "address": {**delivery("acme")["address"], "city": ""}}, "address.city"),
+        ({**delivery("acme"), "address": {**delivery("acme")["address"], "line1": " \t "}}, "address.line1"),
     ],
     ("POST", "/tenants/acme/carts/{cart}/checkout"): [
         ({"email": 42}, "email"),
@@ -203,6 +215,7 @@ UNKNOWN_FIELDS = [
     ("POST", "/tenants/acme/carts", {"items": [{"product_id": "tent-2p", "quantity": 1, "price": "0.01"}]}),
     ("PUT", "/tenants/acme/carts/{cart}/items/headlamp", {"quantity": 1, "unit_price": "0.01"}),
     ("PUT", "/tenants/acme/carts/{cart}/promo", {"code": "SUMMER10", "rate": "0.90"}),
+    ("PUT", "/tenants/acme/carts/{cart}/delivery", {**delivery("acme"), "shipping": "0.00"}),
     ("POST", "/tenants/acme/carts/{cart}/checkout", {"email": "ann@example.com", "discount": "100.00"}),
     ("POST", "/tenants/acme/carts/{cart}/checkout", {"status": "confirmed"}),
     (
@@ -282,6 +295,7 @@ def test_hostile_ids_in_paths_are_404(shop, hostile):
         ("DELETE", f"/tenants/acme/carts/{hostile}/items/headlamp", None, "NOT_FOUND"),
         ("DELETE", f"/tenants/acme/carts/{cart_id}/items/{hostile}", None, "NOT_FOUND"),
         ("POST", f"/tenants/acme/carts/{hostile}/checkout", None, "NOT_FOUND"),
+        ("PUT", f"/tenants/acme/carts/{hostile}/delivery", json.dumps(delivery("acme")), "NOT_FOUND"),
         ("GET", f"/tenants/acme/orders/{hostile}", None, "NOT_FOUND"),
         ("POST", f"/tenants/acme/products/{hostile}/stock", '{"delta": 1}', "NOT_FOUND"),
     ]

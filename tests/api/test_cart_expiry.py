@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib import clients
 from chalicelib.models import CartModel
+from support.delivery import checkout_key, delivery
 from tests.conftest import product_record
 
 CARTS = "/tenants/acme/carts"
@@ -39,7 +40,8 @@ def test_an_expired_cart_cannot_be_checked_out_or_changed(api):
     CartModel.get("acme", cart_id).update(actions=[CartModel.expires_at.set(datetime.now(UTC) - timedelta(seconds=1))])
 
     for response in (
-        api.post(f"{CARTS}/{cart_id}/checkout"),
+        api.post(f"{CARTS}/{cart_id}/checkout", headers=checkout_key()),
+        api.put(f"{CARTS}/{cart_id}/delivery", delivery("acme")),
         api.put(f"{CARTS}/{cart_id}/promo", {"code": "SUMMER10"}),
         api.delete(f"{CARTS}/{cart_id}/items/headlamp"),
         api.get(f"{CARTS}/{cart_id}/upsell"),

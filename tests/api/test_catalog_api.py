@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from support.delivery import check_out
+
 SEED = {p.stem: json.loads(p.read_text()) for p in Path("data/tenants").glob("*.json")}
 
 
@@ -135,7 +137,7 @@ def test_an_upgrade_counts_units_held_by_earlier_orders_as_sold(api, aws):
 def hold_a_tent(api) -> str:
     """A card checkout at acme (a stripe shop in the demo data): its order awaits payment, 1 tent held."""
     cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": "tent-2p", "quantity": 1}]}).data["cart_id"]
-    placed = api.post(f"/tenants/acme/carts/{cart_id}/checkout", headers={"Idempotency-Key": f"hold-{cart_id}"})
+    placed = check_out(api, "acme", cart_id, key=f"hold-{cart_id}")
     assert (placed.status_code, placed.data["order"]["status"]) == (201, "pending_payment")
     return placed.data["order"]["order_id"]
 
@@ -188,7 +190,7 @@ def test_a_reseed_keeps_the_units_sold_so_a_later_refund_still_finds_them(api, a
     from scripts.provision import seed_tenant
 
     cart_id = api.post("/tenants/acme/carts", {"items": [{"product_id": "tent-2p", "quantity": 2}]}).data["cart_id"]
-    order_id = api.post(f"/tenants/acme/carts/{cart_id}/checkout").data["order"]["order_id"]
+    order_id = check_out(api, "acme", cart_id).data["order"]["order_id"]
     assert counters("tent-2p") == (8, 0, 2)
 
     seed_tenant({**SEED["acme"], "payment": {**SEED["acme"]["payment"], "mode": "on_delivery"}})

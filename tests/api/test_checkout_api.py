@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib import catalog
+from support.delivery import checkout_key, deliver
 from tests.admin import admin
 from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10, orders_of, product_record, set_stock
 
@@ -10,14 +11,17 @@ CARTS = "/tenants/acme/carts"
 
 
 def cart_with(api, *items, promo=None):
+    """A deliverable cart: delivered to DE by `standard` (4.90, free over 50.00)."""
     cart_id = api.post(CARTS, {"items": [{"product_id": p, "quantity": q} for p, q in items]}).data["cart_id"]
     if promo:
         assert api.put(f"{CARTS}/{cart_id}/promo", {"code": promo}).status_code == 200
+    deliver(api, "acme", cart_id)
     return cart_id
 
 
 def checkout(api, cart_id, key=None, body=None):
-    headers = {"Idempotency-Key": key} if key else {}
+    """Under `key`, or a fresh one (each checkout is a request of its own unless it reuses a key)."""
+    headers = {"Idempotency-Key": key} if key else checkout_key()
     return api.post(f"{CARTS}/{cart_id}/checkout", body, headers=headers)
 
 
@@ -69,10 +73,71 @@ def test_empty_cart_is_422(api):
     assert orders_of("acme") == []
 
 
+def test_a_cart_without_delivery_is_422_delivery_required_and_nothing_is_written(api):
+    cart_id = api.post(CARTS, {"items": [{"product_id": "tent-2p", "quantity": 1}]}).data["cart_id"]
+
+    response = checkout(api, cart_id, key="no-delivery")
+
+    assert (response.status_code, response.data["error"]["code"]) == (422, "DELIVERY_REQUIRED")
+    assert response.data["error"]["details"] == {"cart_id": cart_id}
+    assert f"/carts/{cart_id}/delivery" in response.data["error"]["message"]
+    assert_nothing_written(api, cart_id)
+    assert product_record("acme", "tent-2p").reserved == 0
+    # Nothing was recorded under the key either: once delivered, the same key places the order.
+    deliver(api, "acme", cart_id)
+    assert checkout(api, cart_id, key="no-delivery").status_code == 201
+
+
+def test_a_checkout_without_an_idempotency_key_is_400_and_nothing_is_written(api):
+    cart_id = cart_with(api, ("tent-2p", 1))
+
+    response = api.post(f"{CARTS}/{cart_id}/checkout", {"email": "ada@example.com"})
+
+    assert (response.status_code, response.data["error"]["code"]) == (400, "IDEMPOTENCY_KEY_REQUIRED")
+    assert "Idempotency-Key" in response.data["error"]["message"]
+    assert_nothing_written(api, cart_id)
+    assert product_record("acme", "tent-2p").reserved == 0
+
+
+def test_a_key_of_an_order_sent_with_a_cart_without_delivery_is_key_reused_not_delivery_required(api):
+    order = checkout(api, cart_with(api, ("camp-stove", 1)), key="used-once").data["order"]
+    undelivered = api.post(CARTS, {"items": [{"product_id": "tent-2p", "quantity": 1}]}).data["cart_id"]
+
+    response = checkout(api, undelivered, key="used-once")
+
+    assert (response.status_code, response.data["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    assert [o.order_id for o in orders_of("acme")] == [order["order_id"]]
+
+
+EXPRESS = {"id": "express", "name": "Express", "price": "12.90", "days": {"min": 1, "max": 2}}
+STANDARD = {"id": "standard", "name": "Standard", "price": "4.90", "days": {"min": 2, "max": 4}}
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [{"countries": ["DE"], "methods": [EXPRESS]}, {"countries": ["FR"], "methods": [STANDARD]}],
+    ids=["method-dropped", "country-dropped"],
+)
+def test_a_method_the_shop_no_longer_offers_there_is_422_at_checkout_and_nothing_is_written(api, plan):
+    from chalicelib import tenants
+
+    cart_id = cart_with(api, ("tent-2p", 1))  # to DE by standard
+    tenants.set_shipping("acme", plan)
+    tenants.clear_cache()
+
+    response = checkout(api, cart_id, key="lapsed-method")
+
+    assert (response.status_code, response.data["error"]["code"]) == (422, "SHIPPING_METHOD_UNAVAILABLE")
+    offered_in_de = [m["id"] for m in plan["methods"]] if plan["countries"] == ["DE"] else []
+    assert response.data["error"]["details"] == {"methods": offered_in_de}
+    assert_nothing_written(api, cart_id)
+    assert product_record("acme", "tent-2p").reserved == 0
+
+
 def test_second_checkout_without_the_key_is_cart_closed(api):
     cart_id = cart_with(api, ("sun-hat", 1))
     order_id = checkout(api, cart_id, key="k-1").data["order"]["order_id"]
-    for key in (None, "k-2"):
+    for key in (None, "k-2"):  # None: a fresh key
         response = checkout(api, cart_id, key=key)
         assert (response.status_code, response.data["error"]["code"]) == (409, "CART_CLOSED")
         assert response.data["error"]["details"] == {"order_id": order_id}
@@ -112,6 +177,7 @@ def test_the_key_belongs_to_the_tenant_another_cart_with_it_is_422_and_nothing_i
     assert api.get(f"{CARTS}/{second_cart}").data["status"] == "open"
     # Another tenant's identical key is another key.
     globex_cart = api.post("/tenants/globex/carts", {"items": [{"product_id": "usb-c-dock", "quantity": 1}]})
+    deliver(api, "globex", globex_cart.data["cart_id"])
     other = api.post(
         f"/tenants/globex/carts/{globex_cart.data['cart_id']}/checkout", headers={"Idempotency-Key": "shared-key"}
     )
@@ -130,8 +196,8 @@ def test_a_replay_outlives_its_cart(api, aws):
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.data["order"] == first.data["order"]
     assert product_record("acme", "sun-hat").stock == 20
-    without_key = checkout(api, cart_id)
-    assert (without_key.status_code, without_key.data["error"]["code"]) == (404, "NOT_FOUND")
+    another_key = checkout(api, cart_id)
+    assert (another_key.status_code, another_key.data["error"]["code"]) == (404, "NOT_FOUND")
 
 
 def test_a_key_is_kept_24_hours_and_free_again_after(api, aws):
@@ -201,10 +267,12 @@ def test_a_promo_withdrawn_since_the_quote_is_price_changed(api, aws):
 
 def test_a_price_changed_between_read_and_commit_is_price_changed_for_a_quoted_checkout(api, monkeypatch):
     cart_id = cart_with(api, ("sun-hat", 1))
-    stale_reads(monkeypatch, sun_hat={"price": Decimal("15.00")})  # the shopper was quoted 15.00 + VAT = 18.00
-    response = checkout(api, cart_id, body={"expected_total": "18.00"})
+    # The shopper was quoted 15.00 + shipping 4.90 (under 50.00) = 19.90; VAT 3.98; total 23.88.
+    stale_reads(monkeypatch, sun_hat={"price": Decimal("15.00")})
+    response = checkout(api, cart_id, body={"expected_total": "23.88"})
     assert (response.status_code, response.data["error"]["code"]) == (409, "PRICE_CHANGED")
-    assert response.data["error"]["details"]["totals"]["total"] == "23.99"  # 19.99 + 4.00 VAT
+    # 19.99 + shipping 4.90 = 24.89; VAT 4.978 -> 4.98; total 29.87.
+    assert response.data["error"]["details"]["totals"]["total"] == "29.87"
     assert product_record("acme", "sun-hat").stock == 22
     assert orders_of("acme") == []
 
@@ -308,7 +376,7 @@ def test_edits_after_checkout_are_cart_closed(api):
 )
 def test_bad_checkout_body_is_400_and_writes_nothing(api, body):
     cart_id = cart_with(api, ("tent-2p", 1))
-    response = api.post(f"{CARTS}/{cart_id}/checkout", raw=body)
+    response = api.post(f"{CARTS}/{cart_id}/checkout", raw=body, headers=checkout_key())
     assert (response.status_code, response.data["error"]["code"]) == (400, "BAD_REQUEST")
     assert_nothing_written(api, cart_id)
 

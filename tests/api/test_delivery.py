@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from support.card_shop import units
+from support.delivery import ADDRESSES
 from tests.admin import GLOBEX_KEY, admin
 from tests.api.test_payments import pay, place, shop, stripe  # noqa: F401  (fixtures)
 
 GLOBEX = "/tenants/globex"
-ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US"}
+ADDRESS = ADDRESSES["globex"]
 
 
 def globex_cart(api, product_id: str = "wireless-mouse", quantity: int = 1) -> str:
@@ -101,6 +102,29 @@ def test_bad_delivery_fields_are_400_naming_the_field(api, field, value):
     refused = api.put(f"{GLOBEX}/carts/{cart_id}/delivery", body)
     assert (refused.status_code, refused.data["error"]["code"]) == (400, "BAD_REQUEST")
     assert [f["field"].split(".")[-1] for f in refused.data["error"]["details"]["fields"]] == [field]
+
+
+@pytest.mark.parametrize(
+    ("field", "label"),
+    [("name", "The name"), ("line1", "The address"), ("city", "The city"), ("postal_code", "The postal code"),
+     ("country", "The country")],
+)  # fmt: skip
+@pytest.mark.parametrize("blank", ["", "   ", "\t \u00a0"])
+def test_an_empty_or_blank_address_field_is_400_naming_it_in_words(api, field, label, blank):
+    cart_id = globex_cart(api)
+    refused = deliver_to(api, cart_id, **{field: blank})
+    assert (refused.status_code, refused.data["error"]["code"]) == (400, "BAD_REQUEST")
+    assert refused.data["error"]["details"]["fields"] == [
+        {"field": f"address.{field}", "message": f"{label} is required: it is empty or only spaces."}
+    ]
+    assert api.get(f"{GLOBEX}/carts/{cart_id}").data["delivery"] is None
+
+
+def test_an_address_field_too_long_is_400_saying_its_limit(api):
+    refused = deliver_to(api, globex_cart(api), postal_code="1" * 17)
+    assert refused.data["error"]["details"]["fields"] == [
+        {"field": "address.postal_code", "message": "The postal code is at most 16 characters."}
+    ]
 
 
 def test_fields_are_trimmed(api):

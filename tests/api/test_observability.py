@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from chalicelib.observability import logger
+from support.delivery import check_out
 from tests.admin import ACME_KEY, GLOBEX_KEY, admin
 from tests.conftest import set_stock
 
@@ -127,7 +128,7 @@ def test_no_api_key_reaches_the_logs(api, captured):
 def test_out_of_stock_rejections_are_counted_per_route(api, captured):
     cart_id = api.post(CARTS, {"items": [{"product_id": "headlamp", "quantity": 2}]}).data["cart_id"]
     set_stock("acme", "headlamp", 1)
-    assert api.post(f"{CARTS}/{cart_id}/checkout").status_code == 409
+    assert check_out(api, "acme", cart_id).status_code == 409
     assert api.put(f"{CARTS}/{cart_id}/items/headlamp", {"quantity": 5}).status_code == 409
     assert api.put(f"{CARTS}/{cart_id}/items/headlamp", {"quantity": 1}).status_code == 200
 

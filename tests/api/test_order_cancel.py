@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.models import OrderModel
+from support.delivery import check_out
 from tests.admin import GLOBEX_KEY, admin
 from tests.conftest import product_record
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("acme_on_delivery")
 
 def placed(api, *items, key=None) -> dict:
     cart_id = api.post(CARTS, {"items": [{"product_id": p, "quantity": q} for p, q in items]}).data["cart_id"]
-    response = api.post(f"{CARTS}/{cart_id}/checkout", headers={"Idempotency-Key": key} if key else {})
+    response = check_out(api, "acme", cart_id, key=key)
     assert response.status_code == 201
     return response.data
 

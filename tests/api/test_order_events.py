@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib import catalog, clients, orders, orders_stream, tenants
 from chalicelib.models import OrderModel, ProductModel, TenantModel
+from support.delivery import check_out
 from tests.conftest import product_record
 from tests.streams import synthetic_record
 
@@ -60,7 +61,7 @@ def handler(aws):
 
 def order(api, *items) -> dict:
     cart_id = api.post(CARTS, {"items": [{"product_id": p, "quantity": q} for p, q in items]}).data["cart_id"]
-    response = api.post(f"{CARTS}/{cart_id}/checkout")
+    response = check_out(api, "acme", cart_id)
     assert response.status_code == 201
     return response.data["order"]
 
@@ -340,7 +341,7 @@ def test_an_order_is_counted_in_the_metrics_once_whatever_redelivers_or_replays_
     cart_id = api.post(
         CARTS, {"items": [{"product_id": "tent-2p", "quantity": 1}, {"product_id": "headlamp", "quantity": 2}]}
     ).data["cart_id"]
-    placed = api.post(f"{CARTS}/{cart_id}/checkout", headers={"Idempotency-Key": "k-metrics"}).data["order"]
+    placed = check_out(api, "acme", cart_id, key="k-metrics").data["order"]
     assert api.post(f"{CARTS}/{cart_id}/checkout", headers={"Idempotency-Key": "k-metrics"}).status_code == 200
     capsys.readouterr()
     record = synthetic_record(order_item(placed["order_id"]))
@@ -358,7 +359,7 @@ def test_an_order_is_counted_in_the_metrics_once_whatever_redelivers_or_replays_
 
 def test_a_cancellation_publishes_order_cancelled_once_per_event_id(api, handler, received):
     cart_id = api.post(CARTS, {"items": [{"product_id": "sun-hat", "quantity": 2}]}).data["cart_id"]
-    answer = api.post(f"{CARTS}/{cart_id}/checkout").data
+    answer = check_out(api, "acme", cart_id).data
     handler(synthetic_record(order_item(answer["order"]["order_id"])))
     cancel = api.post(
         f"/tenants/acme/orders/{answer['order']['order_id']}/cancel", headers={"X-Order-Token": answer["order_token"]}
@@ -376,6 +377,6 @@ def test_a_cancellation_publishes_order_cancelled_once_per_event_id(api, handler
     assert events[0]["detail"]["status"] == "cancelled"
     # A MODIFY of an order that is not cancelled (the stream handler's own count mark) publishes nothing.
     other = api.post(CARTS, {"items": [{"product_id": "sun-hat", "quantity": 1}]}).data["cart_id"]
-    confirmed = api.post(f"{CARTS}/{other}/checkout").data["order"]
+    confirmed = check_out(api, "acme", other).data["order"]
     handler(synthetic_record(order_item(confirmed["order_id"]), event_name="MODIFY", sequence=3))
     assert received() == []

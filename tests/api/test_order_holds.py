@@ -12,6 +12,7 @@ import pytest
 
 from chalicelib import orders, payments, tenants
 from chalicelib.models import OrderModel, TenantModel
+from support.delivery import check_out
 from tests.admin import admin
 from tests.conftest import product_record
 
@@ -27,7 +28,7 @@ def card_shop(api, aws):
 
 def checkout(api, *items) -> dict:
     cart_id = api.post(CARTS, {"items": [{"product_id": p, "quantity": q} for p, q in items]}).data["cart_id"]
-    response = api.post(f"{CARTS}/{cart_id}/checkout")
+    response = check_out(api, "acme", cart_id)
     assert response.status_code == 201
     return response.data
 

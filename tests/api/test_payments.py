@@ -22,6 +22,7 @@ from support.card_shop import (
     units,
     webhook_secret,
 )
+from support.delivery import check_out
 from tests.admin import GLOBEX_KEY, admin
 from tests.conftest import set_stock
 from tests.fake_gateway import FakeStripe
@@ -49,7 +50,7 @@ def shop(api, stripe):
 def place(api, *items) -> tuple[str, dict[str, str]]:
     """Check out a cart of (product, quantity); returns the order id and the shopper's token header."""
     cart_id = api.post(CARTS, {"items": [{"product_id": p, "quantity": q} for p, q in items]}).data["cart_id"]
-    answer = api.post(f"{CARTS}/{cart_id}/checkout").data
+    answer = check_out(api, "acme", cart_id).data
     assert answer["order"]["status"] == "pending_payment"
     return answer["order"]["order_id"], {"X-Order-Token": answer["order_token"]}
 
@@ -456,7 +457,7 @@ def test_a_webhook_signed_for_one_tenant_never_touches_another_tenants_order(sho
 
 def test_an_on_delivery_shop_has_nothing_to_pay_and_takes_no_webhooks(api):
     cart_id = api.post("/tenants/globex/carts", {"items": [{"product_id": "wireless-mouse", "quantity": 1}]}).data
-    answer = api.post(f"/tenants/globex/carts/{cart_id['cart_id']}/checkout").data
+    answer = check_out(api, "globex", cart_id["cart_id"]).data
     order = answer["order"]
     assert (order["status"], "payment" in order) == ("confirmed", False)
 
@@ -838,7 +839,7 @@ def test_the_sweeper_takes_the_tenants_in_turns_one_stripe_call_each(shop, strip
     accept_cards("globex")
     flood = [place(shop, ("headlamp", 1)) for _ in range(5)]
     cart = shop.post("/tenants/globex/carts", {"items": [{"product_id": "wireless-mouse", "quantity": 1}]}).data
-    other = shop.post(f"/tenants/globex/carts/{cart['cart_id']}/checkout").data
+    other = check_out(shop, "globex", cart["cart_id"]).data
     other_id = other["order"]["order_id"]
     for order_id, token in flood:
         pay(shop, order_id, token, stripe.card("declined"))  # each leaves an intent for the sweeper to cancel

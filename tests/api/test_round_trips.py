@@ -17,6 +17,7 @@ import pytest
 
 from app import app
 from chalicelib import clients
+from support.delivery import checkout_key, deliver
 from support.instrument import Recorder
 from tests.conftest import reset_process_state
 
@@ -39,6 +40,7 @@ def new_cart(api) -> str:
         "/tenants/acme/carts",
         {"items": [{"product_id": "tent-2p", "quantity": 1}, {"product_id": "headlamp", "quantity": 2}]},
     )
+    deliver(api, "acme", cart.data["cart_id"])  # to DE by standard, free over 50.00
     return cart.data["cart_id"]
 
 
@@ -164,17 +166,18 @@ def test_a_cart_reads_of_its_products_only_what_prices_it(api):
     try:
         cart_id = new_cart(api)
         shown = api.get(f"/tenants/acme/carts/{cart_id}").data
-        placed = api.post(f"/tenants/acme/carts/{cart_id}/checkout").data
+        placed = api.post(f"/tenants/acme/carts/{cart_id}/checkout", headers=checkout_key()).data
     finally:
         events.unregister("before-parameter-build.dynamodb.BatchGetItem", keep)
 
-    assert len(sent) == 3  # creating the cart, showing it, checking it out
+    assert len(sent) == 4  # creating the cart, setting its delivery, showing it, checking it out
     for request in sent:
         names = request.get("ExpressionAttributeNames", {})
         paths = request.get("ProjectionExpression", "<the whole item>").split(",")
         projected = {names.get(path.strip(), path.strip()) for path in paths}
         assert projected == {"tenant_id", "product_id", "name", "price", "stock"}
-    # 129.00 + 2 * 24.99 = 178.98, plus 20 % VAT: 214.78 (rounded half-up on the VAT, 35.796 → 35.80).
+    # 129.00 + 2 * 24.99 = 178.98 (over 50.00: no shipping), plus 20 % VAT: 214.78 (rounded half-up
+    # on the VAT, 35.796 → 35.80).
     assert (shown["totals"]["total"], placed["order"]["totals"]["total"]) == ("214.78", "214.78")
     assert [(line["product_id"], line["name"]) for line in placed["order"]["items"]] == [
         ("tent-2p", "Ridgeline 2-Person Tent"),

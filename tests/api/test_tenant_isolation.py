@@ -3,6 +3,7 @@
 import pytest
 
 from chalicelib.models import CartModel
+from support.delivery import check_out, checkout_key, delivery
 from tests.conftest import orders_of, product_record
 
 
@@ -10,7 +11,7 @@ from tests.conftest import orders_of, product_record
 def acme_state(api):
     open_cart = api.post("/tenants/acme/carts", {"items": [{"product_id": "tent-2p", "quantity": 1}]}).data
     closed_cart = api.post("/tenants/acme/carts", {"items": [{"product_id": "headlamp", "quantity": 1}]}).data
-    order = api.post(f"/tenants/acme/carts/{closed_cart['cart_id']}/checkout").data["order"]
+    order = check_out(api, "acme", closed_cart["cart_id"]).data["order"]
     return {"cart": open_cart["cart_id"], "closed_cart": closed_cart["cart_id"], "order": order["order_id"]}
 
 
@@ -23,6 +24,7 @@ def cross_tenant_calls(ids):
         ("PUT", f"{cart}/promo", {"code": "SUMMER10"}),
         ("DELETE", f"{cart}/promo", None),
         ("GET", f"{cart}/upsell", None),
+        ("PUT", f"{cart}/delivery", delivery("globex")),
         ("POST", f"{cart}/checkout", None),
         ("POST", f"/tenants/globex/carts/{ids['closed_cart']}/checkout", None),
         ("GET", f"/tenants/globex/orders/{ids['order']}", None),
@@ -32,7 +34,7 @@ def cross_tenant_calls(ids):
 def test_every_cart_and_order_route_refuses_another_tenants_ids(api, acme_state):
     before = CartModel.get("acme", acme_state["cart"], consistent_read=True)
     for method, path, body in cross_tenant_calls(acme_state):
-        response = api.call(method, path, body=body)
+        response = api.call(method, path, body=body, headers=checkout_key())  # the checkout needs a key
         assert response.status_code == 404, (method, path, response.data)
         assert response.data["error"]["code"] == "NOT_FOUND", (method, path)
         assert "tent-2p" not in str(response.data)

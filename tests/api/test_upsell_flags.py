@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from chalicelib import clients, config, upsell
 from chalicelib.upsell import flags
+from support.delivery import check_out
 
 GLOBAL = "/cartwise/dev/flags/UPSELL_ENABLED"
 
@@ -191,7 +192,7 @@ def test_ssm_failure_uses_the_last_value_read_else_off(api, carts, clock, warnin
 def test_ssm_failure_during_checkout_still_places_the_order(api, carts, ssm_outage):
     ssm_outage.fail(THROTTLED)
 
-    response = api.post(f"/tenants/acme/carts/{carts['acme']}/checkout", {})
+    response = check_out(api, "acme", carts["acme"], json={})
 
     assert response.status_code == 201
     assert response.data["order"]["status"] == "pending_payment"  # acme takes cards: placed, awaiting payment

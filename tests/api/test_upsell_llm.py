@@ -13,6 +13,7 @@ import pytest
 from chalicelib import carts, catalog, clients, config, tenants, upsell
 from chalicelib.models import CartModel, ProductModel, TenantModel
 from chalicelib.upsell import candidates, memo, prompt
+from support.delivery import checkout_key, deliver
 from support.llm_stub import StubLLM, answer, error, hang, suggestions
 
 TIMEOUT = 1.5  # LLM_TIMEOUT_SECONDS in these tests
@@ -77,6 +78,7 @@ def new_cart(api, tenant_id="acme", *product_ids):
     items = [{"product_id": pid, "quantity": 1} for pid in product_ids or ("tent-2p",)]
     response = api.post(f"/tenants/{tenant_id}/carts", {"items": items})
     assert response.status_code == 201
+    deliver(api, tenant_id, response.data["cart_id"])  # deliverable: a checkout needs it
     return response.data["cart_id"]
 
 
@@ -250,7 +252,7 @@ def test_a_hanging_llm_does_not_hold_up_the_checkout(live, stub, llm_calls):
     cart_id = new_cart(live)
 
     started = time.monotonic()
-    response = live.post(f"/tenants/acme/carts/{cart_id}/checkout", {"email": "a@example.com"})
+    response = live.post(f"/tenants/acme/carts/{cart_id}/checkout", {"email": "a@example.com"}, headers=checkout_key())
     elapsed = time.monotonic() - started
 
     assert response.status_code == 201
@@ -306,7 +308,7 @@ def test_checkout_and_cart_page_give_the_same_block(live, stub):
     cart_id = new_cart(live, "acme", "camp-stove")
 
     page = cart_upsell(live, cart_id)
-    response = live.post(f"/tenants/acme/carts/{cart_id}/checkout", {})
+    response = checkout(live, cart_id)
 
     assert response.status_code == 201
     assert response.data["upsell"] == page
@@ -343,7 +345,7 @@ def test_a_failing_upsell_step_never_fails_the_checkout(live, stub, monkeypatch)
     monkeypatch.setattr(candidates, "gather", broken)
     cart_id = new_cart(live)
 
-    response = live.post(f"/tenants/acme/carts/{cart_id}/checkout", {})
+    response = checkout(live, cart_id)
 
     assert response.status_code == 201
     assert response.data["order"]["status"] == "pending_payment"  # acme takes cards: placed, awaiting payment
@@ -383,7 +385,7 @@ def test_co_purchases_and_tenant_isolation_shape_the_fallback(live, stub, monkey
 
 
 def checkout(api, cart_id, key=None):
-    headers = {"Idempotency-Key": key} if key else None
+    headers = {"Idempotency-Key": key} if key else checkout_key()
     return api.post(f"/tenants/acme/carts/{cart_id}/checkout", {}, headers=headers)
 
 

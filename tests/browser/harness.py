@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import boto3
@@ -11,6 +10,7 @@ import httpx
 from playwright.sync_api import Locator, Page, expect
 
 from scripts.local_stack import REGION, STAGE, LocalStack
+from support.delivery import check_out
 from tests.admin import DATA, KEYS, admin
 
 TIMEOUT_MS = 10_000
@@ -25,11 +25,6 @@ ADDRESSES = {
     "CA": {"name": "Donna Strickland", "line1": "200 University Ave W", "city": "Waterloo", "postal_code": "N2L 3G1"},
 }
 EMAIL = "shopper@example.com"
-
-
-def delivery_body(country: str, method: str, email: str = EMAIL) -> dict:
-    """The body of PUT …/delivery for the test address in `country`."""
-    return {"email": email, "address": {**ADDRESSES[country], "country": country}, "method": method}
 
 
 class Shop:
@@ -85,14 +80,8 @@ class Shop:
             f"/tenants/{tenant}/carts", json={"items": [{"product_id": product_id, "quantity": quantity}]}
         )
         assert cart.status_code == 201, cart.text
-        cart_id = cart.json()["cart_id"]
-        # Each demo shop's own: acme ships within the EU, globex to the US and Canada.
-        where = ("DE", "standard") if tenant == "acme" else ("US", "ground")
-        delivery = self.http.put(f"/tenants/{tenant}/carts/{cart_id}/delivery", json=delivery_body(*where))
-        assert delivery.status_code == 200, delivery.text
-        order = self.http.post(
-            f"/tenants/{tenant}/carts/{cart_id}/checkout", json={}, headers={"Idempotency-Key": str(uuid.uuid4())}
-        )
+        # Each demo shop's own shopper: acme's to DE by standard, globex's to the US by ground.
+        order = check_out(self.http, tenant, cart.json()["cart_id"], json={})
         assert order.status_code == 201, order.text
         return order.json()["order"]
 

@@ -266,7 +266,9 @@ def test_block_parsing_and_output_parsing():
 
 def test_checkout_walkthrough(local_stack, demo_catalogue):
     run = run_bash(localise(group_script("checkout"), local_stack))
-    products, cart, promo_cart, created, status_created, replayed, status_replayed, orders, error = run.outputs
+    products, cart, promo_cart, delivered, created, status_created, replayed, status_replayed, orders, error = (
+        run.outputs
+    )
 
     assert len(products["items"]) == 3
     assert isinstance(products["next_cursor"], str)
@@ -287,6 +289,15 @@ def test_checkout_walkthrough(local_stack, demo_catalogue):
     totals = TENT_AND_TWO_HEADLAMPS_SUMMER10
     assert promo_cart["promo_code"] == "SUMMER10"
     assert promo_cart["totals"] == totals
+    # Standard shipping is free over 50.00 and the net is 161.08: the totals stay those above.
+    address = {"name": "Ada Lovelace", "line1": "Unter den Linden 1", "city": "Berlin", "postal_code": "10117"}
+    method = {"id": "standard", "name": "Standard", "price": "4.90", "days": {"min": 2, "max": 4}}
+    assert delivered["delivery"] == {
+        "email": "ada@example.com",
+        "address": {**address, "country": "DE"},
+        "method": method,
+    }
+    assert delivered["totals"] == totals
 
     assert status_created == Status(201)
     order = created["order"]
@@ -297,8 +308,12 @@ def test_checkout_walkthrough(local_stack, demo_catalogue):
     assert order["payment"] == {"provider": "stripe", "status": "requires_payment", "publishable_key": publishable_key}
     held = datetime.fromisoformat(order["hold_expires_at"]) - datetime.fromisoformat(order["created_at"])
     assert held == timedelta(seconds=900)
-    # The checkout answers the holder of its token: the e-mail the README sends, no delivery set here.
-    assert (order["email"], order["delivery"], order["fulfilment"]) == ("ada@example.com", None, None)
+    # The checkout answers the holder of its token: the delivery's e-mail, its address and method as sold.
+    assert (order["email"], order["delivery"], order["fulfilment"]) == (
+        "ada@example.com",
+        {"address": {**address, "country": "DE"}, "method": method},
+        None,
+    )
     assert [step["event"] for step in order["timeline"]] == ["created"]
     assert order["cart_id"] == cart["cart_id"]
     assert set(created["upsell"]) == {"enabled", "source", "suggestions"}

@@ -23,6 +23,7 @@ from botocore.client import BaseClient
 
 from scripts.deploy import REPO, DeployError, packaging
 from scripts.deploy import template as transforms
+from support.delivery import check_out
 from tests.packaging.infra import (
     ACCOUNT,
     REGION,
@@ -408,7 +409,7 @@ def test_each_policy_allows_every_aws_call_of_its_function(
         assert again.data["order"]["order_id"] == order_id
         assert api.get(f"/tenants/acme/orders/{order_id}").status_code == 200
         spare = api.post(carts, {"items": [{"product_id": "headlamp", "quantity": 1}]}).data["cart_id"]
-        placed = api.post(f"{carts}/{spare}/checkout").data
+        placed = check_out(api, "acme", spare).data
         cancel = api.post(
             f"/tenants/acme/orders/{placed['order']['order_id']}/cancel",
             headers={"X-Order-Token": placed["order_token"]},
@@ -417,7 +418,7 @@ def test_each_policy_allows_every_aws_call_of_its_function(
         sold_out = api.post(carts, {"items": [{"product_id": "sleeping-pad", "quantity": 2}]}).data["cart_id"]
         with prod_like.paused():
             set_stock("acme", "sleeping-pad", 1)
-        assert api.post(f"{carts}/{sold_out}/checkout").status_code == 409
+        assert check_out(api, "acme", sold_out).status_code == 409
         admin = {"X-Api-Key": demo_key}
         shipment = {"carrier": "DHL", "tracking_number": "JD1", "tracking_url": "https://dhl.example/JD1"}
         assert api.post(f"/tenants/acme/orders/{order_id}/shipment", shipment, headers=admin).status_code == 200
@@ -460,7 +461,7 @@ def test_each_policy_allows_every_aws_call_of_its_function(
 
         def card_order() -> tuple[str, dict[str, str]]:
             cart = api.post(f"{globex}/carts", {"items": [{"product_id": "usb-c-dock", "quantity": 1}]}).data
-            placed = api.post(f"{globex}/carts/{cart['cart_id']}/checkout").data
+            placed = check_out(api, "globex", cart["cart_id"]).data
             assert placed["order"]["status"] == "pending_payment"
             return f"{globex}/orders/{placed['order']['order_id']}", {"X-Order-Token": placed["order_token"]}
 

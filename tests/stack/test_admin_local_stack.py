@@ -8,6 +8,7 @@ import pytest
 
 from chalicelib.ids import new_ulid
 from chalicelib.models import OrderModel, ProductModel
+from support.delivery import check_out
 from tests.admin import ACME_KEY, GLOBEX_KEY, KEYS, admin
 from tests.api.test_order_events import subscribe
 from tests.stack.test_concurrency import all_at_once
@@ -81,7 +82,7 @@ def test_a_real_stream_record_becomes_an_order_created_event(local_stack, shop):
         "/tenants/globex/carts",
         json={"items": [{"product_id": product, "quantity": 2}, {"product_id": partner, "quantity": 1}]},
     ).json()
-    placed = shop.post(f"/tenants/globex/carts/{cart['cart_id']}/checkout").json()["order"]
+    placed = check_out(shop, "globex", cart["cart_id"]).json()["order"]
     assert placed["status"] == "confirmed"
 
     dynamodb = boto3.client("dynamodb", endpoint_url=local_stack.dynamodb_url)
@@ -98,7 +99,9 @@ def test_a_real_stream_record_becomes_an_order_created_event(local_stack, shop):
     events = received()
     assert [e["detail"]["event_id"] for e in events] == [f"order_created:globex:{placed['order_id']}"] * 2
     detail = events[0]["detail"]
-    assert (detail["order_id"], detail["total"], detail["currency"]) == (placed["order_id"], "53.99", "USD")
+    # 2 x 10.00 + 24.99 = 44.99, under ground's 100.00: shipping 6.00; VAT on 50.99 is 10.198 -> 10.20;
+    # total 50.99 + 10.20 = 61.19.
+    assert (detail["order_id"], detail["total"], detail["currency"]) == (placed["order_id"], "61.19", "USD")
     assert [(line["product_id"], line["quantity"], line["line_total"]) for line in detail["lines"]] == [
         (product, 2, "20.00"),
         (partner, 1, "24.99"),

@@ -11,17 +11,21 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from support.delivery import delivery
 from tests.api.test_bad_input import MB, assert_envelope, snapshot
 
 
 def raw_request(base_url: str, method: str, path: str, body: bytes | None = None) -> tuple[int, Any]:
-    """Send exactly this request line (no client-side normalisation or quoting)."""
+    """Send exactly this request line (no client-side normalisation or quoting); a checkout with the
+    Idempotency-Key it requires, so what is answered is the path or the body."""
     parts = urlsplit(base_url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
         connection.putrequest(method, path, skip_accept_encoding=True)
         connection.putheader("Content-Type", "application/json")
         connection.putheader("Content-Length", str(len(body or b"")))
+        if path.endswith("/checkout"):
+            connection.putheader("Idempotency-Key", "bad-input-served")
         connection.endheaders(body)
         response = connection.getresponse()
         return response.status, json.loads(response.read())
@@ -62,6 +66,7 @@ def test_hostile_paths_through_chalice_local_are_404(live_shop, hostile):
         ("GET", f"/tenants/acme/carts/{hostile}", None, "NOT_FOUND"),
         ("PUT", f"/tenants/acme/carts/{cart_id}/items/{hostile}", b'{"quantity": 1}', "NOT_FOUND"),
         ("POST", f"/tenants/acme/carts/{hostile}/checkout", None, "NOT_FOUND"),
+        ("PUT", f"/tenants/acme/carts/{hostile}/delivery", json.dumps(delivery("acme")).encode(), "NOT_FOUND"),
         ("GET", f"/tenants/acme/orders/{hostile}", None, "NOT_FOUND"),
     ]
     for method, path, body, code in cases:

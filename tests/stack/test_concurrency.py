@@ -16,6 +16,7 @@ import pytest
 
 from chalicelib.ids import new_ulid
 from chalicelib.models import OrderModel, ProductModel
+from support.delivery import checkout_key, deliver, ship_as_acme
 
 
 def new_race_product(local_stack, tenant_id: str) -> str:
@@ -55,14 +56,19 @@ def orders_for(product_id: str, tenant_id: str = "acme") -> list[OrderModel]:
     return [o for o in OrderModel.query(tenant_id, consistent_read=True) if o.lines[0].product_id == product_id]
 
 
+def deliverable_cart(http: httpx.Client, api_url: str, tenant_id: str, product_id: str, quantity: int = 1) -> str:
+    """A cart of `quantity` units of one product with the shop's delivery set (support/delivery.py)."""
+    items = [{"product_id": product_id, "quantity": quantity}]
+    cart_id = http.post(f"{api_url}/tenants/{tenant_id}/carts", json={"items": items}).json()["cart_id"]
+    deliver(http, tenant_id, cart_id, base=api_url)
+    return cart_id
+
+
 def test_fifty_shoppers_for_ten_units_never_oversell(local_stack, race_product):
     base = f"{local_stack.api_url}/tenants/acme/carts"
     with httpx.Client(timeout=60) as http:
-        carts = [
-            http.post(base, json={"items": [{"product_id": race_product, "quantity": 1}]}).json()["cart_id"]
-            for _ in range(50)
-        ]
-        responses = all_at_once(50, lambda i: http.post(f"{base}/{carts[i]}/checkout"))
+        carts = [deliverable_cart(http, local_stack.api_url, "acme", race_product) for _ in range(50)]
+        responses = all_at_once(50, lambda i: http.post(f"{base}/{carts[i]}/checkout", headers=checkout_key()))
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(201) == 10
@@ -80,9 +86,7 @@ def test_concurrent_retries_of_one_key_make_one_order_whatever_the_quantity(
     """With 6 or 10 of 10, every loser sees the winner's stock taken: it must still get the order, not a 409."""
     base = f"{local_stack.api_url}/tenants/acme/carts"
     with httpx.Client(timeout=60) as http:
-        cart_id = http.post(base, json={"items": [{"product_id": race_product, "quantity": quantity}]}).json()[
-            "cart_id"
-        ]
+        cart_id = deliverable_cart(http, local_stack.api_url, "acme", race_product, quantity)
         responses = all_at_once(
             retries,
             lambda i: http.post(
@@ -103,10 +107,7 @@ def test_racing_checkouts_of_two_carts_with_one_key_place_one_order(local_stack,
     """The key belongs to the tenant: whichever cart wins, the other is 422 and keeps its stock."""
     base = f"{local_stack.api_url}/tenants/acme/carts"
     with httpx.Client(timeout=60) as http:
-        carts = [
-            http.post(base, json={"items": [{"product_id": race_product, "quantity": 3}]}).json()["cart_id"]
-            for _ in range(2)
-        ]
+        carts = [deliverable_cart(http, local_stack.api_url, "acme", race_product, 3) for _ in range(2)]
         responses = all_at_once(
             10,
             lambda i: http.post(
@@ -147,10 +148,9 @@ def test_checkouts_racing_cancels_keep_every_unit_accounted_for(local_stack, on_
     with httpx.Client(timeout=60) as http:
 
         def new_cart() -> str:
-            items = [{"product_id": race_product, "quantity": 1}]
-            return http.post(f"{base}/carts", json={"items": items}).json()["cart_id"]
+            return deliverable_cart(http, local_stack.api_url, "globex", race_product)
 
-        first = [http.post(f"{base}/carts/{new_cart()}/checkout").json() for _ in range(6)]
+        first = [http.post(f"{base}/carts/{new_cart()}/checkout", headers=checkout_key()).json() for _ in range(6)]
         later = [new_cart() for _ in range(8)]
         calls = [("checkout", cart_id) for cart_id in later] + [
             ("cancel", answer) for answer in first for _ in range(2)
@@ -159,7 +159,7 @@ def test_checkouts_racing_cancels_keep_every_unit_accounted_for(local_stack, on_
         def call(i: int):
             kind, target = calls[i]
             if kind == "checkout":
-                return kind, http.post(f"{base}/carts/{target}/checkout")
+                return kind, http.post(f"{base}/carts/{target}/checkout", headers=checkout_key())
             order_id = target["order"]["order_id"]
             headers = {"X-Order-Token": target["order_token"]}
             return kind, http.post(f"{base}/orders/{order_id}/cancel", headers=headers)
@@ -190,16 +190,15 @@ def test_cancels_racing_the_sweeper_release_each_hold_once(local_stack, stack_aw
 
     tenant = f"cards-{new_ulid().lower()[-8:]}"
     TenantModel(tenant, name="Card shop", currency="EUR", vat_rate=D("0.20"), payment_mode="stripe").save()
+    ship_as_acme(tenant)
     product_id = "limited"
     ProductModel(tenant, product_id, name="Limited", category="camping", price=D("10.00"), stock=10).save()
     base = f"{local_stack.api_url}/tenants/{tenant}"
     with httpx.Client(timeout=60) as http:
         placed = []
         for _ in range(8):
-            cart_id = http.post(f"{base}/carts", json={"items": [{"product_id": product_id, "quantity": 1}]}).json()[
-                "cart_id"
-            ]
-            placed.append(http.post(f"{base}/carts/{cart_id}/checkout").json())
+            cart_id = deliverable_cart(http, local_stack.api_url, tenant, product_id)
+            placed.append(http.post(f"{base}/carts/{cart_id}/checkout", headers=checkout_key()).json())
         assert {answer["order"]["status"] for answer in placed} == {"pending_payment"}
         after_the_holds = datetime.now(UTC) + timedelta(hours=1)
 

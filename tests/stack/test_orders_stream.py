@@ -13,6 +13,7 @@ from chalicelib.ids import new_ulid
 from chalicelib.models import ProductModel
 from scripts.local_stack import start_orders_stream
 from scripts.orders_stream import StreamPoller, orders_stream_arn
+from support.delivery import check_out
 from tests.admin import GLOBEX_KEY, admin
 from tests.api.test_order_events import subscribe
 
@@ -53,9 +54,7 @@ def test_make_run_counts_orders_and_publishes_events_within_seconds(dynamodb_loc
             for _ in range(3):
                 items = [{"product_id": a, "quantity": 1}, {"product_id": b, "quantity": 2}]
                 cart = shop.post("/tenants/globex/carts", json={"items": items}).json()
-                placed.append(
-                    shop.post(f"/tenants/globex/carts/{cart['cart_id']}/checkout").json()["order"]["order_id"]
-                )
+                placed.append(check_out(shop, "globex", cart["cart_id"]).json()["order"]["order_id"])
 
             def counted():
                 return ProductModel.get("globex", a, consistent_read=True).co_purchases.as_dict() == {b: 3}

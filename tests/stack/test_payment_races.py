@@ -25,6 +25,7 @@ from support.card_shop import (
     webhook_secret,
 )
 from support.card_shop import card as payment_method
+from support.delivery import check_out
 from tests.stack.test_concurrency import all_at_once
 
 
@@ -43,7 +44,7 @@ def test_one_authenticated_payment_raced_by_webhooks_retries_sweeps_and_cancels_
     tenant, base, _ = card_tenant
     with httpx.Client(timeout=60) as http:
         cart = http.post(f"{base}/carts", json={"items": [{"product_id": "stove", "quantity": 3}]}).json()
-        answer = http.post(f"{base}/carts/{cart['cart_id']}/checkout").json()
+        answer = check_out(http, tenant, cart["cart_id"], base=base.removesuffix(f"/tenants/{tenant}")).json()
         order_id, token = answer["order"]["order_id"], {"X-Order-Token": answer["order_token"]}
         card = payment_method(localstripe_url, "3ds", tenant)
         setup = http.post(f"{base}/orders/{order_id}/payment/setup", json={"attempt": card}, headers=token).json()

@@ -126,17 +126,16 @@ def test_a_key_is_recorded_per_operation_and_fingerprints_tell_requests_apart():
 
 
 def test_a_checkout_key_use_covers_cart_and_body_but_not_the_key():
-    request = checkout.CheckoutRequest("c1", "ada@example.com", Decimal("193.30"), "key-1")
+    request = checkout.CheckoutRequest("c1", "key-1", "ada@example.com", Decimal("193.30"))
     use = request.key_use("acme")
     assert use == idempotency.KeyUse.of(
         "acme", "checkout", "key-1", cart_id="c1", email="ada@example.com", expected_total=Decimal("193.30")
     )
-    same_body_other_key = checkout.CheckoutRequest("c1", "ada@example.com", Decimal("193.30"), "key-2")
+    same_body_other_key = checkout.CheckoutRequest("c1", "key-2", "ada@example.com", Decimal("193.30"))
     assert same_body_other_key.key_use("acme").fingerprint == use.fingerprint
     for other in (
-        checkout.CheckoutRequest("c1", "bob@example.com", Decimal("193.30"), "key-1"),
-        checkout.CheckoutRequest("c1", "ada@example.com", None, "key-1"),
-        checkout.CheckoutRequest("c2", "ada@example.com", Decimal("193.30"), "key-1"),
+        checkout.CheckoutRequest("c1", "key-1", "bob@example.com", Decimal("193.30")),
+        checkout.CheckoutRequest("c1", "key-1", "ada@example.com", None),
+        checkout.CheckoutRequest("c2", "key-1", "ada@example.com", Decimal("193.30")),
     ):
         assert other.key_use("acme").fingerprint != use.fingerprint
-    assert checkout.CheckoutRequest("c1").key_use("acme") is None
