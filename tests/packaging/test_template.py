@@ -326,6 +326,7 @@ def test_costly_routes_have_limits_below_the_catalogue_reads(template: dict[str,
         ("GET", "/tenants/{tenant_id}/carts/{cart_id}/upsell"): (5, 10),
         ("GET", "/health/ready"): (1, 2),
         ("GET", "/tenants/{tenant_id}/orders"): (2, 5),
+        ("GET", "/tenants/{tenant_id}/inventory"): (2, 5),
         ("PUT", "/tenants/{tenant_id}/products/{product_id}"): (2, 5),
         ("POST", "/tenants/{tenant_id}/products/{product_id}/stock"): (2, 5),
     }
