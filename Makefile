@@ -82,6 +82,12 @@ test-compose: install
 test-cloud: install
 	$(PY) -m cloud.run
 
+# The README's and docs/console.md's screenshots, retaken from a fresh local stack (Chromium).
+.PHONY: screenshots
+screenshots: install
+	$(PY) docs/images/take_screenshot.py
+	$(PY) docs/images/take_console_screenshots.py
+
 # The figures of docs/performance.md, measured on this machine (loopback only, about 10 minutes).
 bench: install
 	$(PY) -m bench.run

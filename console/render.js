@@ -163,8 +163,12 @@ export function orderDetail(order, { actions, askRestock, statusText }, onAction
 }
 
 function actionForms(actions, askRestock, onAction) {
+  const message = node("p", { id: "action-message", className: "message", role: "status" });
   if (actions.length === 0) {
-    return node("section", { "aria-label": "Actions" }, [node("p", { className: "muted", text: "Nothing left to do with this order." })]);
+    return node("section", { "aria-label": "Actions", className: "actions-panel" }, [
+      node("p", { className: "muted", text: "Nothing left to do with this order." }),
+      message,
+    ]);
   }
   const submit = (action, read) => (event) => {
     event.preventDefault();
@@ -217,7 +221,7 @@ function actionForms(actions, askRestock, onAction) {
   return node("section", { "aria-label": "Actions", className: "actions-panel" }, [
     node("h3", { text: "Actions" }),
     ...actions.map((action) => forms[action]()),
-    node("p", { id: "action-message", className: "message", role: "status" }),
+    message,
   ]);
 }
 
