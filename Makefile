@@ -19,7 +19,7 @@ $(VENV)/.installed: $(UV) requirements-dev.lock
 	$(UV) pip sync --quiet --python $(PY) --require-hashes requirements-dev.lock
 	touch $@
 
-# ESLint for the storefront, exactly as package-lock.json pins it (npm ci writes this file last).
+# ESLint for the storefront and the console, exactly as package-lock.json pins it (npm ci writes this file last).
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
@@ -38,7 +38,7 @@ run:
 	@$(MAKE) --no-print-directory install
 	$(PY) -m scripts.local_stack
 
-# Style (ruff, ESLint), the layers of docs/architecture.md (import-linter contracts in pyproject.toml) and types.
+# Style (ruff, ESLint over storefront/ and console/), the layers of docs/architecture.md (import-linter contracts in pyproject.toml) and types.
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -55,19 +55,20 @@ format: install
 # local stack (one JVM) in one process, browser first: stack tests add products to the demo shops, whose
 # catalogues the browser tests count.
 test: lint
-	node --test tests/storefront/*.test.js
+	node --test tests/storefront/*.test.js tests/console/*.test.js
 	$(PY) -m pytest tests/unit tests/api -n auto -q
 	$(PY) -m pytest tests/browser tests/docs tests/packaging tests/stack
 
 # The edit loop: tests/unit and tests/api only (no servers, no browser, no packaging), one worker per CPU.
 test-fast: install
-	node --test tests/storefront/*.test.js
+	node --test tests/storefront/*.test.js tests/console/*.test.js
 	$(PY) -m pytest tests/unit tests/api -n auto -q
 
-# The storefront's unit tests (tests/storefront: node:test, no dependency, no browser); test and test-fast run them too.
+# The storefront's and the console's unit tests (tests/storefront, tests/console: node:test, no dependency, no
+# browser); test and test-fast run them too.
 .PHONY: test-storefront
 test-storefront:
-	node --test tests/storefront/*.test.js
+	node --test tests/storefront/*.test.js tests/console/*.test.js
 
 # `docker compose up` for real: engine, Compose v2 and stand-in images prepared as needed, a journey
 # against the stack, then `docker compose down -v` (compose/run.py; as root; 75 s warm, 8 min cold).
@@ -80,6 +81,12 @@ test-compose: install
 .PHONY: test-cloud
 test-cloud: install
 	$(PY) -m cloud.run
+
+# The README's and docs/console.md's screenshots, retaken from a fresh local stack (Chromium).
+.PHONY: screenshots
+screenshots: install
+	$(PY) docs/images/take_screenshot.py
+	$(PY) docs/images/take_console_screenshots.py
 
 # The figures of docs/performance.md, measured on this machine (loopback only, about 10 minutes).
 bench: install

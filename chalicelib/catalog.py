@@ -64,6 +64,37 @@ def list_products(
     return items, cursors.encode(last_key["product_id"]["S"]) if last_key else None
 
 
+# What the operator's inventory shows of a product, and what editing it sends back: not the
+# co-purchase counts, which are most of a product item and none of the operator's business here.
+INVENTORY_READS: list[Any] = [
+    ProductModel.product_id,
+    ProductModel.name,
+    ProductModel.description,
+    ProductModel.category,
+    ProductModel.price,
+    ProductModel.stock,
+    ProductModel.reserved,
+    ProductModel.sold,
+    ProductModel.tags,
+    ProductModel.complements,
+]
+
+
+def inventory_page(tenant_id: str, limit: int, cursor: str | None = None) -> tuple[list[ProductModel], str | None]:
+    """One page of the tenant's products in id order with their stock counters: one Query of its
+    partition, projected (INVENTORY_READS). One item more than the page is read, so the last page
+    says so (next_cursor null) instead of sending the operator to an empty page."""
+    start_after = cursors.decode(cursor, is_product_id) if cursor else None
+    start_key = {"tenant_id": {"S": tenant_id}, "product_id": {"S": start_after}} if start_after else None
+    results = ProductModel.query(
+        tenant_id, limit=limit + 1, last_evaluated_key=start_key, attributes_to_get=INVENTORY_READS
+    )
+    items = list(results)
+    if len(items) <= limit:
+        return items, None
+    return items[:limit], cursors.encode(items[limit - 1].product_id)
+
+
 def get_product(tenant_id: str, product_id: str, consistent: bool = False) -> ProductModel:
     if is_product_id(product_id):
         try:

@@ -141,6 +141,8 @@ class TenantModel(CartwiseModel):
     limits: MapAttribute[str, Any] = MapAttribute(null=True)
     # Countries served and shipping methods (chalicelib/shipping.py checks what is written here).
     shipping: MapAttribute[str, Any] = MapAttribute(null=True)
+    # The operator's console highlights a product whose sellable stock is at or below this (absent: the default).
+    low_stock_threshold = CountAttribute(null=True)
 
 
 def category_key(tenant_id: str, category: str) -> str:

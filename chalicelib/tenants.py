@@ -18,6 +18,10 @@ from chalicelib.limits import Limits
 from chalicelib.models import PromoCode, TenantModel
 from chalicelib.shipping import Plan
 
+# The operator's console highlights products with this many units left to sell, or fewer (decision 31).
+DEFAULT_LOW_STOCK_THRESHOLD = 5
+MAX_LOW_STOCK_THRESHOLD = 1_000_000
+
 
 @dataclass(frozen=True)
 class Tenant:
@@ -32,6 +36,7 @@ class Tenant:
     stripe_publishable_key: str | None = None  # public: the storefront's Stripe.js uses it
     limits: Limits = field(default_factory=Limits)  # abuse limits: the defaults unless the tenant set its own
     shipping: Plan = field(default_factory=Plan)  # countries served, shipping methods
+    low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD
 
 
 PAYMENT_MODES = ("on_delivery", "stripe")
@@ -63,6 +68,9 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         stripe_publishable_key=record.stripe_publishable_key,
         limits=Limits.of(record.limits.as_dict() if record.limits else None),
         shipping=shipping.parse(record.shipping.as_dict() if record.shipping else None),
+        low_stock_threshold=(
+            DEFAULT_LOW_STOCK_THRESHOLD if record.low_stock_threshold is None else int(record.low_stock_threshold)
+        ),
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant
@@ -154,6 +162,24 @@ def set_limits(tenant_id: str, values: dict[str, int]) -> Limits:
         raise
     _cache.pop(tenant_id, None)
     return Limits.of(merged)
+
+
+def set_low_stock_threshold(tenant_id: str, threshold: int) -> None:
+    """Set the stock at or below which an existing tenant's products count as low (0: only sold-out ones)."""
+    if not 0 <= threshold <= MAX_LOW_STOCK_THRESHOLD:
+        raise ValueError(f"a low-stock threshold is a whole number from 0 to {MAX_LOW_STOCK_THRESHOLD}")
+    update_existing(tenant_id, [TenantModel.low_stock_threshold.set(threshold)])
+
+
+def update_existing(tenant_id: str, actions: list[Action]) -> None:
+    """Apply `actions` to a tenant that exists (TenantNotFound otherwise, nothing written); the cache forgets it."""
+    try:
+        TenantModel(tenant_id).update(actions=actions, condition=TenantModel.tenant_id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
+        raise
+    _cache.pop(tenant_id, None)
 
 
 def set_shipping(tenant_id: str, data: dict) -> Plan:

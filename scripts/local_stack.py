@@ -442,6 +442,7 @@ Cartwise is running locally.
 
   API:         {stack.api_url}
   Storefront:  {stack.aws_url}/cartwise-{STAGE}-storefront/index.html?tenant=acme
+  Console:     {stack.aws_url}/cartwise-{STAGE}-storefront/console/index.html?tenant=acme (admin key below)
   DynamoDB:    {stack.dynamodb_url} ({dynamodb_kind})
   Other AWS:   {stack.aws_url} (moto: SSM, S3, EventBridge)
   Stripe:      {stack.stripe_url} (localstripe: a fake Stripe API and Stripe.js, STRIPE_API_BASE)

@@ -29,6 +29,7 @@ from scripts.tenants import configure_payment, stored_stripe_secrets
 REPO = Path(__file__).resolve().parent.parent
 TENANT_DATA = REPO / "data" / "tenants"
 STOREFRONT = REPO / "storefront"
+CONSOLE = REPO / "console"  # the operator's console, published beside the storefront under console/
 STRIPE_JS_URL = "https://js.stripe.com/v3/"  # Stripe's own; locally localstripe serves a fake one
 
 
@@ -219,24 +220,32 @@ def config_js(api_url: str, stripe_js_url: str = STRIPE_JS_URL) -> str:
 
 
 def upload_storefront(
-    s3: Any, bucket: str, api_url: str, stripe_js_url: str = STRIPE_JS_URL, source: Path = STOREFRONT
+    s3: Any,
+    bucket: str,
+    api_url: str,
+    stripe_js_url: str = STRIPE_JS_URL,
+    source: Path = STOREFRONT,
+    console: Path | None = CONSOLE,
 ) -> list[str]:
-    """Upload the storefront and a config.js for `api_url`; delete objects that are no longer in it."""
+    """Upload the storefront, and the operator's console under console/, each with a config.js for
+    `api_url`; delete objects that are no longer in them."""
+    sites = {"": source, **({"console/": console} if console is not None and console.is_dir() else {})}
     keys = []
-    for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name != "config.js"):
-        key = path.relative_to(source).as_posix()
+    for prefix, folder in sites.items():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != "config.js"):
+            key = prefix + path.relative_to(folder).as_posix()
+            s3.put_object(
+                Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type(path), CacheControl="no-cache"
+            )
+            keys.append(key)
         s3.put_object(
-            Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType=content_type(path), CacheControl="no-cache"
+            Bucket=bucket,
+            Key=f"{prefix}config.js",
+            Body=config_js(api_url, stripe_js_url).encode(),
+            ContentType="text/javascript",
+            CacheControl="no-cache",
         )
-        keys.append(key)
-    s3.put_object(
-        Bucket=bucket,
-        Key="config.js",
-        Body=config_js(api_url, stripe_js_url).encode(),
-        ContentType="text/javascript",
-        CacheControl="no-cache",
-    )
-    keys.append("config.js")
+        keys.append(f"{prefix}config.js")
     stale = [key for key in object_keys(s3, bucket) if key not in keys]
     delete_keys(s3, bucket, stale)
     return keys

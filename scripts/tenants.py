@@ -8,6 +8,7 @@
     python -m scripts.tenants set-payment --tenant-id acme --mode on_delivery
     python -m scripts.tenants set-limits --tenant-id acme --limit units_per_line=5 --limit checkouts_per_minute=20
     python -m scripts.tenants set-shipping --tenant-id acme --file shipping.json
+    python -m scripts.tenants set-low-stock --tenant-id acme --threshold 3
 
 `create` is idempotent: run again, it updates name, currency, VAT rate and promo codes and keeps
 the tenant's keys; it issues a key only when the tenant has none. A key is printed once, on
@@ -231,6 +232,22 @@ def set_limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def low_stock_threshold(text: str) -> int:
+    if not text.isdigit() or int(text) > tenants.MAX_LOW_STOCK_THRESHOLD:
+        raise argparse.ArgumentTypeError(f"a whole number from 0 to {tenants.MAX_LOW_STOCK_THRESHOLD}: {text!r}")
+    return int(text)
+
+
+def set_low_stock(args: argparse.Namespace) -> int:
+    try:
+        tenants.set_low_stock_threshold(args.tenant_id, args.threshold)
+    except TenantNotFound as exc:
+        print(exc.message, file=sys.stderr)
+        return 1
+    print(f"low_stock_threshold={args.threshold}")
+    return 0
+
+
 def set_shipping(args: argparse.Namespace) -> int:
     """Replace the tenant's countries and methods with those of a JSON file (as data/tenants/*.json write them)."""
     try:
@@ -280,6 +297,13 @@ def parser() -> argparse.ArgumentParser:
     limiting.add_argument("--tenant-id", required=True, type=tenant_id)
     limiting.add_argument("--limit", action="append", required=True, type=limit, metavar="NAME=N", help="repeatable")
     limiting.set_defaults(run=set_limits)
+
+    low = commands.add_parser(
+        "set-low-stock", help="set the stock at or below which the console highlights a product (0: sold out only)"
+    )
+    low.add_argument("--tenant-id", required=True, type=tenant_id)
+    low.add_argument("--threshold", required=True, type=low_stock_threshold, metavar="N")
+    low.set_defaults(run=set_low_stock)
 
     ships = commands.add_parser(
         "set-shipping", help="replace a tenant's countries and shipping methods from a JSON file"

@@ -27,6 +27,21 @@ def list_orders(tenant_id: str) -> dict:
     return {"items": [shapes.order(item, tenant, full=True) for item in items], "next_cursor": next_cursor}
 
 
+@blueprint.route("/tenants/{tenant_id}/inventory", methods=["GET"], authorizer=admin_key)
+def list_inventory(tenant_id: str) -> dict:
+    from chalicelib.api.schemas import InventoryQuery
+
+    tenant = admin_tenant(blueprint.current_request, tenant_id)
+    query = parse_query(blueprint.current_request.query_params, InventoryQuery)
+    items, next_cursor = catalog.inventory_page(tenant.tenant_id, query.limit, query.cursor)
+    threshold = tenant.low_stock_threshold
+    return {
+        "items": [shapes.inventory_item(item, threshold) for item in items],
+        "next_cursor": next_cursor,
+        "low_stock_threshold": threshold,
+    }
+
+
 @blueprint.route(PRODUCT, methods=["PUT"], authorizer=admin_key)
 def upsert_product(tenant_id: str, product_id: str) -> Response:
     from chalicelib.api.schemas import ProductUpsertBody

@@ -149,6 +149,13 @@ class OrderListQuery(BaseModel):
     ) = None
 
 
+class InventoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    limit: int = Field(default=50, ge=1, le=100)
+    cursor: str | None = Field(default=None, min_length=1, max_length=512)
+
+
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 MAX_STOCK_DELTA = 100_000
 

@@ -32,6 +32,24 @@ def product(item: ProductModel, currency: str) -> dict[str, Any]:
     }
 
 
+def inventory_item(item: ProductModel, low_stock_threshold: int) -> dict[str, Any]:
+    """A product as the operator's inventory shows it: its stock counters, and the fields an edit sends back."""
+    stock = int(item.stock)
+    return {
+        "product_id": item.product_id,
+        "name": item.name,
+        "description": item.description,
+        "category": item.category,
+        "price": format_money(item.price),
+        "stock": stock,
+        "reserved": int(item.reserved),
+        "sold": int(item.sold),
+        "low_stock": stock <= low_stock_threshold,
+        "tags": list(item.tags or []),
+        "complements": list(item.complements or []),
+    }
+
+
 def totals(value: Totals) -> dict[str, str]:
     return value.as_strings()
 

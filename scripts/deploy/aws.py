@@ -205,18 +205,20 @@ def deploy(
     # Uploaded with Cache-Control: no-cache, so CloudFront revalidates and a new storefront needs no invalidation.
     upload_storefront(s3, outputs["StorefrontBucketName"], api_url)
     storefront = outputs["StorefrontURL"].rstrip("/") + "/index.html?tenant=acme"
+    console = outputs["StorefrontURL"].rstrip("/") + "/console/index.html?tenant=acme"
     print(
         f"""
 Cartwise {stage} is deployed (stack {stack}, {region}).
 
   API:         {api_url}
   Storefront:  {storefront}
+  Console:     {console} (the operator's; sign in with the tenant's admin key)
   Up-sell on:  aws ssm put-parameter --overwrite --type String --value true \\
                  --name /cartwise/{stage}/flags/UPSELL_ENABLED
 """,
         flush=True,
     )
-    return {"api_url": api_url, "storefront_url": storefront, **outputs}
+    return {"api_url": api_url, "storefront_url": storefront, "console_url": console, **outputs}
 
 
 def stack_tables(cloudformation: Any, stack: str) -> list[str]:

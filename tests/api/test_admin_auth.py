@@ -47,6 +47,7 @@ BODIES = {
 }
 ROUTES = [
     ("GET", "/tenants/{tenant_id}/orders"),
+    ("GET", "/tenants/{tenant_id}/inventory"),
     ("POST", "/tenants/{tenant_id}/orders/{order_id}/delivered"),
     ("POST", "/tenants/{tenant_id}/orders/{order_id}/refund"),
     ("POST", "/tenants/{tenant_id}/orders/{order_id}/shipment"),

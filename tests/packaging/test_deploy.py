@@ -179,6 +179,8 @@ def test_deploy_and_destroy_against_a_stand_in_aws(
         printed = capsys.readouterr().out
         assert "API:         https://abc123.execute-api.us-east-1.amazonaws.com/api/" in printed
         assert "Storefront:  https://d111111abcdef8.cloudfront.net/index.html?tenant=acme" in printed
+        assert "Console:     https://d111111abcdef8.cloudfront.net/console/index.html?tenant=acme" in printed
+        assert s3.get_object(Bucket=bucket, Key="console/config.js")["Body"].read().decode() == config
 
         boto3.client("ssm").put_parameter(Name="/cartwise/prod/llm/api_key", Value="k", Type="SecureString")
         kept = orchestration.destroy(STAGE)
@@ -242,24 +244,33 @@ def test_cloud_demo_data_never_carries_the_published_keys(aws_env: None, monkeyp
 
 
 def test_storefront_upload_replaces_stale_objects_and_points_at_the_api(aws: None) -> None:
-    """deploy uploads with provisioning's code: every file, its type, a config.js for the API, nothing stale."""
+    """deploy uploads with provisioning's code: every file of the storefront, and of the operator's
+    console under console/, its type, a config.js for the API beside each, nothing stale."""
     from chalicelib import clients
 
     s3 = clients.s3()
     bucket = "cartwise-prod-storefrontbucket-abc"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="old.js", Body=b"gone")
+    s3.put_object(Bucket=bucket, Key="console/old.js", Body=b"gone")
     keys = orchestration.upload_storefront(s3, bucket, "https://abc123.execute-api.us-east-1.amazonaws.com/api/")
     stored = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
-    assert set(keys) == stored  # old.js, no longer in storefront/, was deleted
-    assert {"index.html", "config.js", "main.js"} <= stored
-    assert s3.get_object(Bucket=bucket, Key="main.js")["ContentType"] == "text/javascript"
-    assert s3.get_object(Bucket=bucket, Key="index.html")["ContentType"] == "text/html"
+    assert set(keys) == stored  # old.js and console/old.js, in neither folder, were deleted
+    console = {f"console/{p.relative_to(REPO / 'console').as_posix()}" for p in (REPO / "console").rglob("*.*")}
+    storefront = {p.relative_to(REPO / "storefront").as_posix() for p in (REPO / "storefront").rglob("*.*")}
+    assert stored == storefront | console | {"config.js", "console/config.js"}
+    assert {"index.html", "main.js", "console/index.html", "console/main.js", "console/view.js"} <= stored
+    for key in ("main.js", "console/main.js", "console/controller.js"):
+        assert s3.get_object(Bucket=bucket, Key=key)["ContentType"] == "text/javascript"  # ES modules
+    for key in ("index.html", "console/index.html"):
+        assert s3.get_object(Bucket=bucket, Key=key)["ContentType"] == "text/html"
+    assert s3.get_object(Bucket=bucket, Key="console/styles.css")["ContentType"] == "text/css"
     config = s3.get_object(Bucket=bucket, Key="config.js")["Body"].read().decode()
     assert config == (
         'export const API_BASE_URL = "https://abc123.execute-api.us-east-1.amazonaws.com/api";\n'
         'export const STRIPE_JS_URL = "https://js.stripe.com/v3/";\n'  # Stripe's own in the cloud
     )
+    assert s3.get_object(Bucket=bucket, Key="console/config.js")["Body"].read().decode() == config
 
 
 def test_stream_placeholders_must_name_a_table_of_the_stack(template: dict[str, Any]) -> None:

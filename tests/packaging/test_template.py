@@ -326,6 +326,7 @@ def test_costly_routes_have_limits_below_the_catalogue_reads(template: dict[str,
         ("GET", "/tenants/{tenant_id}/carts/{cart_id}/upsell"): (5, 10),
         ("GET", "/health/ready"): (1, 2),
         ("GET", "/tenants/{tenant_id}/orders"): (2, 5),
+        ("GET", "/tenants/{tenant_id}/inventory"): (2, 5),
         ("PUT", "/tenants/{tenant_id}/products/{product_id}"): (2, 5),
         ("POST", "/tenants/{tenant_id}/products/{product_id}/stock"): (2, 5),
     }
@@ -429,8 +430,14 @@ def test_the_storefront_is_private_behind_https_cloudfront(template: dict[str, A
     }
     assert resolve(template["Outputs"]["EndpointURL"]["Value"]).startswith(api_origin + "/")
     assert resolve(template["Outputs"]["StorefrontURL"]["Value"]) == "https://storefrontdistribution.cloudfront.net"
-    page = (REPO / "storefront" / "index.html").read_text()
-    assert [tag for tag in ("<script>", "<style", " style=") if tag in page] == []  # nothing inline to allow
+    # Nothing inline to allow, in the storefront and in the operator's console behind the same policy.
+    for page in (REPO / "storefront" / "index.html", REPO / "console" / "index.html"):
+        assert [tag for tag in ("<script>", "<style", " style=") if tag in page.read_text()] == [], page
+    # The console's scripts: its own modules only (script-src 'self'), no eval or inline handlers.
+    for module in (REPO / "console").glob("*.js"):
+        code = module.read_text()
+        unsafe = ("eval(", "new Function", 'setAttribute("on', ".style.")
+        assert [word for word in unsafe if word in code] == [], module
 
 
 def test_chalice_stage_is_set_up_for_cloudformation() -> None:

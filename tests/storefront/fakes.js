@@ -6,8 +6,8 @@
 import { ApiError } from "../../storefront/api.js";
 import { View } from "../../storefront/view.js";
 
-/** Every method of the real View: the stub has exactly these, so a call the view lacks fails. */
-const VIEW_METHODS = Object.getOwnPropertyNames(View.prototype).filter((name) => name !== "constructor");
+/** Every method of a real view class: the stub has exactly these, so a call the view lacks fails. */
+const methodsOf = (viewClass) => Object.getOwnPropertyNames(viewClass.prototype).filter((name) => name !== "constructor");
 
 /**
  * A view that records each call as {method, args}. bind…(handler) keeps the handler so that
@@ -18,8 +18,9 @@ export class RecordingView {
   calls = [];
   handlers = {};
 
-  constructor() {
-    for (const method of VIEW_METHODS) {
+  /** `viewClass`: the view whose methods are recorded (the console's tests pass theirs). */
+  constructor(viewClass = View) {
+    for (const method of methodsOf(viewClass)) {
       this[method] = (...args) => {
         this.calls.push({ method, args });
         if (method === "bindPayment") {
@@ -97,8 +98,9 @@ export class FakeApi {
   queues = new Map();
   defaults = new Map();
 
-  constructor() {
-    for (const method of API_METHODS) {
+  /** `methods`: the API's method names (the console's admin API passes its own). */
+  constructor(methods = API_METHODS) {
+    for (const method of methods) {
       this[method] = async (...args) => {
         this.requests.push([method, ...args]);
         const queue = this.queues.get(method) ?? [];
