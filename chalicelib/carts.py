@@ -25,7 +25,7 @@ from chalicelib.errors import (
     Unavailable,
 )
 from chalicelib.ids import is_product_id, is_ulid, new_ulid
-from chalicelib.models import CartLine, CartModel, ProductModel
+from chalicelib.models import CartLine, CartModel, OfferedSet, ProductModel
 from chalicelib.tenants import Tenant
 
 MAX_LINES = 50
@@ -175,26 +175,81 @@ def _edit(tenant: Tenant, cart_id: str, change: Callable[[CartModel], bool | Non
     raise Unavailable("The cart is being edited concurrently, please retry.")
 
 
-def set_quantity(tenant: Tenant, cart_id: str, product_id: str, quantity: int) -> PricedCart:
-    if quantity == 0:
+def set_quantity(
+    tenant: Tenant, cart_id: str, product_id: str, quantity: int, upsell_set_id: str | None = None
+) -> PricedCart:
+    """Set a line's quantity. With `upsell_set_id` (a suggestion set this cart was shown) a line it
+    adds is marked `source: "upsell"`; a line already in the cart keeps its source, whatever its
+    quantity becomes (decision 30). A set id that is not this cart's, or a product not in it: 400."""
+    if quantity == 0 and upsell_set_id is None:
         return remove_line(tenant, cart_id, product_id)
     product = catalog.get_product(tenant.tenant_id, product_id)
     short = shortages({product_id: quantity}, {product_id: product})
     if short:
         raise OutOfStock(short)
+    origins: dict[str, CartModel] = {}  # another cart a set names, read once across retries
 
-    def change(cart: CartModel) -> None:
+    def change(cart: CartModel) -> bool | None:
+        offered = offered_set(tenant.tenant_id, cart, upsell_set_id, product_id, origins) if upsell_set_id else None
+        if quantity == 0:
+            return _without(cart, product_id)
         others = {line.product_id: int(line.quantity) for line in cart.lines if line.product_id != product_id}
         limits.check_quantities(tenant.limits, {**others, product_id: quantity})
         for line in cart.lines:
             if line.product_id == product_id:
                 line.quantity = quantity
-                return
+                return None
         if len(cart.lines) >= MAX_LINES:
             raise BadRequest.for_field("product_id", f"A cart holds at most {MAX_LINES} products.", "cart is full")
-        cart.lines.append(CartLine(product_id=product_id, quantity=quantity))
+        attribution = (
+            {"source": "upsell", "upsell_set_id": offered.set_id, "upsell_source": offered.source} if offered else {}
+        )
+        cart.lines.append(CartLine(product_id=product_id, quantity=quantity, **attribution))
+        return None
 
     return _edit(tenant, cart_id, change)
+
+
+def offered_set(
+    tenant_id: str, cart: CartModel, set_id: str, product_id: str, origins: dict[str, CartModel]
+) -> OfferedSet:
+    """The suggestion set `set_id` as `cart` may use it, holding `product_id`; else 400 (nothing written).
+
+    A set belongs to the cart it was shown to. The one exception is the order confirmation: its set
+    was shown to the cart just checked out, and its suggestions go to the shopper's next cart, so a
+    checked-out cart's set is accepted on a cart opened after that checkout (one more GetItem).
+    """
+    origin_id = set_id.rpartition("-")[0]
+    origin: CartModel | None = cart
+    if origin_id != cart.cart_id:
+        if origin_id not in origins:
+            with contextlib.suppress(NotFound):
+                origins[origin_id] = load_cart(tenant_id, origin_id)
+        origin = origins.get(origin_id)
+        if origin is not None and not (origin.status == "checked_out" and cart.created_at >= origin.updated_at):
+            origin = None  # an open cart's set, or an order placed after this cart was opened
+    found = next((s for s in (origin.offered_sets or []) if s.set_id == set_id), None) if origin else None
+    if found is None:
+        raise BadRequest.for_field(
+            "upsell_set_id",
+            f"Up-sell set {set_id!r} is not a suggestion set shown to this cart.",
+            "unknown suggestion set",
+        )
+    if product_id not in found.product_ids:
+        raise BadRequest.for_field(
+            "upsell_set_id",
+            f"Product {product_id!r} is not among the suggestions of up-sell set {set_id!r}.",
+            "product not in the suggestion set",
+        )
+    return found
+
+
+def _without(cart: CartModel, product_id: str) -> bool:
+    kept = [line for line in cart.lines if line.product_id != product_id]
+    if len(kept) == len(cart.lines):
+        return False
+    cart.lines = kept
+    return True
 
 
 def remove_line(tenant: Tenant, cart_id: str, product_id: str) -> PricedCart:
@@ -202,14 +257,7 @@ def remove_line(tenant: Tenant, cart_id: str, product_id: str) -> PricedCart:
     if not is_product_id(product_id):
         raise NotFound(f"Product {product_id!r} not found.", {"product_id": product_id})
 
-    def change(cart: CartModel) -> bool:
-        kept = [line for line in cart.lines if line.product_id != product_id]
-        if len(kept) == len(cart.lines):
-            return False
-        cart.lines = kept
-        return True
-
-    return _edit(tenant, cart_id, change)
+    return _edit(tenant, cart_id, lambda cart: _without(cart, product_id))
 
 
 def set_delivery(tenant: Tenant, cart_id: str, email: str, address: dict[str, str], method_id: str) -> PricedCart:

@@ -8,6 +8,7 @@ a same-key request that won the race is answered with its order, never with the 
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -83,7 +84,7 @@ def checkout(tenant: Tenant, request: CheckoutRequest) -> CheckoutResult:
     call; a replay never calls the LLM.
     """
     flag = upsell.read_flag(tenant.tenant_id)
-    placed, created = _place_order(tenant, request)
+    placed, created = _place_order(tenant, request, flag)
     order = placed.order
     suggestions = upsell.suggest(
         tenant,
@@ -96,9 +97,9 @@ def checkout(tenant: Tenant, request: CheckoutRequest) -> CheckoutResult:
     return CheckoutResult(order=order, created=created, upsell=suggestions, order_token=placed.order_token)
 
 
-def _place_order(tenant: Tenant, request: CheckoutRequest) -> tuple[Placed, bool]:
+def _place_order(tenant: Tenant, request: CheckoutRequest, flag: Future[upsell.FlagState]) -> tuple[Placed, bool]:
     return idempotency.perform(
-        attempt=lambda: _attempt(tenant, request),
+        attempt=lambda: _attempt(tenant, request, flag),
         replay=lambda: _replay(tenant, request),
         refusals=REFUSALS,
     )
@@ -113,8 +114,13 @@ def _replay(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
     return Placed(order, cart=None, order_token=orders.issue_another_token(order))
 
 
-def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
-    """Read, check and commit once; None means "read again and retry", a raised refusal is final."""
+def _attempt(tenant: Tenant, request: CheckoutRequest, flag: Future[upsell.FlagState]) -> Placed | None:
+    """Read, check and commit once; None means "read again and retry", a raised refusal is final.
+
+    The order records the cart's up-sell arm (treated, held out, or none with the up-sell off), so
+    the stats compare the two groups by what was decided for this very checkout: the flag read,
+    started with the request, is awaited here (after the reads it overlapped), not after the commit.
+    """
     cart = carts.load_cart(tenant.tenant_id, request.cart_id, consistent=True)
     if cart.status != "open":
         raise CartClosed(f"Cart {cart.cart_id!r} is already checked out.", {"order_id": cart.order_id})
@@ -139,7 +145,8 @@ def _attempt(tenant: Tenant, request: CheckoutRequest) -> Placed | None:
             {"expected_total": format_money(request.expected_total), "totals": priced.totals.as_strings()},
         )
     order_token, token_digest = orders.new_token()
-    order = _new_order(tenant, priced, request, token_digest)
+    arm = upsell.arm_of(tenant.tenant_id, cart.cart_id, flag.result())
+    order = _new_order(tenant, priced, request, token_digest, arm)
     # Where the order's units go: held (reserved) while a card payment is awaited, sold at once on delivery.
     taken_into = getattr(ProductModel, lifecycle.CREATED_UNITS[order.status][1])
     try:
@@ -236,8 +243,11 @@ def delivery_snapshot(delivery: carts.Delivery) -> dict[str, Any]:
     }
 
 
-def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutRequest, token_digest: str) -> OrderModel:
+def _new_order(
+    tenant: Tenant, priced: carts.PricedCart, request: CheckoutRequest, token_digest: str, arm: str | None
+) -> OrderModel:
     totals = priced.totals
+    cart_lines = {line.product_id: line for line in priced.cart.lines}
     created_at = carts.now()
     pays_by_card = tenant.payment_mode == "stripe"
     status = OrderStatus.PENDING_PAYMENT if pays_by_card else OrderStatus.CONFIRMED
@@ -258,9 +268,12 @@ def _new_order(tenant: Tenant, priced: carts.PricedCart, request: CheckoutReques
                 unit_price=line.unit_price,
                 quantity=line.quantity,
                 line_total=line.line_total,
+                source=cart_lines[line.product_id].source,
+                upsell_source=cart_lines[line.product_id].upsell_source,
             )
             for line in priced.lines
         ],
+        upsell_arm=arm,
         totals=OrderTotals(
             subtotal=totals.subtotal,
             discount=totals.discount,

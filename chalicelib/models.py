@@ -185,6 +185,11 @@ class ProductModel(CartwiseModel):
 class CartLine(MapAttribute):
     product_id = UnicodeAttribute()
     quantity = CountAttribute()
+    # "upsell" when the line was added from a suggestion set the cart was shown (else absent), with
+    # that set's id and its answer's source (llm | fallback): the up-sell's attribution (decision 30).
+    source = UnicodeAttribute(null=True)
+    upsell_set_id = UnicodeAttribute(null=True)
+    upsell_source = UnicodeAttribute(null=True)
 
 
 class StoredSuggestion(MapAttribute):
@@ -199,13 +204,24 @@ class UpsellMemo(MapAttribute):
 
     content_key = UnicodeAttribute()  # the cart's products and the flag state it answers
     computed_at = UTCDateTimeAttribute()
-    source = UnicodeAttribute()
+    source = UnicodeAttribute()  # llm | fallback | holdout
     suggestions = ListAttribute(of=StoredSuggestion, default=list)
+    set_id = UnicodeAttribute(null=True)  # the id a suggestion added from this answer carries
+
+
+class OfferedSet(MapAttribute):
+    """A suggestion set the cart was shown: what `upsell_set_id` is checked against (the last few kept)."""
+
+    set_id = UnicodeAttribute()
+    source = UnicodeAttribute()  # llm | fallback
+    product_ids: ListAttribute[Any] = ListAttribute(of=UnicodeAttribute, default=list)
 
 
 class CartModel(CartwiseModel):
     class Meta(TableMeta):
         table_name = TableName("carts")
+        # The up-sell stats count what changed (an answer kept, a suggestion added): old and new images.
+        stream_view_type = "NEW_AND_OLD_IMAGES"
 
     tenant_id = UnicodeAttribute(hash_key=True)
     cart_id = UnicodeAttribute(range_key=True)
@@ -218,6 +234,7 @@ class CartModel(CartwiseModel):
     expires_at = TTLAttribute(null=True)
     version = VersionAttribute()
     upsell = UpsellMemo(null=True)  # written without bumping `version`: it never races an edit
+    offered_sets = ListAttribute(of=OfferedSet, null=True)  # written with `upsell`, newest last
     # Where the order goes: {"email", "address": {...}, "method": id}, set by PUT .../delivery.
     delivery: MapAttribute[str, Any] = MapAttribute(null=True)
 
@@ -228,6 +245,8 @@ class OrderLine(MapAttribute):
     unit_price = DecimalAttribute()
     quantity = CountAttribute()
     line_total = DecimalAttribute()
+    source = UnicodeAttribute(null=True)  # "upsell": the cart's line came from a suggestion (decision 30)
+    upsell_source = UnicodeAttribute(null=True)  # llm | fallback: the suggestion's answer
 
 
 class OrderTotals(MapAttribute):
@@ -352,6 +371,10 @@ class OrderModel(CartwiseModel):
     dispute = PaymentDispute(null=True)
     refund_failure = RefundFailure(null=True)
     co_purchases_counted_at = UTCDateTimeAttribute(null=True)  # set once by chalicelib/orders_stream.py
+    # The cart's arm of the up-sell comparison at checkout: "treated", "holdout", or absent (up-sell off).
+    upsell_arm = UnicodeAttribute(null=True)
+    # Set once when a refund of the order has been taken off the up-sell stats (chalicelib/upsell/stats.py).
+    upsell_refund_counted_at = UTCDateTimeAttribute(null=True)
 
 
 class IdempotencyKeyModel(CartwiseModel):
@@ -388,6 +411,38 @@ class LimitCounterModel(CartwiseModel):
     expires_at = TTLAttribute()
 
 
+class UpsellStatsModel(CartwiseModel):
+    """The up-sell's figures of a tenant (chalicelib/upsell/stats.py), kept by the tables' streams.
+
+    `entry` "day#YYYY-MM-DD": one item per tenant and UTC day, its counters added to (ADD), so the
+    stats route reads one Query of at most 90 items whatever the traffic. `entry` "fact#...": the
+    mark of one counted fact (a cart shown on a day, a suggestion added), written in the same
+    transaction as its counts so a redelivered stream record counts nothing; they expire.
+    """
+
+    class Meta(TableMeta):
+        table_name = TableName("stats")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    entry = UnicodeAttribute(range_key=True)
+    carts_shown = CountAttribute(null=True)
+    carts_holdout = CountAttribute(null=True)
+    suggestions_added = CountAttribute(null=True)
+    orders_treated = CountAttribute(null=True)
+    orders_holdout = CountAttribute(null=True)
+    revenue_treated = DecimalAttribute(null=True)
+    revenue_holdout = DecimalAttribute(null=True)
+    upsell_revenue = DecimalAttribute(null=True)
+    # The same split by the answer's source, where one applies (a set shown, a suggestion added, its revenue).
+    carts_shown_llm = CountAttribute(null=True)
+    carts_shown_fallback = CountAttribute(null=True)
+    suggestions_added_llm = CountAttribute(null=True)
+    suggestions_added_fallback = CountAttribute(null=True)
+    upsell_revenue_llm = DecimalAttribute(null=True)
+    upsell_revenue_fallback = DecimalAttribute(null=True)
+    expires_at = TTLAttribute(null=True)  # facts only: kept well past the streams' 24 h of redelivery
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     TenantModel,
     ProductModel,
@@ -395,4 +450,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     OrderModel,
     IdempotencyKeyModel,
     LimitCounterModel,
+    UpsellStatsModel,
 )

@@ -38,9 +38,10 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import catalog, clients, contention, counters, lifecycle, observability
+from chalicelib import catalog, clients, contention, counters, lifecycle, observability, upsell
 from chalicelib.config import get_settings
-from chalicelib.models import OrderModel, ProductModel, TenantModel
+from chalicelib.lifecycle import OrderStatus
+from chalicelib.models import CartModel, OrderModel, ProductModel, TenantModel
 from chalicelib.observability import logger
 from chalicelib.pricing import format_money
 
@@ -60,7 +61,36 @@ BEST_SELLERS_KEPT = 50
 class StreamRecord(Protocol):
     event_name: str
     new_image: dict[str, Any] | None
+    old_image: dict[str, Any] | None
     sequence_number: str
+    table_name: str
+
+
+def process(records: Iterable[StreamRecord]) -> dict[str, list[dict[str, str]]]:
+    """The tables' stream function: a batch comes from one event source mapping, so from one table:
+    the carts table's records count the up-sell's exposures and additions, the orders table's the rest."""
+    batch = list(records)
+    if batch and batch[0].table_name == CartModel.Meta.table_name:
+        return process_cart_records(batch)
+    return process_records(batch)
+
+
+def process_cart_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str, str]]]:
+    """Count a batch of carts-table records into the up-sell stats (chalicelib/upsell/stats.py);
+    the failed ones are reported back by sequence number, as for orders."""
+    sequence_numbers: list[str] = []
+    failed: set[str] = set()
+    for record in records:
+        sequence_numbers.append(record.sequence_number)
+        if not record.new_image or record.event_name not in ("INSERT", "MODIFY"):
+            continue
+        try:
+            old = CartModel.from_raw_data(record.old_image) if record.old_image else None
+            upsell.count_cart_change(old, CartModel.from_raw_data(record.new_image))
+        except Exception as exc:  # noqa: BLE001 - this record alone must not hold the shard back
+            logger.exception("Cart stream record failed", sequence_number=record.sequence_number, error=repr(exc))
+            failed.add(record.sequence_number)
+    return _failures(sequence_numbers, failed)
 
 
 def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str, str]]]:
@@ -82,6 +112,8 @@ def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str,
             # Only a sale counts (an unpaid order may never be paid); True once per order.
             if order.status in SALES and order.co_purchases_counted_at is None and count_co_purchases(order):
                 observability.record_order(order.tenant_id, order.order_id, order.totals.total, order.currency)
+            if order.status == OrderStatus.REFUNDED and order.upsell_refund_counted_at is None:
+                upsell.count_refund(order)  # once: its up-sell lines' revenue taken back from the stats
             if record.event_name == "INSERT":
                 entries.append((record.sequence_number, order_event(order, "order_created")))
             elif order.status in STATUS_EVENTS:
@@ -92,6 +124,10 @@ def process_records(records: Iterable[StreamRecord]) -> dict[str, list[dict[str,
             logger.exception("Order stream record failed", sequence_number=record.sequence_number, error=repr(exc))
             failed.add(record.sequence_number)
     failed.update(publish(entries))
+    return _failures(sequence_numbers, failed)
+
+
+def _failures(sequence_numbers: list[str], failed: set[str]) -> dict[str, list[dict[str, str]]]:
     reported = [number for number in dict.fromkeys(sequence_numbers) if number in failed]  # a redelivery may repeat one
     return {"batchItemFailures": [{"itemIdentifier": number} for number in reported]}
 
@@ -154,7 +190,8 @@ def publish(entries: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 def count_co_purchases(order: OrderModel) -> bool:
     """Count the order once: its pairs into the products' co-purchases, its units into the tenant's
-    best sellers (both top-K maps, chalicelib/counters.py). False when it was counted already."""
+    best sellers (both top-K maps, chalicelib/counters.py), its arm and up-sell lines into the
+    up-sell stats. False when it was counted already."""
     for attempt in contention.attempts(contention.STREAM_ATTEMPTS, contention.STREAM_BASE_SECONDS):
         try:
             _count_once(order)
@@ -207,6 +244,7 @@ def _count_once(order: OrderModel) -> None:
                 ],
                 condition=TenantModel.tenant_id.exists() & _unchanged(TenantModel.best_sellers, tenant.best_sellers),
             )
+        upsell.add_sale(transaction, order)  # the up-sell stats of its day, counted with the same mark
         transaction.update(
             OrderModel(order.tenant_id, order.order_id),
             actions=[OrderModel.co_purchases_counted_at.set(datetime.now(UTC))],

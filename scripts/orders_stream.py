@@ -1,9 +1,9 @@
-"""Run the orders-stream handler locally the way Lambda's event source mapping does.
+"""Run the stream handler locally the way Lambda's event source mappings do.
 
 `make run` (scripts/local_stack.py) starts this next to `chalice local`: it reads DynamoDB
-Local's stream of the orders table with the dynamodbstreams API and hands the records to the
-app's own `order_stream` handler (app.py), so `order_created` events and co-purchase counts
-move locally as in the cloud, within about a second of a checkout:
+Local's streams of the orders and carts tables with the dynamodbstreams API and hands the records
+to the app's own `order_stream` handler (app.py), so `order_created` events, co-purchase counts
+and the up-sell stats move locally as in the cloud, within about a second of a checkout:
 
 - every shard from TRIM_HORIZON (the mapping's starting position), then from where it left off:
   the next batch starts after the last record handled (AFTER_SEQUENCE_NUMBER);
@@ -155,7 +155,7 @@ def main() -> int:
     import boto3
 
     from app import order_stream
-    from chalicelib.models import OrderModel
+    from chalicelib.models import CartModel, OrderModel
 
     stopping: list[bool] = []
 
@@ -166,12 +166,20 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     # DynamoDB Local serves its streams on the DynamoDB endpoint.
     endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
-    arn = orders_stream_arn(boto3.client("dynamodb", endpoint_url=endpoint), OrderModel.Meta.table_name)
-    poller = StreamPoller(
-        boto3.client("dynamodbstreams", endpoint_url=endpoint), arn, lambda event: order_stream(event, None)
-    )
-    log.info("Reading %s in batches of %d", arn, poller.batch_size)
-    poller.run(lambda: bool(stopping))
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    streams = boto3.client("dynamodbstreams", endpoint_url=endpoint)
+    # The function's two event source mappings: the orders table's stream and the carts table's (up-sell stats).
+    pollers = [
+        StreamPoller(
+            streams, orders_stream_arn(dynamodb, model.Meta.table_name), lambda event: order_stream(event, None)
+        )
+        for model in (CartModel, OrderModel)
+    ]
+    for poller in pollers:
+        log.info("Reading %s in batches of %d", poller.arn, poller.batch_size)
+    while not stopping:
+        if not sum(poller.poll_once() for poller in pollers):
+            time.sleep(IDLE_SECONDS)
     return 0
 
 

@@ -73,8 +73,11 @@ export function createApi(baseUrl, tenantId) {
     },
     createCart: () => request("POST", "/carts", { body: {} }),
     getCart: (cartId) => request("GET", cart(cartId)),
-    setQuantity: (cartId, productId, quantity) =>
-      request("PUT", `${cart(cartId)}/items/${encodeURIComponent(productId)}`, { body: { quantity } }),
+    /** A line's quantity; `upsellSetId` (the up-sell answer's set_id) when the product was added from a suggestion. */
+    setQuantity: (cartId, productId, quantity, upsellSetId = null) =>
+      request("PUT", `${cart(cartId)}/items/${encodeURIComponent(productId)}`, {
+        body: upsellSetId ? { quantity, upsell_set_id: upsellSetId } : { quantity },
+      }),
     applyPromo: (cartId, code) => request("PUT", `${cart(cartId)}/promo`, { body: { code } }),
     removePromo: (cartId) => request("DELETE", `${cart(cartId)}/promo`),
     getUpsell: (cartId) => request("GET", `${cart(cartId)}/upsell`),

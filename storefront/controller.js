@@ -59,6 +59,12 @@ export function deliveryErrors(error) {
   return null;
 }
 
+/** The API's 400 about the up-sell set id alone (unknown to this cart, or without this product). */
+function isRefusedSet(error) {
+  const fields = isApiError(error, "BAD_REQUEST") ? (error.details.fields ?? []) : [];
+  return fields.length > 0 && fields.every((field) => field.field === "upsell_set_id");
+}
+
 /** A cart id the API no longer knows (expired) or that was checked out elsewhere. */
 function isLostCart(error) {
   return (isApiError(error, "NOT_FOUND") && error.details.cart_id !== undefined) || isApiError(error, "CART_CLOSED");
@@ -88,7 +94,7 @@ export class Controller {
       state.category = category;
       this.showProducts();
     });
-    view.bindAddProduct((productId) => this.addProduct(productId));
+    view.bindAddProduct((productId, setId) => this.addProduct(productId, setId));
     view.bindChangeQuantity((productId, delta) => this.changeQuantity(productId, delta));
     view.bindRemoveLine((productId) => this.setQuantity(productId, 0));
     view.bindFixShortage((item) => this.setQuantity(item.product_id, Math.max(item.available, 0)));
@@ -254,10 +260,19 @@ export class Controller {
     });
   }
 
-  async addProduct(productId) {
-    const added = await this.cartAction((cart) => {
+  /** Add one of a product; `setId` is the up-sell answer's set_id when it was added from a suggestion. */
+  async addProduct(productId, setId = null) {
+    const added = await this.cartAction(async (cart) => {
       const current = cart.items.find((line) => line.product_id === productId)?.quantity ?? 0;
-      return this.api.setQuantity(cart.cart_id, productId, current + 1);
+      if (!setId) return this.api.setQuantity(cart.cart_id, productId, current + 1);
+      try {
+        return await this.api.setQuantity(cart.cart_id, productId, current + 1, setId);
+      } catch (error) {
+        // A set this cart can no longer use (a page left open, a cart replaced): the shopper still
+        // wants the product, so it is added as an ordinary line rather than refused.
+        if (!isRefusedSet(error)) throw error;
+        return this.api.setQuantity(cart.cart_id, productId, current + 1);
+      }
     });
     if (added) this.view.announce(`${this.state.productName(productId)} added to your cart.`);
   }

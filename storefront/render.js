@@ -254,7 +254,7 @@ export function upsellList(upsell, currency, { idPrefix, onAdd }) {
             class: "button secondary",
             "aria-describedby": nameId,
             dataset: { focusKey: `${idPrefix}:${suggestion.product_id}` },
-            onclick: () => onAdd(suggestion.product_id),
+            onclick: () => onAdd(suggestion.product_id, upsell.set_id ?? null), // attributed to this answer
           },
           "Add",
         ),

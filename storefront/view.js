@@ -127,7 +127,7 @@ export class View {
     window.addEventListener("hashchange", () => handler(window.location.hash));
   }
 
-  /** "Add to cart" on a product, and "Add" on a suggestion: handler(productId). */
+  /** "Add to cart" on a product, and "Add" on a suggestion: handler(productId, setId) (setId: the suggestion's up-sell set, else absent). */
   bindAddProduct(handler) {
     this.handlers.addProduct = handler;
   }

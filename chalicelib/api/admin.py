@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from chalice import Response
 
-from chalicelib import catalog, orders
+from chalicelib import catalog, orders, upsell
 from chalicelib.api import ApiBlueprint, parse_body, parse_query, required_idempotency_key, shapes
 from chalicelib.api.auth import admin_key, admin_tenant
 from chalicelib.errors import BadRequest
@@ -15,6 +15,7 @@ from chalicelib.ids import is_product_id
 blueprint = ApiBlueprint(__name__)
 
 PRODUCT = "/tenants/{tenant_id}/products/{product_id}"
+UPSELL = "/tenants/{tenant_id}/upsell"
 
 
 @blueprint.route("/tenants/{tenant_id}/orders", methods=["GET"], authorizer=admin_key)
@@ -67,3 +68,28 @@ def adjust_stock(tenant_id: str, product_id: str) -> dict:
     body = parse_body(request.raw_body, StockAdjustBody)
     product = catalog.adjust_stock(tenant.tenant_id, product_id, body.delta, key)
     return shapes.product(product, tenant.currency)
+
+
+@blueprint.route(UPSELL + "/settings", methods=["GET"], authorizer=admin_key)
+def upsell_settings(tenant_id: str) -> dict:
+    tenant = admin_tenant(blueprint.current_request, tenant_id)
+    return shapes.upsell_controls(upsell.read_controls(tenant.tenant_id))
+
+
+@blueprint.route(UPSELL + "/settings", methods=["PUT"], authorizer=admin_key)
+def put_upsell_settings(tenant_id: str) -> dict:
+    from chalicelib.api.schemas import UpsellSettingsBody
+
+    tenant = admin_tenant(blueprint.current_request, tenant_id)
+    body = parse_body(blueprint.current_request.raw_body, UpsellSettingsBody)
+    controls = upsell.Controls(enabled=body.enabled, holdout_percent=body.holdout_percent)
+    return shapes.upsell_controls(upsell.write_controls(tenant.tenant_id, controls))
+
+
+@blueprint.route(UPSELL + "/stats", methods=["GET"], authorizer=admin_key)
+def upsell_stats(tenant_id: str) -> dict:
+    from chalicelib.api.schemas import UpsellStatsQuery
+
+    tenant = admin_tenant(blueprint.current_request, tenant_id)
+    query = parse_query(blueprint.current_request.query_params, UpsellStatsQuery)
+    return upsell.report(tenant.tenant_id, tenant.currency, query.days)

@@ -34,7 +34,7 @@ def set_item(tenant_id: str, cart_id: str, product_id: str) -> dict:
     tenant = tenants.get_tenant(tenant_id)
     count_request(blueprint.current_request, tenant, "cart")
     body = parse_body(blueprint.current_request.raw_body, SetQuantityBody)
-    return shapes.cart(carts.set_quantity(tenant, cart_id, product_id, body.quantity))
+    return shapes.cart(carts.set_quantity(tenant, cart_id, product_id, body.quantity, body.upsell_set_id))
 
 
 @blueprint.route(CART + "/items/{product_id}", methods=["DELETE"])

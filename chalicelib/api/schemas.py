@@ -9,7 +9,8 @@ from pydantic_core import PydanticCustomError
 
 from chalicelib.carts import MAX_LINES, MAX_QUANTITY
 from chalicelib.catalog import MAX_STOCK
-from chalicelib.ids import PRODUCT_ID, anchored
+from chalicelib.ids import PRODUCT_ID, ULID, anchored
+from chalicelib.upsell import MAX_HOLDOUT_PERCENT, MAX_STATS_DAYS
 
 ProductId = Annotated[str, StringConstraints(pattern=anchored(PRODUCT_ID))]
 
@@ -43,6 +44,8 @@ class CreateCartBody(Strict):
 
 class SetQuantityBody(Strict):
     quantity: WholeNumber = Field(ge=0, le=MAX_QUANTITY)
+    # The `set_id` of the up-sell answer the product was suggested in (chalicelib/upsell/memo.py).
+    upsell_set_id: Annotated[str, StringConstraints(pattern=anchored(ULID + "-[0-9a-f]{16}"))] | None = None
 
 
 class PromoBody(Strict):
@@ -168,6 +171,17 @@ class ProductUpsertBody(Strict):
     stock: int | None = Field(default=None, ge=0, le=MAX_STOCK)  # omitted: the stock is left as it is
     tags: list[Tag] = Field(default_factory=list, max_length=10)
     complements: list[ProductId] = Field(default_factory=list, max_length=10)
+
+
+class UpsellSettingsBody(Strict):
+    enabled: bool | None  # None: follow the global flag (the tenant's parameter is deleted)
+    holdout_percent: int = Field(ge=0, le=MAX_HOLDOUT_PERCENT)
+
+
+class UpsellStatsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    days: int = Field(default=30, ge=1, le=MAX_STATS_DAYS)
 
 
 class StockAdjustBody(Strict):

@@ -12,7 +12,7 @@ from chalicelib.models import OrderModel, ProductModel
 from chalicelib.payments import Payment
 from chalicelib.pricing import ZERO, Totals, format_money
 from chalicelib.tenants import Tenant
-from chalicelib.upsell import Upsell
+from chalicelib.upsell import Controls, Upsell
 
 
 def timestamp(value: datetime) -> str:
@@ -54,13 +54,16 @@ def totals(value: Totals) -> dict[str, str]:
     return value.as_strings()
 
 
-def line(product_id: str, name: str, unit_price: Any, quantity: int, line_total: Any) -> dict[str, Any]:
+def line(
+    product_id: str, name: str, unit_price: Any, quantity: int, line_total: Any, source: str | None
+) -> dict[str, Any]:
     return {
         "product_id": product_id,
         "name": name,
         "unit_price": format_money(unit_price),
         "quantity": int(quantity),
         "line_total": format_money(line_total),
+        "source": source,  # "upsell": added from a suggestion set the cart was shown
     }
 
 
@@ -95,10 +98,14 @@ def delivery(value: Delivery | None) -> dict[str, Any] | None:
 
 def cart(priced: PricedCart) -> dict[str, Any]:
     record = priced.cart
+    sources = {stored.product_id: stored.source for stored in record.lines}
     return {
         "cart_id": record.cart_id,
         "status": record.status,
-        "items": [line(x.product_id, x.name, x.unit_price, x.quantity, x.line_total) for x in priced.lines],
+        "items": [
+            line(x.product_id, x.name, x.unit_price, x.quantity, x.line_total, sources.get(x.product_id))
+            for x in priced.lines
+        ],
         "promo_code": record.promo_code,
         "totals": totals(priced.totals),
         "currency": priced.currency,
@@ -129,7 +136,7 @@ def order(record: OrderModel, tenant: Tenant, *, full: bool = False) -> dict[str
         "order_id": record.order_id,
         "cart_id": record.cart_id,
         "status": record.status,
-        "items": [line(x.product_id, x.name, x.unit_price, x.quantity, x.line_total) for x in record.lines],
+        "items": [line(x.product_id, x.name, x.unit_price, x.quantity, x.line_total, x.source) for x in record.lines],
         "promo_code": record.promo_code,
         "totals": totals(
             Totals(
@@ -199,11 +206,17 @@ def payment(outcome: Payment, tenant: Tenant) -> dict[str, Any]:
 
 
 def upsell(value: Upsell) -> dict[str, Any]:
+    shape: dict[str, Any] = {"enabled": value.enabled, "source": value.source}
+    if value.set_id is not None:  # an answer with suggestions: what adding one of them passes along
+        shape["set_id"] = value.set_id
     return {
-        "enabled": value.enabled,
-        "source": value.source,
+        **shape,
         "suggestions": [
             {"product_id": s.product_id, "name": s.name, "price": format_money(s.price), "reason": s.reason}
             for s in value.suggestions
         ],
     }
+
+
+def upsell_controls(value: Controls) -> dict[str, Any]:
+    return {"enabled": value.enabled, "holdout_percent": value.holdout_percent}

@@ -1,7 +1,10 @@
 """AI up-sell: the cart page calls `for_cart`; checkout calls `read_flag` first and `suggest` after.
 
-flags.py       UPSELL_ENABLED from SSM Parameter Store, per request (read while DynamoDB works)
-memo.py        the answer kept with the cart: the LLM is paid once per cart content
+flags.py       UPSELL_ENABLED and HOLDOUT_PERCENT from SSM Parameter Store, per request (read while DynamoDB works)
+arms.py        which carts are held out (a stable hash of the cart id)
+controls.py    the operator's settings route: the tenant's SSM parameters written and read back
+memo.py        the answer kept with the cart: the LLM is paid once per cart content; its set id
+stats.py       the counts the stats route reads, kept by the tables' streams
 candidates.py  bounded reads of the products worth suggesting, pre-ranked and capped
 prompt.py      the Chat Completions messages (shop data delimited, never instructions)
 llm.py         the OpenAI-compatible call inside the time budget
@@ -21,15 +24,44 @@ from chalicelib.config import get_settings
 from chalicelib.models import CartModel
 from chalicelib.observability import logger
 from chalicelib.tenants import Tenant
-from chalicelib.upsell import flags, memo, telemetry
-from chalicelib.upsell.results import DISABLED, MAX_SUGGESTIONS, Suggestion, Upsell
+from chalicelib.upsell import arms, flags, memo, telemetry
+from chalicelib.upsell.controls import Controls, read_controls, write_controls
+from chalicelib.upsell.flags import MAX_HOLDOUT_PERCENT, FlagState
+from chalicelib.upsell.results import DISABLED, HOLDOUT, MAX_SUGGESTIONS, Suggestion, Upsell
+from chalicelib.upsell.stats import MAX_STATS_DAYS, add_sale, count_cart_change, count_refund, report
 
-__all__ = ["DISABLED", "Suggestion", "Upsell", "for_cart", "read_flag", "reset", "suggest"]
+__all__ = [
+    "DISABLED",
+    "HOLDOUT",
+    "MAX_HOLDOUT_PERCENT",
+    "MAX_STATS_DAYS",
+    "Controls",
+    "FlagState",
+    "Suggestion",
+    "Upsell",
+    "add_sale",
+    "arm_of",
+    "count_cart_change",
+    "count_refund",
+    "for_cart",
+    "read_controls",
+    "read_flag",
+    "report",
+    "reset",
+    "suggest",
+    "write_controls",
+]
 
 
-def read_flag(tenant_id: str) -> Future[bool]:
-    """Start reading UPSELL_ENABLED now; hand the future to `suggest` once the DynamoDB work is done."""
+def read_flag(tenant_id: str) -> Future[FlagState]:
+    """Start reading UPSELL_ENABLED and HOLDOUT_PERCENT now; hand the future to `suggest` once the
+    DynamoDB work is done."""
     return flags.read_in_background(tenant_id)
+
+
+def arm_of(tenant_id: str, cart_id: str, state: FlagState) -> str | None:
+    """The cart's arm ("treated", "holdout") while the up-sell is on, else None: what an order records."""
+    return arms.arm(tenant_id, cart_id, state)
 
 
 def for_cart(tenant: Tenant, cart_id: str) -> Upsell:
@@ -45,7 +77,7 @@ def suggest(
     cart_product_ids: Collection[str],
     *,
     cart: CartModel | None = None,
-    flag: Future[bool] | None = None,
+    flag: Future[FlagState] | None = None,
     llm_allowed: bool = True,
 ) -> Upsell:
     """Suggestions for a cart; never raises, so a checkout cannot fail because of it.
@@ -56,8 +88,8 @@ def suggest(
     """
     started = time.monotonic()
     try:
-        enabled = flag.result() if flag is not None else flags.is_enabled(tenant.tenant_id)
-        result = _suggest(tenant, cart_id, list(cart_product_ids), enabled, cart, llm_allowed, started)
+        state = flag.result() if flag is not None else flags.current(tenant.tenant_id)
+        result = _suggest(tenant, cart_id, list(cart_product_ids), state, cart, llm_allowed, started)
     except Exception:  # noqa: BLE001 - the up-sell step must never fail its caller
         logger.exception("Up-sell failed; answering without suggestions", tenant_id=tenant.tenant_id, cart_id=cart_id)
         result = Upsell(enabled=True, source="fallback", suggestions=[])
@@ -72,23 +104,25 @@ def _suggest(
     tenant: Tenant,
     cart_id: str,
     cart_product_ids: list[str],
-    enabled: bool,
+    state: FlagState,
     cart: CartModel | None,
     llm_allowed: bool,
     started: float,
 ) -> Upsell:
-    if not enabled:
+    arm = arms.arm(tenant.tenant_id, cart_id, state)
+    if arm is None:
         return DISABLED
-    key = memo.content_key(cart_product_ids, enabled)
+    key = memo.content_key(cart_product_ids, arm)
     if cart is None:
         cart = _stored_cart(tenant.tenant_id, cart_id)
     now = carts.now()
     remembered = memo.recall(cart, key, now)
     if remembered is not None:
         return remembered
-    result = _answer(tenant, cart_id, cart_product_ids, llm_allowed, started)
+    # A held-out cart's answer is kept too (once per content): its write is what counts it held out.
+    result = HOLDOUT if arm == arms.HOLDOUT else _answer(tenant, cart_id, cart_product_ids, llm_allowed, started)
     if cart is not None:
-        memo.remember(tenant.tenant_id, cart_id, key, result, now)
+        result = memo.remember(tenant.tenant_id, cart, key, result, now)
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from datetime import timedelta
@@ -110,6 +111,7 @@ def test_good_answer_is_served_with_catalogue_names_and_prices(live, stub, llm_c
 
     block = cart_upsell(live, cart_id)
 
+    assert re.fullmatch(f"{cart_id}-[0-9a-f]{{16}}", block.pop("set_id"))  # the answer's set, kept with the cart
     assert block == {
         "enabled": True,
         "source": "llm",
@@ -209,6 +211,7 @@ def test_failed_answers_fall_back_to_the_deterministic_ranking(live, stub, llm_c
 
     block = cart_upsell(live, cart_id)
 
+    assert re.fullmatch(f"{cart_id}-[0-9a-f]{{16}}", block.pop("set_id"))  # the answer's set, kept with the cart
     assert block == {
         "enabled": True,
         "source": "fallback",
@@ -478,7 +481,7 @@ def test_the_flag_is_read_while_the_checkout_works_on_dynamodb(live, stub, monke
     cart_id = new_cart(live)
     cart_read, flag_begun = threading.Event(), threading.Event()
     waits = []
-    real_load_cart, real_get_products, real_is_enabled = carts.load_cart, catalog.get_products, upsell.flags.is_enabled
+    real_load_cart, real_get_products, real_current = carts.load_cart, catalog.get_products, upsell.flags.current
 
     def load_cart(*args, **kwargs):
         cart = real_load_cart(*args, **kwargs)
@@ -489,14 +492,14 @@ def test_the_flag_is_read_while_the_checkout_works_on_dynamodb(live, stub, monke
         waits.append(("products wait for the flag read", flag_begun.wait(5)))
         return real_get_products(*args, **kwargs)
 
-    def is_enabled(tenant_id):
+    def current(tenant_id):
         flag_begun.set()
         waits.append(("flag read waits for the cart", cart_read.wait(5)))
-        return real_is_enabled(tenant_id)
+        return real_current(tenant_id)
 
     monkeypatch.setattr(carts, "load_cart", load_cart)
     monkeypatch.setattr(catalog, "get_products", get_products)
-    monkeypatch.setattr(upsell.flags, "is_enabled", is_enabled)
+    monkeypatch.setattr(upsell.flags, "current", current)
 
     response = checkout(live, cart_id)
 

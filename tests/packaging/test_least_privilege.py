@@ -190,6 +190,8 @@ def required_permissions(service: str, operation: str, params: dict[str, Any]) -
         if "TableName" in params:
             index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
             return [(f"dynamodb:{operation}", table(params["TableName"]) + index)]
+    if service == "ssm" and operation in ("PutParameter", "DeleteParameter"):  # the admin settings route
+        return [(f"ssm:{operation}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{params['Name'].lstrip('/')}")]
     if service == "ssm" and operation in ("GetParameter", "GetParameters"):
         names = [params["Name"]] if operation == "GetParameter" else params["Names"]
         needed = [(f"ssm:{operation}", f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/{n.lstrip('/')}") for n in names]
@@ -402,6 +404,12 @@ def test_each_policy_allows_every_aws_call_of_its_function(
         upsell = api.get(f"{carts}/{cart_id}/upsell")
         assert upsell.status_code == 200
         assert upsell.data["source"] == "fallback"  # the flag is on; the LLM call failed on the closed port
+        suggested = {"quantity": 1, "upsell_set_id": upsell.data["set_id"]}
+        pick = upsell.data["suggestions"][0]["product_id"]
+        with prod_like.paused():
+            cart_before = cart_item(cart_id)
+        assert api.put(f"{carts}/{cart_id}/items/{pick}", suggested).status_code == 200
+        assert api.get(f"{carts}/{cart_id}/upsell").status_code == 200  # the new content's answer, kept
         order = api.post(f"{carts}/{cart_id}/checkout", {"email": "ada@example.com"}, headers={"Idempotency-Key": "k1"})
         assert order.status_code == 201
         order_id = order.data["order"]["order_id"]
@@ -433,6 +441,11 @@ def test_each_policy_allows_every_aws_call_of_its_function(
         keyed = {**admin, "Idempotency-Key": "restock-1"}
         assert api.post("/tenants/acme/products/tent-2p/stock", {"delta": 1}, headers=keyed).status_code == 200
         assert api.get("/tenants/acme/orders", headers={"X-Api-Key": "cw_acme_" + "x" * 43}).status_code == 401
+        settings = {"enabled": True, "holdout_percent": 0}
+        assert api.put("/tenants/acme/upsell/settings", settings, headers=admin).data == settings
+        assert api.get("/tenants/acme/upsell/settings", headers=admin).data == settings
+        assert api.put("/tenants/acme/upsell/settings", {**settings, "enabled": None}, headers=admin).status_code == 200
+        assert api.get("/tenants/acme/upsell/stats?days=7", headers=admin).status_code == 200
 
     # The orders stream handler: co-purchase counts and the order event.
     item = clients.client("dynamodb").get_item(
@@ -445,6 +458,18 @@ def test_each_policy_allows_every_aws_call_of_its_function(
     record["eventSourceARN"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-orders/stream/x"
     with prod_like.on():
         assert app_module.order_stream({"Records": [record]}, None) == {"batchItemFailures": []}
+    # ... and from the carts table's stream, the up-sell stats: the cart's answer kept, a suggestion added.
+    cart_record = {**record, "eventName": "MODIFY"}
+    cart_record["dynamodb"] = {
+        **record["dynamodb"],
+        "Keys": {name: cart_before[name] for name in ("tenant_id", "cart_id")},
+        "OldImage": cart_before,
+        "NewImage": cart_item(cart_id),
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    cart_record["eventSourceARN"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-carts/stream/x"
+    with prod_like.on():
+        assert app_module.order_stream({"Records": [cart_record]}, None) == {"batchItemFailures": []}
 
     # Card payments at globex (Stripe is HTTP to its stand-in; the AWS calls are the tenant's secrets
     # read from SSM and the orders' transitions): card setup, a payment, Stripe's webhook and its
@@ -566,14 +591,44 @@ def test_each_policy_allows_every_aws_call_of_its_function(
     assert granted == {
         f"{table}products": {"tenant_id", "product_id", "co_purchases"},
         f"{table}tenants": {"tenant_id", "best_sellers"},
-        f"{table}orders": {"tenant_id", "order_id", "co_purchases_counted_at"},
+        f"{table}orders": {"tenant_id", "order_id", "co_purchases_counted_at", "upsell_refund_counted_at"},
+        f"{table}stats": {"tenant_id", "entry", *UPSELL_COUNTERS},
     }
     updated: dict[str, set[str]] = {}
     for _, operation, params in prod_like.of("OrderStream"):
         for arn, names in updates_of(operation, params):
             assert names <= granted[arn], f"OrderStream updates {sorted(names - granted[arn])} of {arn}"
             updated.setdefault(arn, set()).update(names)
-    assert updated == granted
+    # The journey reaches the up-sell figures of one treated cart (no LLM, no holdout, no refund): the
+    # stats' other counters and the refund mark are granted for the same stream function's other facts.
+    not_reached = {f"{table}orders": {"upsell_refund_counted_at"}, f"{table}stats": UPSELL_COUNTERS_NOT_REACHED}
+    assert {arn: names | not_reached.get(arn, set()) for arn, names in updated.items()} == granted
+
+
+UPSELL_COUNTERS = {
+    "carts_shown",
+    "carts_holdout",
+    "suggestions_added",
+    "orders_treated",
+    "orders_holdout",
+    "revenue_treated",
+    "revenue_holdout",
+    "upsell_revenue",
+    "carts_shown_llm",
+    "carts_shown_fallback",
+    "suggestions_added_llm",
+    "suggestions_added_fallback",
+    "upsell_revenue_llm",
+    "upsell_revenue_fallback",
+}
+UPSELL_COUNTERS_NOT_REACHED = {
+    "carts_holdout",
+    "orders_holdout",
+    "revenue_holdout",
+    "carts_shown_llm",
+    "suggestions_added_llm",
+    "upsell_revenue_llm",
+}
 
 
 def permissions_boundary() -> list[dict[str, Any]]:
@@ -600,6 +655,14 @@ def updatable_attributes(statements: list[dict[str, Any]]) -> dict[str, set[str]
         for resource in as_list(statement["Resource"]):
             granted[resource] = set(condition["ForAllValues:StringEquals"]["dynamodb:Attributes"])
     return granted
+
+
+def cart_item(cart_id: str) -> dict[str, Any]:
+    from chalicelib import clients
+
+    return clients.client("dynamodb").get_item(
+        TableName="cartwise-prod-carts", Key={"tenant_id": {"S": "acme"}, "cart_id": {"S": cart_id}}
+    )["Item"]
 
 
 def updates_of(operation: str, params: dict[str, Any]) -> list[tuple[str, set[str]]]:

@@ -166,7 +166,7 @@ def test_provisioning_creates_the_tables_the_template_declares(
     assert created == template_tables(template, STAGE)
 
 
-def test_stream_handlers_read_the_orders_table_stream(template: dict[str, Any]) -> None:
+def test_stream_handlers_read_the_orders_and_carts_table_streams(template: dict[str, Any]) -> None:
     sources = [
         event["Properties"]["Stream"]
         for function in of_type(template, "AWS::Serverless::Function").values()
@@ -174,7 +174,8 @@ def test_stream_handlers_read_the_orders_table_stream(template: dict[str, Any]) 
         if event["Type"] == "DynamoDB"
     ]
     assert sources, "the orders stream handler (app.on_dynamodb_record) is not in the package"
-    assert all(source == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]} for source in sources), sources
+    # The one stream function: the orders table's stream (Chalice's) and the carts table's (infra/, the up-sell stats).
+    assert sorted(source["Fn::GetAtt"][0] for source in sources) == ["CartsTable", "OrdersTable"], sources
 
 
 def test_the_stack_has_flags_a_bus_and_its_outputs(template: dict[str, Any]) -> None:
@@ -201,24 +202,28 @@ def test_orders_and_tenants_survive_a_deleted_stack(template: dict[str, Any]) ->
 
 
 def test_the_orders_stream_cannot_stall_its_shard(template: dict[str, Any]) -> None:
-    (source,) = [
+    sources = [
         event["Properties"]
         for function in of_type(template, "AWS::Serverless::Function").values()
         for event in function["Properties"].get("Events", {}).values()
         if event["Type"] == "DynamoDB"
     ]
-    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # chalicelib/orders_stream.py reports them
-    assert source["BisectBatchOnFunctionError"] is True
-    assert source["MaximumRetryAttempts"] == 5
-    assert source["MaximumRecordAgeInSeconds"] == 3600
-    assert source["DestinationConfig"] == {
-        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["OrderStreamFailures", "Arn"]}}
-    }
+    assert len(sources) == 2  # the orders table's stream and the carts table's
+    for source in sources:
+        assert source["FunctionResponseTypes"] == [
+            "ReportBatchItemFailures"
+        ]  # chalicelib/orders_stream.py reports them
+        assert source["BisectBatchOnFunctionError"] is True
+        assert source["MaximumRetryAttempts"] == 5
+        assert source["MaximumRecordAgeInSeconds"] == 3600
+        assert source["DestinationConfig"] == {
+            "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["OrderStreamFailures", "Arn"]}}
+        }
     queue = template["Resources"]["OrderStreamFailures"]["Properties"]
     assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
     # A stream source without its failure handling (a new stream function, say) is refused when packaging.
     broken = json.loads(json.dumps(template))
-    (event,) = stream_function(broken)["Properties"]["Events"].values()
+    event = stream_function(broken)["Properties"]["Events"]["OrderStreamDynamodbEventSource"]
     del event["Properties"]["DestinationConfig"], event["Properties"]["FunctionResponseTypes"]
     with pytest.raises(DeployError, match=r"OrderStream\.OrderStreamDynamodbEventSource lacks DestinationConfig"):
         transforms.check_stream_failure_handling(broken)
@@ -329,6 +334,9 @@ def test_costly_routes_have_limits_below_the_catalogue_reads(template: dict[str,
         ("GET", "/tenants/{tenant_id}/inventory"): (2, 5),
         ("PUT", "/tenants/{tenant_id}/products/{product_id}"): (2, 5),
         ("POST", "/tenants/{tenant_id}/products/{product_id}/stock"): (2, 5),
+        ("GET", "/tenants/{tenant_id}/upsell/settings"): (2, 5),
+        ("PUT", "/tenants/{tenant_id}/upsell/settings"): (2, 5),
+        ("GET", "/tenants/{tenant_id}/upsell/stats"): (2, 5),
     }
     # docs/operations.md states each figure, and the sum over every method of the API.
     operations = (REPO / "docs" / "operations.md").read_text()

@@ -338,9 +338,11 @@ export const CART_SUMMER10 = cart(
   { promo_code: "SUMMER10" },
 );
 
+export const UPSELL_SET_ID = "01HZX3K9Q8V7T6S5R4P3N2M1KJ-3f9a0c41d2e7b865";
 export const UPSELL = {
   enabled: true,
   source: "fallback",
+  set_id: UPSELL_SET_ID,
   suggestions: [{ product_id: "headlamp", name: "Headlamp", price: "24.99", reason: "Often bought with Tent 2P." }],
 };
 export const NO_UPSELL = { enabled: false, source: "off", suggestions: [] };
