@@ -21,6 +21,9 @@
 8. sweeper fairness (bench/sweeper.py): one tenant's 1 000 lapsed card holds and another tenant's one,
    swept as the scheduled function sweeps them (15 s a run), their PaymentIntents at localstripe: the
    run after which the other tenant's unit is on sale again, and the runs the 1 000 take
+9. shopper e-mails (bench/mail.py): the time from a card payment's answer to its confirmation in
+   MailDev, through the orders stream, the bus's rule, the notifier's queue and SMTP as under `make
+   run`, over 20 orders; the e-mails each shopper got (exactly 1)
 
 Everything runs on loopback (DynamoDB Local, a moto server for SSM, `chalice local` through
 bench/server.py, an OpenAI-compatible stub) and is bounded in count and time (about 10 minutes).
@@ -44,7 +47,7 @@ from typing import Any
 import boto3
 import httpx
 
-from bench import catalogue, coldstart, lambda_checkout, load, payments, relevance, sweeper
+from bench import catalogue, coldstart, lambda_checkout, load, mail, payments, relevance, sweeper
 from scripts.local_stack import HOST, REGION, ChildProcess, LocalStack, free_port, start_localstripe, wait_for_port
 from support.llm_stub import StubLLM, hang, pick_first_candidates
 
@@ -576,6 +579,22 @@ def sweeper_rows(s: dict[str, Any]) -> list[Row]:
     ]
 
 
+def mail_rows(m: dict[str, Any]) -> list[Row]:
+    """Section 9: shopper e-mails, payment to confirmation in MailDev."""
+    return [
+        (
+            f"9 card payment -> confirmation in MailDev p50 / p95 ({m['orders']} orders)",
+            f"{m['p50_s']} / {m['p95_s']} s",
+            Target("p95 <= 5 s", m["p95_s"] <= 5),
+        ),
+        (
+            "  e-mails per order (stream repeats order_paid)",
+            ", ".join(map(str, m["emails_per_order"])),
+            Target("exactly 1", m["emails_per_order"] == [1]),
+        ),
+    ]
+
+
 def print_table(r: dict[str, Any]) -> None:
     machine = r["machine"]
     lines = [
@@ -601,6 +620,8 @@ def print_table(r: dict[str, Any]) -> None:
         *(line(*row) for row in payment_rows(r["payments"])),
         "",
         *(line(*row) for row in sweeper_rows(r["sweeper"])),
+        "",
+        *(line(*row) for row in mail_rows(r["mail"])),
         "",
         f"figures written to {RESULTS.relative_to(REPO)}",
     ]
@@ -636,6 +657,8 @@ def main(argv: list[str] | None = None) -> int:
         dynamodb_port=free_port(),
         aws_port=free_port(),
         stripe_port=free_port(),
+        smtp_port=free_port(),
+        mailbox_port=free_port(),
         api=False,
         client_limits=False,
         log_dir=WORK_DIR / "logs",
@@ -670,6 +693,8 @@ def main(argv: list[str] | None = None) -> int:
             results["payments"] = payments.phase_payments(bench.api_url, stack.stripe_url, stack.env, stack.log_dir)
             step("sweeper fairness: 1 000 lapsed holds of one tenant and 1 of another, localstripe")
             results["sweeper"] = sweeper.phase_sweeper(stack.env)
+            step(f"shopper e-mails: card payment to confirmation in MailDev, {mail.ORDERS} orders")
+            results["mail"] = mail.phase_mail(stack, bench.api_url, stack.stripe_url, stack.log_dir)
         finally:
             bench.stop()
             llm.stop()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from email.headerregistry import Address
+from email.utils import parseaddr
 
+from email_validator import EmailNotValidError, validate_email
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
@@ -17,6 +20,15 @@ from chalicelib.limits import NAMES as LIMIT_NAMES
 from chalicelib.limits import Limits
 from chalicelib.models import PromoCode, TenantModel
 from chalicelib.shipping import Plan
+
+
+@dataclass(frozen=True)
+class MailSender:
+    """Who the shop's e-mails to shoppers come from ("Acme Outdoor <orders@acme.example>") and where
+    replies go (None: to the sender). Both checked by `parse_sender`: one address each, no line breaks."""
+
+    sender: Address
+    reply_to: Address | None = None
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class Tenant:
     stripe_publishable_key: str | None = None  # public: the storefront's Stripe.js uses it
     limits: Limits = field(default_factory=Limits)  # abuse limits: the defaults unless the tenant set its own
     shipping: Plan = field(default_factory=Plan)  # countries served, shipping methods
+    mail: MailSender | None = None  # its shopper e-mails' sender; None: it sends none yet
 
 
 PAYMENT_MODES = ("on_delivery", "stripe")
@@ -63,6 +76,7 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         stripe_publishable_key=record.stripe_publishable_key,
         limits=Limits.of(record.limits.as_dict() if record.limits else None),
         shipping=shipping.parse(record.shipping.as_dict() if record.shipping else None),
+        mail=mail_sender(record.mail.as_dict() if record.mail else None),
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant
@@ -169,6 +183,49 @@ def set_shipping(tenant_id: str, data: dict) -> Plan:
         raise
     _cache.pop(tenant_id, None)
     return plan
+
+
+def parse_address(text: str) -> Address:
+    """One e-mail address with an optional display name ("Acme Outdoor <orders@acme.example>"); ValueError
+    for anything else: several addresses, a line break or control character (header injection), an
+    address email-validator refuses (no DNS lookup)."""
+    if not text.isprintable():
+        raise ValueError(f"an address is printable text on one line: {text!r}")
+    if text.count("@") != 1:  # parseaddr would quietly keep only the first of several
+        raise ValueError(f"not one e-mail address: {text!r}")
+    name, address = parseaddr(text)
+    if not address:
+        raise ValueError(f"not one e-mail address: {text!r}")
+    try:
+        checked = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid e-mail address: {text!r} ({exc})") from None
+    local, _, domain = checked.normalized.rpartition("@")
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def mail_sender(data: dict | None) -> MailSender | None:
+    """The tenant record's `mail` map as a MailSender (None without one); ValueError when it is not valid."""
+    if not data or not data.get("from"):
+        return None
+    reply_to = data.get("reply_to")
+    return MailSender(parse_address(data["from"]), parse_address(reply_to) if reply_to else None)
+
+
+def set_mail(tenant_id: str, sender: str, reply_to: str | None = None) -> MailSender:
+    """Set an existing tenant's sender of shopper e-mails (and where replies go); ValueError before anything
+    is written when an address is not valid."""
+    record = {"from": sender, **({"reply_to": reply_to} if reply_to else {})}
+    parsed = mail_sender(record)
+    assert parsed is not None
+    try:
+        TenantModel(tenant_id).update(actions=[TenantModel.mail.set(record)], condition=TenantModel.tenant_id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
+        raise
+    _cache.pop(tenant_id, None)
+    return parsed
 
 
 def clear_cache() -> None:

@@ -119,6 +119,7 @@ def results(**changes: Any) -> dict[str, Any]:
             "expired_per_run": [279, 275, 164, 282],
             "seconds_per_run": [5.07, 5.38, 5.18, 4.14],
         },
+        "mail": {"orders": 20, "p50_s": 0.81, "p95_s": 1.2, "max_s": 1.31, "emails_per_order": [1]},
     }
     figures.update(changes)
     return figures
@@ -205,3 +206,19 @@ def test_the_sweeper_rows_say_when_the_other_tenant_got_its_unit_and_a_flood_nev
     rows = {label: (value, str(target)) for label, value, target in run.sweeper_rows(late)}
     assert rows["8 sweeper: 1000 lapsed + 1 other tenant's, back after run"] == (2, "MISS run 1")
     assert rows["  runs of the 15 s function to expire the 1000"] == ("> 30", "MISS <= 10")
+
+
+def test_the_mail_rows_time_payment_to_confirmation_and_count_e_mails_per_order():
+    rows = {label: (value, str(target)) for label, value, target in run.mail_rows(results()["mail"])}
+    assert rows["9 card payment -> confirmation in MailDev p50 / p95 (20 orders)"] == (
+        "0.81 / 1.2 s",
+        "ok   p95 <= 5 s",
+    )
+    assert rows["  e-mails per order (stream repeats order_paid)"] == ("1", "ok   exactly 1")
+    twice = results()["mail"] | {"emails_per_order": [1, 2], "p95_s": 6.5}
+    rows = {label: (value, str(target)) for label, value, target in run.mail_rows(twice)}
+    assert rows["  e-mails per order (stream repeats order_paid)"] == ("1, 2", "MISS exactly 1")
+    assert rows["9 card payment -> confirmation in MailDev p50 / p95 (20 orders)"] == (
+        "0.81 / 6.5 s",
+        "MISS p95 <= 5 s",
+    )
