@@ -57,11 +57,13 @@ class MailPipe:
         assert isinstance(message, EmailMessage)
         return message
 
-    def wait_for(self, to: str, count: int = 1, timeout: float = 30.0) -> list[dict[str, Any]]:
+    def wait_for(
+        self, to: str, count: int = 1, timeout: float = 30.0, poll_seconds: float = 0.05
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while len(found := self.mailbox(to)) < count:
             assert time.monotonic() < deadline, f"{count} e-mail(s) to {to} not in MailDev within {timeout} s"
-            time.sleep(0.05)
+            time.sleep(poll_seconds)
         return found
 
 

@@ -19,6 +19,7 @@ TABLE_RESOURCES = {
     "orders": "OrdersTable",
     "idempotency": "IdempotencyTable",
     "limits": "LimitsTable",
+    "mail": "MailTable",
 }
 
 
