@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from email.headerregistry import Address
-from email.utils import parseaddr
+from typing import TYPE_CHECKING
 
-from email_validator import EmailNotValidError, validate_email
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
@@ -21,14 +19,19 @@ from chalicelib.limits import Limits
 from chalicelib.models import PromoCode, TenantModel
 from chalicelib.shipping import Plan
 
+if TYPE_CHECKING:
+    from email.headerregistry import Address
+
 
 @dataclass(frozen=True)
 class MailSender:
     """Who the shop's e-mails to shoppers come from ("Acme Outdoor <orders@acme.example>") and where
-    replies go (None: to the sender). Both checked by `parse_sender`: one address each, no line breaks."""
+    replies go (None: to the sender), as the tenant record has them: checked by `parse_address` when
+    written (`set_mail`, provisioning), parsed again by the notifier (chalicelib/mail/message.py) only,
+    so a tenant read on a request's path imports no e-mail parsing."""
 
-    sender: Address
-    reply_to: Address | None = None
+    sender: str
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         stripe_publishable_key=record.stripe_publishable_key,
         limits=Limits.of(record.limits.as_dict() if record.limits else None),
         shipping=shipping.parse(record.shipping.as_dict() if record.shipping else None),
-        mail=mail_sender(record.mail.as_dict() if record.mail else None),
+        mail=_stored_sender(record.mail.as_dict() if record.mail else None),
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant
@@ -189,6 +192,12 @@ def parse_address(text: str) -> Address:
     """One e-mail address with an optional display name ("Acme Outdoor <orders@acme.example>"); ValueError
     for anything else: several addresses, a line break or control character (header injection), an
     address email-validator refuses (no DNS lookup)."""
+    # Imported here: only the notifier and the tenants CLI parse addresses, never a request.
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    from email_validator import EmailNotValidError, validate_email
+
     if not text.isprintable():
         raise ValueError(f"an address is printable text on one line: {text!r}")
     if text.count("@") != 1:  # parseaddr would quietly keep only the first of several
@@ -205,11 +214,20 @@ def parse_address(text: str) -> Address:
 
 
 def mail_sender(data: dict | None) -> MailSender | None:
-    """The tenant record's `mail` map as a MailSender (None without one); ValueError when it is not valid."""
+    """A tenant's `mail` map as a MailSender (None without one), both addresses checked: ValueError when
+    one is not valid."""
+    stored = _stored_sender(data)
+    if stored is not None:
+        parse_address(stored.sender)
+        if stored.reply_to:
+            parse_address(stored.reply_to)
+    return stored
+
+
+def _stored_sender(data: dict | None) -> MailSender | None:
     if not data or not data.get("from"):
         return None
-    reply_to = data.get("reply_to")
-    return MailSender(parse_address(data["from"]), parse_address(reply_to) if reply_to else None)
+    return MailSender(str(data["from"]), str(data["reply_to"]) if data.get("reply_to") else None)
 
 
 def set_mail(tenant_id: str, sender: str, reply_to: str | None = None) -> MailSender:

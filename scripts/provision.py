@@ -189,8 +189,9 @@ def verify_mail_senders(directory: Path = TENANT_DATA) -> list[str]:
     for data in load_tenant_files(directory):
         sender = tenants.mail_sender(data.get("mail"))
         if sender is not None:
-            ses.verify_email_identity(EmailAddress=sender.sender.addr_spec)
-            addresses.append(sender.sender.addr_spec)
+            address = tenants.parse_address(sender.sender).addr_spec
+            ses.verify_email_identity(EmailAddress=address)
+            addresses.append(address)
     return addresses
 
 

@@ -13,19 +13,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
-
-import jinja2
 
 from chalicelib.models import OrderModel
 from chalicelib.pricing import ZERO, format_money
-from chalicelib.tenants import Tenant
+from chalicelib.tenants import Tenant, parse_address
+
+if TYPE_CHECKING:
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+
+    import jinja2
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KINDS = ("order_confirmation", "order_cancelled", "order_expired", "order_refunded", "order_shipped")
@@ -35,6 +36,8 @@ _UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 @cache
 def _environment() -> jinja2.Environment:
+    import jinja2  # on the first e-mail: app.py imports this module for the notifier, and the API with it
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=True),
@@ -125,6 +128,8 @@ def render(kind: str, values: dict[str, Any]) -> Rendered:
 
 def recipient(order: OrderModel) -> Address:
     """The order's e-mail, named as its delivery address names the shopper (folded to one line)."""
+    from email.headerregistry import Address
+
     delivery = order.delivery.as_dict() if order.delivery else {}
     name = one_line(str((delivery.get("address") or {}).get("name") or ""))
     local, _, domain = (order.email or "").rpartition("@")
@@ -133,15 +138,20 @@ def recipient(order: OrderModel) -> Address:
 
 def build(kind: str, order: OrderModel, tenant: Tenant, link: str, now: Any) -> EmailMessage:
     """The e-mail `kind` about `order`, from the tenant's sender (tenant.mail must be set) to the order's e-mail."""
+    # The email package's modern API, imported on the first e-mail only (app.py imports this module).
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
     assert tenant.mail is not None
     rendered = render(kind, context(kind, order, tenant, link))
     message = EmailMessage()
-    sender = tenant.mail.sender
+    sender = parse_address(tenant.mail.sender)
     # The shop's name as set by its operator: folded too, whatever the tenants CLI let through.
     message["From"] = Address(one_line(sender.display_name), sender.username, sender.domain)
     message["To"] = recipient(order)
-    if tenant.mail.reply_to is not None:
-        message["Reply-To"] = tenant.mail.reply_to
+    if tenant.mail.reply_to:
+        message["Reply-To"] = parse_address(tenant.mail.reply_to)
     message["Subject"] = rendered.subject
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=sender.domain)

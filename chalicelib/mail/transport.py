@@ -5,13 +5,14 @@ the message was not taken, so the notifier lets go of its claim and the queue re
 
 from __future__ import annotations
 
-import smtplib
-from email.message import EmailMessage
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from chalicelib import clients
 from chalicelib.config import get_settings
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 SMTP_TIMEOUT_SECONDS = 10
 
@@ -50,6 +51,8 @@ class SmtpTransport:
         self.port = parts.port or 25
 
     def send(self, message: EmailMessage) -> str:
+        import smtplib  # only where SMTP is used (make run): the cloud's functions never load it
+
         with smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS) as server:
             refused = server.send_message(message)
         if refused:  # some recipients refused: for one recipient, that is the message not sent

@@ -290,7 +290,9 @@ def test_set_mail_sets_the_shops_sender_and_refuses_what_could_inject_a_header(a
         "from": "Acme Shop <shop@acme.example>",
         "reply_to": "help@acme.example",
     }
-    assert tenants.get_tenant("acme", fresh=True).mail.sender.addr_spec == "shop@acme.example"
+    assert tenants.get_tenant("acme", fresh=True).mail == tenants.MailSender(
+        "Acme Shop <shop@acme.example>", "help@acme.example"
+    )
     for refused in ("Eve <eve@evil.example>\r\nBcc: victim@example.com", "a@x.example, b@y.example", "nobody"):
         code, out, err = run(capsys, "set-mail", "--tenant-id", "acme", "--from", refused)
         assert (code, out) == (1, "")
