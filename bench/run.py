@@ -24,6 +24,9 @@
 9. the operator's console (bench/console.py): Chromium opening the orders screen with the key in the
    tab, first paint and orders listed (p50), and the admin API requests that took, with the tenant's
    orders more than a page
+10. shopper e-mails (bench/mail.py): the time from a card payment's answer to its confirmation in
+    MailDev, through the orders stream, the bus's rule, the notifier's queue and SMTP as under `make
+    run`, over 20 orders; the e-mails each shopper got (exactly 1)
 
 Everything runs on loopback (DynamoDB Local, a moto server for SSM, `chalice local` through
 bench/server.py, an OpenAI-compatible stub) and is bounded in count and time (about 10 minutes).
@@ -47,7 +50,7 @@ from typing import Any
 import boto3
 import httpx
 
-from bench import catalogue, coldstart, console, lambda_checkout, load, payments, relevance, sweeper
+from bench import catalogue, coldstart, console, lambda_checkout, load, mail, payments, relevance, sweeper
 from scripts.local_stack import HOST, REGION, ChildProcess, LocalStack, free_port, start_localstripe, wait_for_port
 from support.llm_stub import StubLLM, hang, pick_first_candidates
 
@@ -595,6 +598,22 @@ def console_rows(c: dict[str, Any]) -> list[Row]:
     ]
 
 
+def mail_rows(m: dict[str, Any]) -> list[Row]:
+    """Section 10: shopper e-mails, payment to confirmation in MailDev."""
+    return [
+        (
+            f"10 card payment -> confirmation in MailDev p50 / p95 ({m['orders']} orders)",
+            f"{m['p50_s']} / {m['p95_s']} s",
+            Target("p95 <= 5 s", m["p95_s"] <= 5),
+        ),
+        (
+            "  e-mails per order (stream repeats order_paid)",
+            ", ".join(map(str, m["emails_per_order"])),
+            Target("exactly 1", m["emails_per_order"] == [1]),
+        ),
+    ]
+
+
 def print_table(r: dict[str, Any]) -> None:
     machine = r["machine"]
     lines = [
@@ -622,6 +641,8 @@ def print_table(r: dict[str, Any]) -> None:
         *(line(*row) for row in console_rows(r["console"])),
         "",
         *(line(*row) for row in sweeper_rows(r["sweeper"])),
+        "",
+        *(line(*row) for row in mail_rows(r["mail"])),
         "",
         f"figures written to {RESULTS.relative_to(REPO)}",
     ]
@@ -657,6 +678,8 @@ def main(argv: list[str] | None = None) -> int:
         dynamodb_port=free_port(),
         aws_port=free_port(),
         stripe_port=free_port(),
+        smtp_port=free_port(),
+        mailbox_port=free_port(),
         api=False,
         client_limits=False,
         log_dir=WORK_DIR / "logs",
@@ -693,6 +716,8 @@ def main(argv: list[str] | None = None) -> int:
             results["console"] = console.phase_console(bench.api_url, stack.aws_url, stack.env, ADMIN_KEY)
             step("sweeper fairness: 1 000 lapsed holds of one tenant and 1 of another, localstripe")
             results["sweeper"] = sweeper.phase_sweeper(stack.env)
+            step(f"shopper e-mails: card payment to confirmation in MailDev, {mail.ORDERS} orders")
+            results["mail"] = mail.phase_mail(stack, bench.api_url, stack.stripe_url, stack.log_dir)
         finally:
             bench.stop()
             llm.stop()

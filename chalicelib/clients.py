@@ -123,6 +123,11 @@ def events() -> Any:
     return client("events")
 
 
+def ses() -> Any:
+    """Amazon SES: the shopper e-mails' transport in the cloud (chalicelib/mail/transport.py)."""
+    return client("ses")
+
+
 @cache
 def flag_ssm() -> Any:
     """The SSM client of the up-sell flag's per-request read (and of `parameters()`)."""

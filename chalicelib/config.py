@@ -27,6 +27,20 @@ class Settings:
     stripe_api_base: str | None = None
     # Per-client abuse limits (chalicelib/limits.py); "off" only for load tests from one address.
     client_limits: bool = True
+    # Shopper e-mails (chalicelib/mail/): the storefront their links open; SMTP instead of SES when set
+    # (MailDev under `make run`); how long a claimed e-mail is its sender's before another may send it.
+    storefront_url: str = "http://127.0.0.1:4566/cartwise-dev-storefront"
+    mail_smtp_url: str | None = None
+    mail_lease_seconds: int = 60
+
+    @property
+    def mail_queue_name(self) -> str:
+        """The notifier's queue (and, locally, the bus rule feeding it); infra/template.yml names it alike."""
+        return f"{self.table_prefix}-{self.stage}-mail"
+
+    @property
+    def mail_dead_letter_queue_name(self) -> str:
+        return f"{self.table_prefix}-{self.stage}-mail-dead-letters"
 
     def table_name(self, entity: str) -> str:
         return f"{self.table_prefix}-{self.stage}-{entity}"
@@ -61,6 +75,9 @@ def get_settings() -> Settings:
         order_hold_seconds=int(env.get("ORDER_HOLD_SECONDS", "900")),
         stripe_api_base=env.get("STRIPE_API_BASE") or None,
         client_limits=env.get("CLIENT_LIMITS", "on").strip().lower() != "off",
+        storefront_url=env.get("STOREFRONT_URL", f"http://127.0.0.1:4566/cartwise-{stage}-storefront").rstrip("/"),
+        mail_smtp_url=env.get("MAIL_SMTP_URL") or None,
+        mail_lease_seconds=int(env.get("MAIL_LEASE_SECONDS", "60")),
     )
 
 

@@ -143,6 +143,9 @@ class TenantModel(CartwiseModel):
     shipping: MapAttribute[str, Any] = MapAttribute(null=True)
     # The operator's console highlights a product whose sellable stock is at or below this (absent: the default).
     low_stock_threshold = CountAttribute(null=True)
+    # The shop's sender of shopper e-mails: {"from": "Acme Outdoor <orders@acme.example>", "reply_to": ...}
+    # (chalicelib/tenants.py checks it; in the cloud the address must be a verified SES identity).
+    mail: MapAttribute[str, Any] = MapAttribute(null=True)
 
 
 def category_key(tenant_id: str, category: str) -> str:
@@ -441,6 +444,27 @@ class UpsellStatsModel(CartwiseModel):
     upsell_revenue_llm = DecimalAttribute(null=True)
     upsell_revenue_fallback = DecimalAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # facts only: kept well past the streams' 24 h of redelivery
+class MailModel(CartwiseModel):
+    """One e-mail to a shopper, `{order_id}#{kind}`, claimed before it is sent (chalicelib/mail/claims.py).
+
+    `sending` with a lease while a notifier sends it, `sent` once the transport took it: the claim's
+    condition makes each e-mail go out once however often its event arrives. The links the e-mails
+    carry open the order page with a token of their own, kept here as digests (never the tokens).
+    """
+
+    class Meta(TableMeta):
+        table_name = TableName("mail")
+
+    tenant_id = UnicodeAttribute(hash_key=True)
+    mail_id = UnicodeAttribute(range_key=True)  # "{order_id}#{kind}": an order's e-mails share a prefix
+    state = UnicodeAttribute()  # "sending" (claimed, leased) or "sent"
+    lease_expires_at = UTCDateTimeAttribute(null=True)  # while sending: when another notifier may take over
+    claim_id = UnicodeAttribute(null=True)  # the current claim's, so only its holder marks it sent or lets go
+    attempts = CountAttribute(default=0)
+    event_id = UnicodeAttribute(null=True)  # the order event that claimed it last
+    token_hashes = UnicodeSetAttribute(default=set)  # SHA-256 of each attempt's link token
+    message_id = UnicodeAttribute(null=True)  # what the transport answered (SES MessageId, the Message-ID)
+    sent_at = UTCDateTimeAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
@@ -451,4 +475,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     IdempotencyKeyModel,
     LimitCounterModel,
     UpsellStatsModel,
+    MailModel,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
@@ -21,6 +22,19 @@ from chalicelib.shipping import Plan
 # The operator's console highlights products with this many units left to sell, or fewer (decision 31).
 DEFAULT_LOW_STOCK_THRESHOLD = 5
 MAX_LOW_STOCK_THRESHOLD = 1_000_000
+if TYPE_CHECKING:
+    from email.headerregistry import Address
+
+
+@dataclass(frozen=True)
+class MailSender:
+    """Who the shop's e-mails to shoppers come from ("Acme Outdoor <orders@acme.example>") and where
+    replies go (None: to the sender), as the tenant record has them: checked by `parse_address` when
+    written (`set_mail`, provisioning), parsed again by the notifier (chalicelib/mail/message.py) only,
+    so a tenant read on a request's path imports no e-mail parsing."""
+
+    sender: str
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,7 @@ class Tenant:
     limits: Limits = field(default_factory=Limits)  # abuse limits: the defaults unless the tenant set its own
     shipping: Plan = field(default_factory=Plan)  # countries served, shipping methods
     low_stock_threshold: int = DEFAULT_LOW_STOCK_THRESHOLD
+    mail: MailSender | None = None  # its shopper e-mails' sender; None: it sends none yet
 
 
 PAYMENT_MODES = ("on_delivery", "stripe")
@@ -71,6 +86,7 @@ def get_tenant(tenant_id: str, fresh: bool = False) -> Tenant:
         low_stock_threshold=(
             DEFAULT_LOW_STOCK_THRESHOLD if record.low_stock_threshold is None else int(record.low_stock_threshold)
         ),
+        mail=_stored_sender(record.mail.as_dict() if record.mail else None),
     )
     _cache[tenant_id] = (now + get_settings().tenant_cache_seconds, tenant)
     return tenant
@@ -195,6 +211,64 @@ def set_shipping(tenant_id: str, data: dict) -> Plan:
         raise
     _cache.pop(tenant_id, None)
     return plan
+
+
+def parse_address(text: str) -> Address:
+    """One e-mail address with an optional display name ("Acme Outdoor <orders@acme.example>"); ValueError
+    for anything else: several addresses, a line break or control character (header injection), an
+    address email-validator refuses (no DNS lookup)."""
+    # Imported here: only the notifier and the tenants CLI parse addresses, never a request.
+    from email.headerregistry import Address
+    from email.utils import parseaddr
+
+    from email_validator import EmailNotValidError, validate_email
+
+    if not text.isprintable():
+        raise ValueError(f"an address is printable text on one line: {text!r}")
+    if text.count("@") != 1:  # parseaddr would quietly keep only the first of several
+        raise ValueError(f"not one e-mail address: {text!r}")
+    name, address = parseaddr(text)
+    if not address:
+        raise ValueError(f"not one e-mail address: {text!r}")
+    try:
+        checked = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid e-mail address: {text!r} ({exc})") from None
+    local, _, domain = checked.normalized.rpartition("@")
+    return Address(display_name=name, username=local, domain=domain)
+
+
+def mail_sender(data: dict | None) -> MailSender | None:
+    """A tenant's `mail` map as a MailSender (None without one), both addresses checked: ValueError when
+    one is not valid."""
+    stored = _stored_sender(data)
+    if stored is not None:
+        parse_address(stored.sender)
+        if stored.reply_to:
+            parse_address(stored.reply_to)
+    return stored
+
+
+def _stored_sender(data: dict | None) -> MailSender | None:
+    if not data or not data.get("from"):
+        return None
+    return MailSender(str(data["from"]), str(data["reply_to"]) if data.get("reply_to") else None)
+
+
+def set_mail(tenant_id: str, sender: str, reply_to: str | None = None) -> MailSender:
+    """Set an existing tenant's sender of shopper e-mails (and where replies go); ValueError before anything
+    is written when an address is not valid."""
+    record = {"from": sender, **({"reply_to": reply_to} if reply_to else {})}
+    parsed = mail_sender(record)
+    assert parsed is not None
+    try:
+        TenantModel(tenant_id).update(actions=[TenantModel.mail.set(record)], condition=TenantModel.tenant_id.exists())
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
+        raise
+    _cache.pop(tenant_id, None)
+    return parsed
 
 
 def clear_cache() -> None:

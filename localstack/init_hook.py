@@ -3,9 +3,9 @@
     python localstack/init_hook.py [--timeout 180] -- python -m scripts.provision --seed --api-url URL
 
 Waits until the AWS endpoint (AWS_ENDPOINT_URL, i.e. LocalStack) answers a cheap call for each
-service Cartwise uses (DynamoDB, SSM, S3, EventBridge), then replaces itself with the command after
-`--`: the provisioning of `make run`, so both stacks get the same tables, flags, demo data and
-storefront.
+service Cartwise uses (DynamoDB and its streams, SSM, S3, EventBridge, SQS, SES), then replaces
+itself with the command after `--`: the provisioning of `make run`, so both stacks get the same
+tables, flags, demo data and storefront.
 
 Why not a script in LocalStack's /etc/localstack/init/ready.d: those run inside the LocalStack
 image, whose Python has neither the app nor its dependencies (pynamodb, Powertools, pydantic).
@@ -31,6 +31,9 @@ PROBES: dict[str, Callable[[Any], Any]] = {
     "ssm": lambda client: client.describe_parameters(MaxResults=1),
     "s3": lambda client: client.list_buckets(),
     "events": lambda client: client.list_event_buses(Limit=1),
+    "dynamodbstreams": lambda client: client.list_streams(Limit=1),
+    "sqs": lambda client: client.list_queues(MaxResults=1),
+    "ses": lambda client: client.list_identities(MaxItems=1),
 }
 PROBE_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 1})
 

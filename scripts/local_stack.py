@@ -1,8 +1,10 @@
 """Run Cartwise locally without Docker: DynamoDB Local, a moto server, localstripe (a fake Stripe,
 scripts/localstripe_server.py), provisioning, `chalice local` and, for `make run`, the orders-stream
-handler fed from DynamoDB Local's stream (scripts/orders_stream.py) and the hold sweeper
-(scripts/sweeper.py). Variables given to `make run` (ORDER_HOLD_SECONDS, say) reach all of them, and
-STRIPE_API_BASE points them at localstripe.
+handler fed from DynamoDB Local's stream (scripts/orders_stream.py), the hold sweeper
+(scripts/sweeper.py), MailDev (an SMTP server with a web mailbox, npm `maildev`) and the notifier
+fed from its queue (scripts/notifier.py), which sends the shoppers' e-mails to MailDev. Variables
+given to `make run` (ORDER_HOLD_SECONDS, say) reach all of them, and STRIPE_API_BASE points them at
+localstripe.
 
 Used by `make run` (`python -m scripts.local_stack`) and by pytest fixtures (`LocalStack`, with free
 ports). Every child runs in its own process group with its output in a log file, and is stopped
@@ -39,6 +41,9 @@ DEFAULT_DYNAMODB_PORT = 8001
 DEFAULT_AWS_PORT = 4566
 DEFAULT_API_PORT = 8000
 DEFAULT_STRIPE_PORT = 8420  # localstripe's own default
+DEFAULT_SMTP_PORT = 1025  # MailDev's SMTP (MAIL_SMTP_URL)
+DEFAULT_MAILBOX_PORT = 1080  # MailDev's web mailbox and REST API (GET /api/email)
+MAILDEV = REPO / "node_modules" / ".bin" / "maildev"  # pinned in package-lock.json
 STOP_TIMEOUT = 5.0
 
 log = logging.getLogger(__name__)
@@ -245,6 +250,28 @@ def start_localstripe(port: int, *, log_dir: Path = LOG_DIR) -> ChildProcess:
     return _start("localstripe", args, port, log_dir, cwd=REPO)
 
 
+def start_maildev(smtp_port: int, mailbox_port: int, *, log_dir: Path = LOG_DIR) -> ChildProcess:
+    """Start MailDev on loopback: SMTP on `smtp_port`, its mailbox (web and REST API) on `mailbox_port`."""
+    args = [
+        str(MAILDEV),
+        "--smtp",
+        str(smtp_port),
+        "--web",
+        str(mailbox_port),
+        "--ip",
+        HOST,
+        "--web-ip",
+        HOST,
+    ]
+    process = _start("maildev", args, mailbox_port, log_dir, cwd=REPO)
+    try:
+        wait_for_port(HOST, smtp_port, 30, process)
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
 def stack_env(dynamodb_url: str, aws_url: str) -> dict[str, str]:
     """The environment for the app and provisioning: the current one pointed at the local stack.
 
@@ -283,6 +310,11 @@ def start_orders_stream(env: Mapping[str, str], *, log_dir: Path = LOG_DIR) -> C
     return _start_worker("orders-stream", "scripts.orders_stream", "Reading arn:", env, log_dir)
 
 
+def start_notifier(env: Mapping[str, str], *, log_dir: Path = LOG_DIR) -> ChildProcess:
+    """Start the notifier's queue poller (Lambda's SQS event source mapping, locally)."""
+    return _start_worker("notifier", "scripts.notifier", "Draining arn:", env, log_dir)
+
+
 def start_sweeper(env: Mapping[str, str], *, log_dir: Path = LOG_DIR) -> ChildProcess:
     """Start the hold sweeper (the cloud's every-minute schedule, locally every few seconds)."""
     return _start_worker("sweeper", "scripts.sweeper", "Sweeping lapsed holds", env, log_dir)
@@ -315,8 +347,8 @@ class LocalStack:
 
     Starts DynamoDB Local (or, without Java, a locked moto server), a moto server for the other
     services, runs `scripts.provision --seed` and optionally `chalice local` and the orders-stream
-    handler and the hold sweeper (`orders_stream`, on for `make run`; tests that hand records to the
-    handler themselves leave it off). With the API, localstripe too (unless `localstripe` is False:
+    handler, the hold sweeper, MailDev and the notifier (`orders_stream`, on for `make run`; tests that
+    hand records to the handlers themselves leave it off). With the API, localstripe too (unless `localstripe` is False:
     the caller runs one on `stripe_port` itself, as the test session does), and provisioning registers
     each stripe-mode tenant's webhook with it. Tests should pass free ports and their own `log_dir`.
     Stops every child on exit, also when starting fails halfway.
@@ -329,6 +361,8 @@ class LocalStack:
         aws_port: int = DEFAULT_AWS_PORT,
         api_port: int = DEFAULT_API_PORT,
         stripe_port: int = DEFAULT_STRIPE_PORT,
+        smtp_port: int = DEFAULT_SMTP_PORT,
+        mailbox_port: int = DEFAULT_MAILBOX_PORT,
         api: bool = True,
         localstripe: bool = True,
         provision: bool = True,
@@ -349,7 +383,13 @@ class LocalStack:
         self.aws_url = f"http://{HOST}:{aws_port}"
         self.api_url: str | None = f"http://{HOST}:{api_port}" if api else None
         self.stripe_url = f"http://{HOST}:{stripe_port}"
+        self.smtp_port = smtp_port
+        self.mailbox_port = mailbox_port
+        self.mailbox_url = f"http://{HOST}:{mailbox_port}"
         self.env = stack_env(self.dynamodb_url, self.aws_url)
+        # The notifier sends to MailDev; its links open the storefront the stack publishes.
+        self.env["MAIL_SMTP_URL"] = f"smtp://{HOST}:{smtp_port}"
+        self.env["STOREFRONT_URL"] = f"{self.aws_url}/cartwise-{STAGE}-storefront"
         # The API, the workers and provisioning talk to localstripe instead of api.stripe.com.
         self.env["STRIPE_API_BASE"] = self.stripe_url
         # On, as in the cloud; off only for load and tests that drive many shoppers from 127.0.0.1.
@@ -397,6 +437,8 @@ class LocalStack:
             if self.orders_stream:
                 self.processes.append(start_orders_stream(self.env, log_dir=self.log_dir))
                 self.processes.append(start_sweeper(self.env, log_dir=self.log_dir))
+                self.processes.append(start_maildev(self.smtp_port, self.mailbox_port, log_dir=self.log_dir))
+                self.processes.append(start_notifier(self.env, log_dir=self.log_dir))
         except BaseException:
             self.stop()
             raise
@@ -448,6 +490,8 @@ Cartwise is running locally.
   Stripe:      {stack.stripe_url} (localstripe: a fake Stripe API and Stripe.js, STRIPE_API_BASE)
   Orders stream: handled as Lambda would (order events, co-purchase counts)
   Hold sweeper: every 5 s (unpaid orders past ORDER_HOLD_SECONDS give their units back)
+  Mailbox:     {stack.mailbox_url} (MailDev: the shoppers' e-mails; its REST API at /api/email)
+  Notifier:    order events -> the mail queue (moto) -> e-mails over {stack.env["MAIL_SMTP_URL"]}
   Logs:        {LOG_DIR}
 
 Provisioning said:

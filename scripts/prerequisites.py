@@ -227,6 +227,8 @@ def make_run_ports() -> tuple[str, dict[int, str]]:
         local_stack.DEFAULT_DYNAMODB_PORT: "DynamoDB Local",
         local_stack.DEFAULT_AWS_PORT: "moto (SSM, S3, EventBridge)",
         local_stack.DEFAULT_STRIPE_PORT: "localstripe",
+        local_stack.DEFAULT_SMTP_PORT: "MailDev's SMTP (the shoppers' e-mails)",
+        local_stack.DEFAULT_MAILBOX_PORT: "MailDev's mailbox",
     }
 
 

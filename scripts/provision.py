@@ -20,8 +20,9 @@ from pynamodb.attributes import TTLAttribute
 from pynamodb.exceptions import UpdateError
 from pynamodb.models import Model
 
-from chalicelib import catalog, clients, digests, shipping
+from chalicelib import catalog, clients, digests, shipping, tenants
 from chalicelib.config import get_settings
+from chalicelib.mail import notifier
 from chalicelib.models import ALL_MODELS, OrderModel, ProductModel, PromoCode, TenantModel, category_key, status_key
 from scripts import localstripe_server
 from scripts.tenants import configure_payment, stored_stripe_secrets
@@ -151,6 +152,50 @@ def ensure_event_bus() -> None:
         events.create_event_bus(Name=get_settings().event_bus_name)
 
 
+def ensure_mail_pipe() -> str:
+    """The shopper e-mails' pipe as infra/template.yml makes it in the cloud: a rule on the stage's bus
+    sending the events that mail to a queue, whose messages go to a dead-letter queue after
+    notifier.MAX_RECEIVE_COUNT receives. Idempotent; returns the queue's URL."""
+    settings = get_settings()
+    sqs = clients.client("sqs")
+    dead = sqs.create_queue(
+        QueueName=settings.mail_dead_letter_queue_name,
+        Attributes={"MessageRetentionPeriod": str(notifier.DEAD_LETTER_RETENTION_SECONDS)},
+    )["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dead_arn, "maxReceiveCount": notifier.MAX_RECEIVE_COUNT}
+    queue = sqs.create_queue(
+        QueueName=settings.mail_queue_name,
+        Attributes={
+            "VisibilityTimeout": str(notifier.VISIBILITY_TIMEOUT_SECONDS),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = clients.events()
+    rule = settings.mail_queue_name
+    events.put_rule(Name=rule, EventBusName=settings.event_bus_name, EventPattern=json.dumps(notifier.event_pattern()))
+    events.put_targets(
+        Rule=rule, EventBusName=settings.event_bus_name, Targets=[{"Id": "mail-queue", "Arn": queue_arn}]
+    )
+    return str(queue)
+
+
+def verify_mail_senders(directory: Path = TENANT_DATA) -> list[str]:
+    """Verify the demo tenants' senders in SES (LocalStack's, which, like SES, sends only as verified
+    identities and verifies at once); returns the addresses. In the cloud an operator verifies them
+    (docs/deploy.md)."""
+    ses = clients.client("ses")
+    addresses = []
+    for data in load_tenant_files(directory):
+        sender = tenants.mail_sender(data.get("mail"))
+        if sender is not None:
+            address = tenants.parse_address(sender.sender).addr_spec
+            ses.verify_email_identity(EmailAddress=address)
+            addresses.append(address)
+    return addresses
+
+
 def load_tenant_files(directory: Path = TENANT_DATA) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted(directory.glob("*.json"))]
 
@@ -180,8 +225,12 @@ def seed_tenant(data: dict) -> None:
         tenant.stripe_publishable_key = existing.stripe_publishable_key
         tenant.limits = existing.limits  # as the operator set them (`set-limits`)
         tenant.shipping = existing.shipping  # likewise (`set-shipping`), unless the data names its own
+        tenant.mail = existing.mail  # likewise (`set-mail`)
     if "shipping" in data:
         tenant.shipping = shipping.as_record(shipping.parse(data["shipping"]))
+    if "mail" in data:
+        tenants.mail_sender(data["mail"])  # checked as `set-mail` checks it
+        tenant.mail = data["mail"]
     if data.get("demo_admin_key"):
         # Local demo only: a fixed key so `make run` and the tests know it. Real tenants get theirs
         # from `python -m scripts.tenants`, which stores the hash and prints the key once.
@@ -304,11 +353,13 @@ def provision(
     stripe_js_url: str = STRIPE_JS_URL,
     localstripe_url: str | None = None,
     webhook_api_url: str | None = None,
+    verify_senders: bool = False,
 ) -> None:
     """Everything above; `webhook_api_url` is the API as localstripe reaches it (default `api_url`)."""
     create_tables()
     ensure_flag(f"{get_settings().parameter_prefix}/flags/UPSELL_ENABLED", upsell_enabled)
     ensure_event_bus()
+    ensure_mail_pipe()
     if seed:
         for data in load_tenant_files():
             seed_tenant(data)
@@ -319,8 +370,11 @@ def provision(
         print(f"storefront uploaded: {publish_storefront(api_url, stripe_js_url)}")
     webhook_api_url = webhook_api_url or api_url
     if localstripe_url and webhook_api_url:
-        tenants = register_stripe_webhooks(localstripe_url, webhook_api_url)
-        print(f"stripe webhooks registered with {localstripe_url}: {', '.join(tenants) or 'no tenant in stripe mode'}")
+        registered = register_stripe_webhooks(localstripe_url, webhook_api_url)
+        named = ", ".join(registered) or "no tenant in stripe mode"
+        print(f"stripe webhooks registered with {localstripe_url}: {named}")
+    if verify_senders:
+        print(f"mail senders verified in SES: {', '.join(verify_mail_senders())}")
 
 
 def main() -> None:
@@ -336,6 +390,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--webhook-api-url", help="the API's URL as localstripe reaches it, for the webhooks (default: --api-url)"
+    )
+    parser.add_argument(
+        "--verify-mail-senders",
+        action="store_true",
+        help="verify the demo tenants' senders in SES (LocalStack under docker compose)",
     )
     parser.add_argument(
         "--backfill-index-keys",
@@ -360,6 +419,7 @@ def main() -> None:
             stripe_js_url=args.stripe_js_url,
             localstripe_url=args.localstripe_url,
             webhook_api_url=args.webhook_api_url,
+            verify_senders=args.verify_mail_senders,
         )
         for tenant_id in args.backfill_index_keys:
             print(f"indexes: {backfill_index_keys(tenant_id)} products and orders of {tenant_id} backfilled")

@@ -9,6 +9,8 @@
     python -m scripts.tenants set-limits --tenant-id acme --limit units_per_line=5 --limit checkouts_per_minute=20
     python -m scripts.tenants set-shipping --tenant-id acme --file shipping.json
     python -m scripts.tenants set-low-stock --tenant-id acme --threshold 3
+    python -m scripts.tenants set-mail --tenant-id acme --from "Acme Outdoor <orders@acme.example>" \
+        [--reply-to "Acme Help <help@acme.example>"]
 
 `create` is idempotent: run again, it updates name, currency, VAT rate and promo codes and keeps
 the tenant's keys; it issues a key only when the tenant has none. A key is printed once, on
@@ -23,6 +25,10 @@ never arguments (those end up in shell history and `ps`): they come from STRIPE_
 STRIPE_WEBHOOK_SECRET or, with --secrets-from-stdin, from standard input (one a line, told apart by
 their prefixes; prompted for on a terminal). What is given is stored in either mode, replacing what
 was; `--mode stripe` is refused until the tenant has all three.
+
+`set-mail` sets who the shop's e-mails to shoppers come from and where replies go. In the cloud the
+sender's address (or its domain) must be an identity verified in SES, or sending fails and the
+e-mails wait in the dead-letter queue (docs/deploy.md).
 
 Uses the environment like the app: CARTWISE_STAGE, AWS credentials, AWS_ENDPOINT_URL* locally.
 """
@@ -259,6 +265,17 @@ def set_shipping(args: argparse.Namespace) -> int:
     return 0
 
 
+def set_mail(args: argparse.Namespace) -> int:
+    try:
+        sender = tenants.set_mail(args.tenant_id, args.sender, args.reply_to)
+    except (ValueError, TenantNotFound) as exc:
+        print(f"nothing changed: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
+        return 1
+    print(f"from: {sender.sender}")
+    print(f"reply-to: {sender.reply_to or '(the sender)'}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="python -m scripts.tenants", description=__doc__.split("\n\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -311,6 +328,12 @@ def parser() -> argparse.ArgumentParser:
     ships.add_argument("--tenant-id", required=True, type=tenant_id)
     ships.add_argument("--file", required=True, help='{"countries": [...], "methods": [{id, name, price, ...}]}')
     ships.set_defaults(run=set_shipping)
+
+    mailing = commands.add_parser("set-mail", help="set the sender (and reply-to) of the shop's e-mails to shoppers")
+    mailing.add_argument("--tenant-id", required=True, type=tenant_id)
+    mailing.add_argument("--from", dest="sender", required=True, help='"Acme Outdoor <orders@acme.example>"')
+    mailing.add_argument("--reply-to", help="where shoppers' replies go (default: the sender)")
+    mailing.set_defaults(run=set_mail)
     return root
 
 

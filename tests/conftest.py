@@ -230,6 +230,8 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory, localstripe_url: str):
         aws_port=free_port(),
         api_port=free_port(),
         stripe_port=urlparse(localstripe_url).port,
+        smtp_port=free_port(),  # MailDev's, when a test starts it (tests/mail.py's MailPipe)
+        mailbox_port=free_port(),
         localstripe=False,  # the session's own, started above
         client_limits=False,  # every test shopper is 127.0.0.1 (tests/stack/test_abuse.py turns them on)
         log_dir=tmp_path_factory.mktemp("local-stack-logs"),

@@ -11,7 +11,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -21,9 +23,10 @@ from playwright.sync_api import Page, expect
 from scripts.local_stack import DEFAULT_STRIPE_PORT, HOST
 from support.card_shop import CARDS
 from support.delivery import deliver
-from tests.browser.harness import Shop, Storefront
+from tests.browser.harness import EMAIL, Shop, Storefront
 from tests.browser.test_payment import PaymentStep
 from tests.conftest import TENT_AND_TWO_HEADLAMPS_SUMMER10
+from tests.mail import parse, parts
 
 REPO = Path(__file__).resolve().parents[2]
 FLAG = "/cartwise/dev/flags/UPSELL_ENABLED"
@@ -127,6 +130,30 @@ def test_the_storefront_served_by_localstack_s3_places_an_order_in_chromium(page
     order = shop.http.get(f"/tenants/acme/orders/{order_id}").json()
     assert (order["status"], order["totals"]) == ("paid", TENT_AND_TWO_HEADLAMPS_SUMMER10)
     assert (shop.stock("acme", "tent-2p"), shop.stock("acme", "headlamp")) == (before[0] - 1, before[1] - 2)
+
+    # The confirmation went through the orders-stream and notifier services to LocalStack's SES, once.
+    (confirmation,) = sent_by_localstack(shop, f"Acme Outdoor: your order {order_id} is confirmed", wait_for=1)
+    time.sleep(3)  # order_paid comes again with the count mark's change: still one e-mail
+    assert len(sent_by_localstack(shop, confirmation["Subject"])) == 1
+    assert confirmation["From"] == "Acme Outdoor <orders@acme.example>"
+    assert confirmation["To"].addresses[0].addr_spec == EMAIL
+    text, _ = parts(confirmation)
+    assert "Your payment of 193.30 EUR was received" in text
+    assert "  Total:     193.30 EUR\n" in text
+
+
+def sent_by_localstack(shop: Shop, subject: str, wait_for: int = 0, timeout: float = 60.0) -> list[EmailMessage]:
+    """The messages LocalStack's SES keeps (GET /_aws/ses, by sender) with this subject, once there are
+    `wait_for` of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kept = httpx.get(f"{shop.aws_url}/_aws/ses", params={"email": "orders@acme.example"}, timeout=10).json()
+        raw = [parse(message["RawData"]) for message in kept["messages"] if "RawData" in message]
+        found = [message for message in raw if message["Subject"] == subject]
+        if len(found) >= wait_for:
+            return found
+        assert time.monotonic() < deadline, f"no e-mail {subject!r} in LocalStack's SES within {timeout:.0f} s"
+        time.sleep(0.5)
 
 
 def test_an_admin_route_answers_the_demo_key_only(shop: Shop) -> None:

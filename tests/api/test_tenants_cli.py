@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib import api_keys, digests
+from chalicelib import api_keys, digests, tenants
 from chalicelib.models import TenantModel
 from scripts.tenants import main
 from tests.admin import ACME_KEY, admin
@@ -269,3 +269,37 @@ def test_provisioning_stores_the_demo_keys_as_set_payment_does_and_makes_acme_th
     }
     assert demo["publishable_key"].startswith("pk_test_")
     assert demo["secret_key"].startswith("sk_test_")
+
+
+def test_set_mail_sets_the_shops_sender_and_refuses_what_could_inject_a_header(api, capsys):
+    from chalicelib.models import TenantModel
+
+    code, out, err = run(
+        capsys,
+        "set-mail",
+        "--tenant-id",
+        "acme",
+        "--from",
+        "Acme Shop <shop@acme.example>",
+        "--reply-to",
+        "help@acme.example",
+    )
+    assert (code, err) == (0, "")
+    assert out == "from: Acme Shop <shop@acme.example>\nreply-to: help@acme.example\n"
+    assert TenantModel.get("acme", consistent_read=True).mail.as_dict() == {
+        "from": "Acme Shop <shop@acme.example>",
+        "reply_to": "help@acme.example",
+    }
+    assert tenants.get_tenant("acme", fresh=True).mail == tenants.MailSender(
+        "Acme Shop <shop@acme.example>", "help@acme.example"
+    )
+    for refused in ("Eve <eve@evil.example>\r\nBcc: victim@example.com", "a@x.example, b@y.example", "nobody"):
+        code, out, err = run(capsys, "set-mail", "--tenant-id", "acme", "--from", refused)
+        assert (code, out) == (1, "")
+        assert err.startswith("nothing changed: ")
+    assert TenantModel.get("acme", consistent_read=True).mail.as_dict()["from"] == "Acme Shop <shop@acme.example>"
+    code, _, err = run(capsys, "set-mail", "--tenant-id", "nobody", "--from", "x@y.example")
+    assert (code, err) == (1, "nothing changed: Tenant 'nobody' does not exist.\n")
+    # No reply-to: replies go to the sender (the attribute is left out).
+    assert run(capsys, "set-mail", "--tenant-id", "acme", "--from", "shop@acme.example")[0] == 0
+    assert TenantModel.get("acme", consistent_read=True).mail.as_dict() == {"from": "shop@acme.example"}

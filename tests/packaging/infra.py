@@ -20,6 +20,7 @@ TABLE_RESOURCES = {
     "idempotency": "IdempotencyTable",
     "limits": "LimitsTable",
     "stats": "StatsTable",
+    "mail": "MailTable",
 }
 
 

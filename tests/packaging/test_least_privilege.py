@@ -62,6 +62,7 @@ def test_every_function_has_its_own_policy(template: dict[str, Any]) -> None:
         "APIHandler": ["ApiHandlerPolicy"],
         "AdminKey": ["AdminKeyPolicy"],
         "ExpireHolds": ["ExpireHoldsPolicy"],
+        "NotifyShopper": ["NotifyShopperPolicy"],
         "OrderStream": ["OrderStreamPolicy"],
         "PaymentsHandler": ["PaymentsHandlerPolicy"],
     }
@@ -87,11 +88,11 @@ def test_a_function_without_its_own_policy_is_refused(template: dict[str, Any]) 
 
 
 def test_the_policies_are_least_privilege(template: dict[str, Any]) -> None:
-    api, authorizer, stream, sweeper, payments = (
+    api, authorizer, stream, sweeper, payments, notifier = (
         function_statements(template, f)
-        for f in ("APIHandler", "AdminKey", "OrderStream", "ExpireHolds", "PaymentsHandler")
+        for f in ("APIHandler", "AdminKey", "OrderStream", "ExpireHolds", "PaymentsHandler", "NotifyShopper")
     )
-    for statement in api + authorizer + stream + sweeper + payments:
+    for statement in api + authorizer + stream + sweeper + payments + notifier:
         assert statement["Effect"] == "Allow"
         assert all("*" not in action for action in as_list(statement["Action"])), statement
         assert all(resource != "*" and ":*:" not in resource for resource in as_list(statement["Resource"])), statement
@@ -162,6 +163,31 @@ def test_the_policies_are_least_privilege(template: dict[str, Any]) -> None:
     assert not allows(sweeper, "ssm:GetParameters", stripe_key)
     assert not allows(sweeper, "ssm:PutParameter", stripe_key)
     assert not allows(sweeper, "dynamodb:GetItem", f"{table}tenants")
+    # The notifier reads the order and its shop, claims e-mails, drains its queue and sends with SES only
+    # as the senders the stack names (ses:FromAddress): never writes an order or a shop, no key, no bus.
+    assert allows(notifier, "dynamodb:GetItem", f"{table}orders")
+    assert allows(notifier, "dynamodb:UpdateItem", f"{table}mail")
+    for action in ("dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"):
+        assert not allows(notifier, action, f"{table}orders"), action
+        assert not allows(notifier, action, f"{table}tenants"), action
+    assert not allows(notifier, "ssm:GetParameter", stripe_key)
+    assert not allows(notifier, "events:PutEvents", bus)
+    mail_queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:cartwise-prod-mail"
+    for action in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes"):
+        assert allows(notifier, f"sqs:{action}", mail_queue), action
+    assert not allows(notifier, "sqs:ReceiveMessage", f"{mail_queue}-dead-letters")  # an operator redrives
+    (ses,) = [s for s in notifier if any(a.startswith("ses:") for a in as_list(s["Action"]))]
+    assert as_list(ses["Action"]) == ["ses:SendRawEmail"]
+    assert ses["Resource"] == f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/*"
+    unresolved = template["Resources"]["NotifyShopperPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (condition,) = [s["Condition"] for s in unresolved if s["Sid"] == ses["Sid"]]
+    assert condition == {"StringLike": {"ses:FromAddress": {"Ref": "MailSenders"}}}
+    for function in (api, authorizer, stream, sweeper, payments):
+        assert not allows(function, "ses:SendRawEmail", ses["Resource"])
+    # An e-mail's link token is looked up by the shopper's routes, read only.
+    for function in (api, payments):
+        assert allows(function, "dynamodb:Query", f"{table}mail")
+        assert not allows(function, "dynamodb:UpdateItem", f"{table}mail")
     for statements in (api, sweeper, payments):
         (kms,) = [s for s in statements if "kms:Decrypt" in as_list(s["Action"])]
         assert kms["Condition"] == {
@@ -198,6 +224,9 @@ def required_permissions(service: str, operation: str, params: dict[str, Any]) -
         if params.get("WithDecryption"):
             needed.append(("kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/aws-ssm-managed-key"))
         return needed
+    if service == "ses" and operation in ("SendEmail", "SendRawEmail"):
+        sender = params.get("FromEmailAddress") or params.get("Source")
+        return [(f"ses:{operation}", f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{sender}")]
     if service == "events" and operation == "PutEvents":
         return [
             ("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{entry.get('EventBusName', 'default')}")
@@ -289,6 +318,11 @@ def prod_like(
 
     for name, value in packaging.stage_config(STAGE)["environment_variables"].items():
         monkeypatch.setenv(name, value)
+    # What the merge template adds to a function's environment (the notifier's storefront link).
+    for name, value in Resolve(template, STAGE)(
+        template["Resources"]["NotifyShopper"]["Properties"]["Environment"]["Variables"]
+    ).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("LLM_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     monkeypatch.setenv("CLIENT_LIMITS", "on")  # as deployed: every shopper route counts its client
     clients.reset()
@@ -335,10 +369,14 @@ def signed_event(event_type: str, intent: dict[str, Any]) -> tuple[str, str]:
 
 
 def stream_event_source_needs(template: dict[str, Any], function: str) -> list[tuple[str, str]]:
-    """What Lambda's event source mapping does with the function's role: read the stream, note failures."""
+    """What Lambda's event source mapping does with the function's role: read the stream, note failures;
+    receive, delete and look at the queue."""
     resolve = Resolve(template, STAGE)
     needed = []
     for event in template["Resources"][function]["Properties"].get("Events", {}).values():
+        if event["Type"] == "SQS":
+            queue = resolve(event["Properties"]["Queue"])
+            needed += [(f"sqs:{a}", queue) for a in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")]
         if event["Type"] != "DynamoDB":
             continue
         stream = resolve(event["Properties"]["Stream"])
@@ -470,6 +508,47 @@ def test_each_policy_allows_every_aws_call_of_its_function(
     cart_record["eventSourceARN"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/cartwise-prod-carts/stream/x"
     with prod_like.on():
         assert app_module.order_stream({"Records": [cart_record]}, None) == {"batchItemFailures": []}
+
+    # The notifier: an on-delivery order's confirmation, its queue message handed over twice (the second a
+    # duplicate), then the e-mail's link token used on the order (API) and to cancel it (PaymentsHandler).
+    from scripts.notifier import lambda_record
+    from tests.mail import link_token, order_link, sent_by_ses
+
+    with prod_like.paused():
+        clients.client("ses").verify_email_identity(EmailAddress="orders@acme.example")
+    with Client(app_module.app) as client, prod_like.on():
+        api = Api(client)
+        cart_id = api.post(carts, {"items": [{"product_id": "headlamp", "quantity": 1}]}).data["cart_id"]
+        assert api.put(f"{carts}/{cart_id}/delivery", delivery).status_code == 200
+        mailed = api.post(f"{carts}/{cart_id}/checkout", headers={"Idempotency-Key": "k-mail"}).data["order"]
+        with prod_like.paused():  # the stream record and the queue's messages, as Lambda hands them over
+            item = clients.client("dynamodb").get_item(
+                TableName="cartwise-prod-orders",
+                Key={"tenant_id": {"S": "acme"}, "order_id": {"S": mailed["order_id"]}},
+            )["Item"]
+        inserted = {**record, "dynamodb": {**record["dynamodb"], "NewImage": item, "SequenceNumber": "2"}}
+        inserted["dynamodb"]["Keys"] = {name: item[name] for name in ("tenant_id", "order_id")}
+        assert app_module.order_stream({"Records": [inserted]}, None) == {"batchItemFailures": []}
+        with prod_like.paused():
+            sqs = clients.client("sqs")
+            queue = sqs.get_queue_url(QueueName="cartwise-prod-mail")["QueueUrl"]
+            # The first order's order_created too (it was delivered by then: it mails nothing).
+            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+            from chalicelib import tenants as tenant_cache
+
+            tenant_cache.clear_cache()  # the notifier is a process of its own: it reads the shop itself
+        assert len(messages) == 2
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:cartwise-prod-mail"
+        batch = {"Records": [lambda_record(message, arn, REGION) for message in messages]}
+        for _ in range(2):
+            assert app_module.notify_shopper(batch, None) == {"batchItemFailures": []}
+        (confirmation,) = sent_by_ses()
+        _, _, mail_token = link_token(order_link(confirmation))
+        assert order_link(confirmation).startswith("https://storefrontdistribution.cloudfront.net/index.html?")
+        by_mail = {"X-Order-Token": mail_token}
+        assert api.get(f"/tenants/acme/orders/{mailed['order_id']}", headers=by_mail).status_code == 200
+        cancelled = api.post(f"/tenants/acme/orders/{mailed['order_id']}/cancel", headers=by_mail)
+        assert (cancelled.status_code, cancelled.data["status"]) == (200, "cancelled")
 
     # Card payments at globex (Stripe is HTTP to its stand-in; the AWS calls are the tenant's secrets
     # read from SSM and the orders' transitions): card setup, a payment, Stripe's webhook and its

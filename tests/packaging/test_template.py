@@ -229,6 +229,45 @@ def test_the_orders_stream_cannot_stall_its_shard(template: dict[str, Any]) -> N
         transforms.check_stream_failure_handling(broken)
 
 
+def test_order_events_that_mail_reach_the_notifier_through_a_queue_with_a_dead_letter_queue(
+    template: dict[str, Any],
+) -> None:
+    from chalicelib.config import Settings
+    from chalicelib.mail import notifier
+
+    resources = template["Resources"]
+    rule = resources["MailRule"]["Properties"]
+    assert rule["EventPattern"] == notifier.event_pattern()  # what provisioning makes locally
+    assert rule["EventBusName"] == {"Ref": "EventBus"}
+    assert rule["Targets"] == [{"Id": "mail-queue", "Arn": {"Fn::GetAtt": ["MailQueue", "Arn"]}}]
+    queue = resources["MailQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["MailDeadLetters", "Arn"]},
+        "maxReceiveCount": notifier.MAX_RECEIVE_COUNT,
+    }
+    dead_letters = resources["MailDeadLetters"]["Properties"]
+    assert dead_letters["MessageRetentionPeriod"] == notifier.DEAD_LETTER_RETENTION_SECONDS
+    # A message redelivered after its notifier stopped finds that claim's lease run out; a live notifier
+    # is never overtaken (its function times out first).
+    function = resources["NotifyShopper"]["Properties"]
+    lease = Settings.__dataclass_fields__["mail_lease_seconds"].default
+    assert function["Timeout"] < lease < queue["VisibilityTimeout"] == notifier.VISIBILITY_TIMEOUT_SECONDS
+    (source,) = function["Events"].values()
+    assert source["Type"] == "SQS"
+    assert source["Properties"]["Queue"] == {"Fn::GetAtt": ["MailQueue", "Arn"]}
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # notifier reports them
+    assert source["Properties"]["BatchSize"] == 10
+    assert function["Environment"]["Variables"]["STOREFRONT_URL"] == {
+        "Fn::Sub": "https://${StorefrontDistribution.DomainName}"
+    }
+    (only,) = resources["MailQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert only["Principal"] == {"Service": "events.amazonaws.com"}
+    assert only["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["MailRule", "Arn"]}}}
+    resolve = Resolve(template, STAGE)
+    assert resolve(queue["QueueName"]) == "cartwise-prod-mail"
+    assert {"MailQueueUrl", "MailDeadLetterQueueUrl"} <= set(template["Outputs"])
+
+
 PAYMENT_ROUTES = {
     ("POST", "/tenants/{tenant_id}/orders/{order_id}/cancel"),
     ("POST", "/tenants/{tenant_id}/orders/{order_id}/payment"),
@@ -273,6 +312,7 @@ def test_the_payments_function_is_the_api_function_on_the_payments_zip(
         "APIHandler": "./deployment.zip",
         "AdminKey": "./deployment.zip",
         "OrderStream": "./deployment.zip",
+        "NotifyShopper": "./deployment.zip",
         "PaymentsHandler": "./payments.zip",
         "ExpireHolds": "./payments.zip",  # it cancels PaymentIntents
     }

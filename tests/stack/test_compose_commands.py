@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,8 +64,13 @@ def test_the_compose_commands_provision_and_serve(
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
     tables = session.client("dynamodb", endpoint_url=aws_stand_in).list_tables()["TableNames"]
     assert set(tables) == {
-        f"cartwise-dev-{entity}" for entity in ("tenants", "products", "carts", "orders", "idempotency", "limits")
+        f"cartwise-dev-{entity}"
+        for entity in ("tenants", "products", "carts", "orders", "idempotency", "limits", "mail")
     }
+    # LocalStack's SES sends only as verified identities: provisioning verified the demo tenants' senders.
+    identities = session.client("ses", endpoint_url=aws_stand_in).list_identities()["Identities"]
+    assert {"orders@acme.example", "orders@globex.example"} <= set(identities)
+    assert "mail senders verified in SES: orders@acme.example, orders@globex.example" in result.stdout
     flag = session.client("ssm", endpoint_url=aws_stand_in).get_parameter(Name="/cartwise/dev/flags/UPSELL_ENABLED")
     assert flag["Parameter"]["Value"] == "true"
     s3 = session.client("s3", endpoint_url=aws_stand_in)
@@ -92,3 +98,21 @@ def test_the_compose_commands_provision_and_serve(
     finally:
         server.stop()
     assert products["items"]
+
+    # The workers' services start on the same environment: the orders stream and the notifier's queue.
+    for name, ready in (("orders-stream", "Reading arn:"), ("notifier", "Draining arn:")):
+        worker = local_stack.ChildProcess(
+            name,
+            [sys.executable if part == "python" else part for part in compose["services"][name]["command"]],
+            tmp_path / f"{name}.log",
+            cwd=REPO,
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while ready not in worker.output_tail():
+                assert worker.poll() is None, worker.output_tail()
+                assert time.monotonic() < deadline, worker.output_tail()
+                time.sleep(0.2)
+        finally:
+            worker.stop()

@@ -128,6 +128,7 @@ def results(**changes: Any) -> dict[str, Any]:
             "orders_first_page": 20,
             "more_orders_than_a_page": True,
         },
+        "mail": {"orders": 20, "p50_s": 0.81, "p95_s": 1.2, "max_s": 1.31, "emails_per_order": [1]},
     }
     figures.update(changes)
     return figures
@@ -225,3 +226,17 @@ def test_the_console_rows_say_one_admin_request_whatever_the_orders_and_miss_mor
     assert rows[label] == ("1", "ok   1, whatever the orders")
     more = run.console_rows(results()["console"] | {"admin_calls_per_open": [1, 2]})
     assert (more[-1][1], str(more[-1][2])) == ("1, 2", "MISS 1, whatever the orders")
+def test_the_mail_rows_time_payment_to_confirmation_and_count_e_mails_per_order():
+    rows = {label: (value, str(target)) for label, value, target in run.mail_rows(results()["mail"])}
+    assert rows["10 card payment -> confirmation in MailDev p50 / p95 (20 orders)"] == (
+        "0.81 / 1.2 s",
+        "ok   p95 <= 5 s",
+    )
+    assert rows["  e-mails per order (stream repeats order_paid)"] == ("1", "ok   exactly 1")
+    twice = results()["mail"] | {"emails_per_order": [1, 2], "p95_s": 6.5}
+    rows = {label: (value, str(target)) for label, value, target in run.mail_rows(twice)}
+    assert rows["  e-mails per order (stream repeats order_paid)"] == ("1, 2", "MISS exactly 1")
+    assert rows["10 card payment -> confirmation in MailDev p50 / p95 (20 orders)"] == (
+        "0.81 / 6.5 s",
+        "MISS p95 <= 5 s",
+    )

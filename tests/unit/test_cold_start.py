@@ -22,3 +22,7 @@ def test_import_app_loads_no_llm_client_no_parameters_utility_and_no_validation_
     assert "chalicelib.checkout" in loaded
     lazy = ("openai", "aws_lambda_powertools.utilities.parameters", "pydantic", "chalicelib.api.schemas")
     assert sorted(m for m in loaded if m.startswith(lazy)) == []
+    # The notifier's e-mail building (templates, address checks, SMTP) waits for its first e-mail.
+    assert "chalicelib.mail.notifier" in loaded
+    mail_only = ("jinja2", "markupsafe", "email_validator", "smtplib", "email.headerregistry")
+    assert sorted(m for m in loaded if m.startswith(mail_only)) == []

@@ -101,18 +101,26 @@ def botocore_environment_names() -> set[str]:
     return names
 
 
-def test_four_services_with_a_pinned_localstack(compose: dict[str, Any]) -> None:
+def test_six_services_with_a_pinned_localstack(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"localstack", "localstripe", "provision", "api"}
+    assert set(services) == {"localstack", "localstripe", "provision", "api", "orders-stream", "notifier"}
     localstack = services["localstack"]
     assert localstack["image"] == LOCALSTACK_IMAGE
-    assert set(localstack["environment"]["SERVICES"].split(",")) == {"dynamodb", "ssm", "s3", "events"}
+    aws_services = {"dynamodb", "dynamodbstreams", "ssm", "s3", "events", "sqs", "ses"}
+    assert set(localstack["environment"]["SERVICES"].split(",")) == aws_services
     assert set(localstack["environment"]) <= LOCALSTACK_SETTINGS
     assert services["provision"]["depends_on"] == {
         "localstack": {"condition": "service_started"},
         "localstripe": {"condition": "service_healthy"},  # provisioning registers webhooks with it
     }
     assert services["api"]["depends_on"] == {"provision": {"condition": "service_completed_successfully"}}
+    # The workers of `make run`, on the app's image: order events from the stream, e-mails to LocalStack's SES.
+    for worker, module in (("orders-stream", "scripts.orders_stream"), ("notifier", "scripts.notifier")):
+        assert services[worker]["command"] == ["python", "-m", module]
+        assert services[worker]["image"] == services["api"]["image"]
+        assert services[worker]["environment"] == services["api"]["environment"]  # no MAIL_SMTP_URL: SES
+        assert services[worker]["depends_on"] == {"provision": {"condition": "service_completed_successfully"}}
+    assert "--verify-mail-senders" in services["provision"]["command"]
 
 
 def test_environment_names_are_read_by_the_app_or_botocore(
@@ -123,7 +131,7 @@ def test_environment_names_are_read_by_the_app_or_botocore(
     botocore_names = botocore_environment_names()
     assert {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_DEFAULT_REGION", "AWS_REGION"} <= botocore_names
     known = app_names | botocore_names
-    for name in ("provision", "api"):
+    for name in ("provision", "api", "orders-stream", "notifier"):
         unknown = set(compose["services"][name]["environment"]) - known
         assert not unknown, f"{name}: nobody reads {sorted(unknown)}"
     assert compose["services"]["provision"]["environment"] == compose["services"]["api"]["environment"]

@@ -66,3 +66,17 @@ def test_a_worker_that_never_gets_ready_is_stopped(children, worker_env, tmp_pat
 
     [worker] = children
     assert worker.poll() == -signal.SIGTERM
+
+
+def test_make_run_prints_the_mailbox_and_points_the_notifier_at_maildev():
+    from scripts import prerequisites
+    from scripts.local_stack import LocalStack, banner
+
+    stack = LocalStack()
+    assert stack.env["MAIL_SMTP_URL"] == "smtp://127.0.0.1:1025"
+    assert stack.env["STOREFRONT_URL"] == "http://127.0.0.1:4566/cartwise-dev-storefront"
+    text = banner(stack)
+    assert "  Mailbox:     http://127.0.0.1:1080 (MailDev: the shoppers' e-mails; its REST API at /api/email)" in text
+    assert "e-mails over smtp://127.0.0.1:1025" in text
+    _, ports = prerequisites.make_run_ports()
+    assert {1025, 1080} <= set(ports)

@@ -110,6 +110,8 @@ def test_the_ports_are_local_stacks():
         local_stack.DEFAULT_DYNAMODB_PORT,
         local_stack.DEFAULT_AWS_PORT,
         local_stack.DEFAULT_STRIPE_PORT,
+        local_stack.DEFAULT_SMTP_PORT,
+        local_stack.DEFAULT_MAILBOX_PORT,
     }
     assert set(ports) == expected
 
@@ -153,7 +155,7 @@ def test_main_with_everything_in_place(monkeypatch, capsys):
     assert err == ""
     assert out == (
         "make run's prerequisites are met: Python 3.11.7, Java 17.0.15, Node 20.19.0, npm; "
-        "ports 8000, 8001, 4566, 8420 free on 127.0.0.1\n"
+        "ports 8000, 8001, 4566, 8420, 1025, 1080 free on 127.0.0.1\n"
     )
 
 
