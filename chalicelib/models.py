@@ -444,6 +444,8 @@ class UpsellStatsModel(CartwiseModel):
     upsell_revenue_llm = DecimalAttribute(null=True)
     upsell_revenue_fallback = DecimalAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # facts only: kept well past the streams' 24 h of redelivery
+
+
 class MailModel(CartwiseModel):
     """One e-mail to a shopper, `{order_id}#{kind}`, claimed before it is sent (chalicelib/mail/claims.py).
 

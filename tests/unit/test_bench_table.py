@@ -226,6 +226,8 @@ def test_the_console_rows_say_one_admin_request_whatever_the_orders_and_miss_mor
     assert rows[label] == ("1", "ok   1, whatever the orders")
     more = run.console_rows(results()["console"] | {"admin_calls_per_open": [1, 2]})
     assert (more[-1][1], str(more[-1][2])) == ("1, 2", "MISS 1, whatever the orders")
+
+
 def test_the_mail_rows_time_payment_to_confirmation_and_count_e_mails_per_order():
     rows = {label: (value, str(target)) for label, value, target in run.mail_rows(results()["mail"])}
     assert rows["10 card payment -> confirmation in MailDev p50 / p95 (20 orders)"] == (
