@@ -77,7 +77,9 @@ def run(stack_env: dict[str, str], product: str, rounds: int = ROUNDS, **setting
     """`measure` in a fresh interpreter pointed at the local stack (the bench process has its own clients);
     `settings` are environment variables of the app (e.g. UPSELL_FLAG_MAX_AGE_SECONDS)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({k: v for k, v in stack_env.items() if k.startswith(("AWS_", "CARTWISE_"))}, PYTHONPATH=str(REPO))
+    # CLIENT_LIMITS with them (off): the rounds' card orders at acme would otherwise be held per client, 3 at most.
+    stack_settings = {k: v for k, v in stack_env.items() if k.startswith(("AWS_", "CARTWISE_", "CLIENT_LIMITS"))}
+    env.update(stack_settings, PYTHONPATH=str(REPO))
     env.update(settings)
     args = [sys.executable, "-m", "bench.lambda_checkout", "--product", product]
     result = subprocess.run([*args, "--rounds", str(rounds)], cwd=REPO, env=env, capture_output=True, text=True)
