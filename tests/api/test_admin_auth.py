@@ -44,6 +44,7 @@ BODIES = {
     "/tenants/{tenant_id}/products/{product_id}": {"name": "Tent", "category": "camping", "price": "129.00"},
     "/tenants/{tenant_id}/products/{product_id}/stock": {"delta": 1},
     "/tenants/{tenant_id}/orders/{order_id}/shipment": {"carrier": "DHL", "tracking_number": "JD0001"},
+    "/tenants/{tenant_id}/upsell/settings": {"enabled": None, "holdout_percent": 0},  # a GET ignores it
 }
 ROUTES = [
     ("GET", "/tenants/{tenant_id}/orders"),
@@ -53,6 +54,9 @@ ROUTES = [
     ("POST", "/tenants/{tenant_id}/orders/{order_id}/shipment"),
     ("POST", "/tenants/{tenant_id}/products/{product_id}/stock"),
     ("PUT", "/tenants/{tenant_id}/products/{product_id}"),
+    ("GET", "/tenants/{tenant_id}/upsell/settings"),
+    ("PUT", "/tenants/{tenant_id}/upsell/settings"),
+    ("GET", "/tenants/{tenant_id}/upsell/stats"),
 ]
 # What the tenant's own key gets where it is not 200: past the authorizer, refunding an order that
 # was just placed (never paid) is refused by the order's status.
