@@ -5,7 +5,6 @@ straight through the API as shoppers would, and a page object for the console.""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
@@ -14,8 +13,9 @@ from playwright.sync_api import Locator, Page, expect
 from scripts.local_stack import STAGE
 from scripts.provision import TENANT_DATA, seed_tenant
 from support.card_shop import card, save_card
+from support.delivery import check_out
 from tests.admin import admin
-from tests.browser.harness import Shop, delivery_body
+from tests.browser.harness import Shop
 
 TENANT = "console-shop"
 KEY = "cw_console-shop_browser-tests-only-admin-key"
@@ -54,11 +54,7 @@ def place_order(shop: Shop, items: dict[str, int]) -> tuple[dict, str]:
     cart = shop.http.post(f"/tenants/{TENANT}/carts", json={"items": lines})
     assert cart.status_code == 201, cart.text
     cart_id = cart.json()["cart_id"]
-    delivery = shop.http.put(f"/tenants/{TENANT}/carts/{cart_id}/delivery", json=delivery_body("DE", "standard"))
-    assert delivery.status_code == 200, delivery.text
-    placed = shop.http.post(
-        f"/tenants/{TENANT}/carts/{cart_id}/checkout", json={}, headers={"Idempotency-Key": str(uuid.uuid4())}
-    )
+    placed = check_out(shop.http, TENANT, cart_id, json={}, method="standard")
     assert placed.status_code == 201, placed.text
     assert placed.json()["order"]["status"] == "pending_payment"
     return placed.json()["order"], placed.json()["order_token"]

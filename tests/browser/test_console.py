@@ -12,6 +12,7 @@ import re
 
 from playwright.sync_api import Page, Request, expect
 
+from support.delivery import EMAIL
 from tests.admin import ACME_KEY, admin
 from tests.browser.console_page import KEY, SEEDED, TENANT, Console, console_shop, figures, paid_order, place_order
 from tests.browser.harness import Shop, Storefront
@@ -75,7 +76,7 @@ def test_the_orders_newest_first_filtered_and_an_orders_detail(
     expect(console.rows.first).to_have_attribute("data-order-id", paid["order_id"])
     expect(console.rows.nth(1)).to_have_attribute("data-order-id", waiting["order_id"])
     expect(console.order_row(paid["order_id"]).locator("td")).to_have_text(
-        [paid["order_id"], re.compile(r"\d"), "Paid", "3 items", "€41.20", "shopper@example.com"]
+        [paid["order_id"], re.compile(r"\d"), "Paid", "3 items", "€41.20", EMAIL]
     )
     expect(console.order_row(waiting["order_id"]).locator("td").nth(2)).to_have_text("Awaiting payment")
     expect(console.order_row(waiting["order_id"]).locator("td").nth(4)).to_have_text("€29.87")
