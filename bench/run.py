@@ -27,6 +27,11 @@
 10. shopper e-mails (bench/mail.py): the time from a card payment's answer to its confirmation in
     MailDev, through the orders stream, the bus's rule, the notifier's queue and SMTP as under `make
     run`, over 20 orders; the e-mails each shopper got (exactly 1)
+11. the up-sell's worth (bench/upsell_worth.py): 200 seeded shoppers at globex with 20 % of carts
+    held out; the stats route's figures against the simulation's ground truth (equal, counts and
+    money), and the uplift in average order value and conversion with 95 % confidence intervals
+    (scipy, statsmodels). Run first of the stack's sections, while the streams' backlog is short;
+    alone: `python -m bench.run --only upsell-worth`
 
 Everything runs on loopback (DynamoDB Local, a moto server for SSM, `chalice local` through
 bench/server.py, an OpenAI-compatible stub) and is bounded in count and time (about 10 minutes).
@@ -50,7 +55,7 @@ from typing import Any
 import boto3
 import httpx
 
-from bench import catalogue, coldstart, console, lambda_checkout, load, mail, payments, relevance, sweeper
+from bench import catalogue, coldstart, console, lambda_checkout, load, mail, payments, relevance, sweeper, upsell_worth
 from scripts.local_stack import HOST, REGION, ChildProcess, LocalStack, free_port, start_localstripe, wait_for_port
 from support.llm_stub import StubLLM, hang, pick_first_candidates
 
@@ -614,6 +619,44 @@ def mail_rows(m: dict[str, Any]) -> list[Row]:
     ]
 
 
+def upsell_worth_rows(u: dict[str, Any]) -> list[Row]:
+    """Section 11: the stats route held to the simulation's ground truth, and the uplift it shows."""
+    truth, route = u["truth_totals"], u["route_totals"]
+    equal = not u["differences"]
+    aov, conversion = u["aov"], u["conversion"]
+    rows: list[Row] = [
+        (
+            f"11 up-sell stats = truth ({u['carts']} carts at {u['tenant']}, {u['holdout_percent']} % held out)",
+            "equal" if equal else f"{len(u['differences'])} differ",
+            Target("equal, counts and money", equal),
+        ),
+        ("  stream counted within", f"{u['settled_after_s']} s", None),
+    ]
+    for name in ("carts_shown", "carts_holdout", "suggestions_added", "orders_treated", "orders_holdout"):
+        rows.append(
+            (f"  {name}: truth / route", f"{truth[name]} / {route[name]}", Target("equal", truth[name] == route[name]))
+        )
+    for name in ("revenue_treated", "revenue_holdout", "upsell_revenue"):
+        rows.append(
+            (f"  {name}: truth / route", f"{truth[name]} / {route[name]}", Target("equal", truth[name] == route[name]))
+        )
+    rows += [(f"  differs: {text}", "", None) for text in u["differences"][:5]]
+    if "ci95" in aov:
+        low, high = aov["ci95"]
+        rows.append(
+            (
+                f"  AOV treated vs holdout ({aov['treated']} vs {aov['holdout']})",
+                f"{aov['difference']:+} [{low}, {high}]",
+                None,
+            )
+        )
+    low, high = conversion["ci95"]
+    label = f"  conversion treated vs holdout ({conversion['treated']} vs {conversion['holdout']})"
+    rows.append((label, f"{conversion['difference']:+} [{low}, {high}]", None))
+    rows.append(("  GET …/upsell p50 (the shoppers' own calls)", f"{u['upsell_get_p50_ms']} ms", None))
+    return rows
+
+
 def print_table(r: dict[str, Any]) -> None:
     machine = r["machine"]
     lines = [
@@ -644,6 +687,8 @@ def print_table(r: dict[str, Any]) -> None:
         "",
         *(line(*row) for row in mail_rows(r["mail"])),
         "",
+        *(line(*row) for row in upsell_worth_rows(r["upsell_worth"])),
+        "",
         f"figures written to {RESULTS.relative_to(REPO)}",
     ]
     print("\n".join(lines), flush=True)
@@ -653,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shoppers", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--only", choices=["upsell-worth"], help="run this stack section alone, print its rows")
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: dict[str, Any] = {
@@ -662,14 +708,15 @@ def main(argv: list[str] | None = None) -> int:
             "load_before": round(os.getloadavg()[0], 2),
         }
     }
-    step("cold start: import app vs import chalice, boto3 in fresh interpreters")
-    results["cold_start"] = coldstart.import_ratio()
-    step("deployment package (chalice package, prod)")
-    results["package"] = phase_package()
-    step("import from each function zip as Lambda runs it")
-    results["packaged_import"] = {
-        name: coldstart.packaged_import(Path(zipped["zip_path"])) for name, zipped in results["package"].items()
-    }
+    if not args.only:
+        step("cold start: import app vs import chalice, boto3 in fresh interpreters")
+        results["cold_start"] = coldstart.import_ratio()
+        step("deployment package (chalice package, prod)")
+        results["package"] = phase_package()
+        step("import from each function zip as Lambda runs it")
+        results["packaged_import"] = {
+            name: coldstart.packaged_import(Path(zipped["zip_path"])) for name, zipped in results["package"].items()
+        }
     step("local stack: DynamoDB Local, moto (SSM), provisioning")
     llm = StubLLM().start()
     # Every simulated shopper comes from 127.0.0.1: the per-client limits are off, as the contract allows for
@@ -693,39 +740,53 @@ def main(argv: list[str] | None = None) -> int:
         try:
             bench.flag(False)
             stock = bench.add_products()
-            step("first requests after a fresh import")
-            results["first_requests"] = coldstart.first_requests(stack.env, HOT[0])
-            step("round trips per checkout")
-            results["round_trips"] = phase_round_trips(bench)
-            step("burst of 50 simultaneous connections")
-            times = load.burst_connect(HOST, bench.api_port, 50)
-            results["burst"] = {
-                "connections": len(times),
-                "slowest_ms": round(max(times) * 1000, 1),
-                "at_least_1_s": sum(1 for t in times if t >= 0.9),
-            }
-            step(f"load: {args.shoppers} shoppers for {args.seconds:.0f} s")
-            results["load"] = phase_load(bench, args.shoppers, args.seconds, stock)
-            step("up-sell: LLM answering in 0.2 s, then hanging")
-            results["upsell"] = phase_upsell(bench)
-            step("up-sell at catalogue scale: 20 000 products, checkouts against the floor")
-            results["catalogue"] = phase_catalogue(bench)
-            step("card payments: the payment call, lapsed holds back on sale, a randomized crowd")
-            results["payments"] = payments.phase_payments(bench.api_url, stack.stripe_url, stack.env, stack.log_dir)
-            step("operator's console: orders screen opened in Chromium")
-            results["console"] = console.phase_console(bench.api_url, stack.aws_url, stack.env, ADMIN_KEY)
-            step("sweeper fairness: 1 000 lapsed holds of one tenant and 1 of another, localstripe")
-            results["sweeper"] = sweeper.phase_sweeper(stack.env)
-            step(f"shopper e-mails: card payment to confirmation in MailDev, {mail.ORDERS} orders")
-            results["mail"] = mail.phase_mail(stack, bench.api_url, stack.stripe_url, stack.log_dir)
+            step(f"up-sell worth: {upsell_worth.CARTS} shoppers at {upsell_worth.TENANT}, stats against the truth")
+            results["upsell_worth"] = upsell_worth.phase_upsell_worth(bench.api_url, llm, stack.env, stack.log_dir)
+            if not args.only:
+                run_sections(args, results, bench, stack, stock)
         finally:
             bench.stop()
             llm.stop()
     results["machine"]["load_after"] = round(os.getloadavg()[0], 2)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
+    if args.only:  # one section's figures: kept beside the stack's logs, bench/results.json left alone
+        (WORK_DIR / "upsell-worth.json").write_text(json.dumps(results, indent=2) + "\n")
+        print("\n".join(line(*row) for row in upsell_worth_rows(results["upsell_worth"])), flush=True)
+        return 0
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
     print_table(results)
     return 0
+
+
+def run_sections(
+    args: argparse.Namespace, results: dict[str, Any], bench: Bench, stack: LocalStack, stock: dict[str, int]
+) -> None:
+    """Sections 1 and 4-10 against the stack, in order."""
+    step("first requests after a fresh import")
+    results["first_requests"] = coldstart.first_requests(stack.env, HOT[0])
+    step("round trips per checkout")
+    results["round_trips"] = phase_round_trips(bench)
+    step("burst of 50 simultaneous connections")
+    times = load.burst_connect(HOST, bench.api_port, 50)
+    results["burst"] = {
+        "connections": len(times),
+        "slowest_ms": round(max(times) * 1000, 1),
+        "at_least_1_s": sum(1 for t in times if t >= 0.9),
+    }
+    step(f"load: {args.shoppers} shoppers for {args.seconds:.0f} s")
+    results["load"] = phase_load(bench, args.shoppers, args.seconds, stock)
+    step("up-sell: LLM answering in 0.2 s, then hanging")
+    results["upsell"] = phase_upsell(bench)
+    step("up-sell at catalogue scale: 20 000 products, checkouts against the floor")
+    results["catalogue"] = phase_catalogue(bench)
+    step("card payments: the payment call, lapsed holds back on sale, a randomized crowd")
+    results["payments"] = payments.phase_payments(bench.api_url, stack.stripe_url, stack.env, stack.log_dir)
+    step("operator's console: orders screen opened in Chromium")
+    results["console"] = console.phase_console(bench.api_url, stack.aws_url, stack.env, ADMIN_KEY)
+    step("sweeper fairness: 1 000 lapsed holds of one tenant and 1 of another, localstripe")
+    results["sweeper"] = sweeper.phase_sweeper(stack.env)
+    step(f"shopper e-mails: card payment to confirmation in MailDev, {mail.ORDERS} orders")
+    results["mail"] = mail.phase_mail(stack, bench.api_url, stack.stripe_url, stack.log_dir)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,32 @@ from typing import Any
 from bench import run
 
 
+def upsell_worth(**changes: Any) -> dict[str, Any]:
+    """Section 11's figures: the simulation's truth, the stats route's, the uplift."""
+    totals = {
+        "carts_shown": "162",
+        "carts_holdout": "38",
+        "suggestions_added": "128",
+        "orders_treated": "92",
+        "orders_holdout": "19",
+        "revenue_treated": "77941.19",
+        "revenue_holdout": "12622.75",
+        "upsell_revenue": "23887.66",
+    }
+    return {
+        "tenant": "globex",
+        "carts": 200,
+        "holdout_percent": 20,
+        "truth_totals": totals,
+        "route_totals": dict(totals),
+        "differences": [],
+        "settled_after_s": 0.5,
+        "upsell_get_p50_ms": 83.1,
+        "aov": {"treated": 847.19, "holdout": 664.36, "difference": 182.83, "ci95": [-188.12, 553.79]},
+        "conversion": {"treated": 0.5679, "holdout": 0.5, "difference": 0.0679, "ci95": [-0.102, 0.2364]},
+    } | changes
+
+
 def results(**changes: Any) -> dict[str, Any]:
     """A run's figures in the shape bench/run.py writes to bench/results.json."""
     split = {"total_ms": 20.0, "dynamodb_wait_ms": 12.0, "app_own_ms": 8.0, "app_to_dynamodb_ratio": 0.67}
@@ -129,6 +155,7 @@ def results(**changes: Any) -> dict[str, Any]:
             "more_orders_than_a_page": True,
         },
         "mail": {"orders": 20, "p50_s": 0.81, "p95_s": 1.2, "max_s": 1.31, "emails_per_order": [1]},
+        "upsell_worth": upsell_worth(),
     }
     figures.update(changes)
     return figures
@@ -242,3 +269,33 @@ def test_the_mail_rows_time_payment_to_confirmation_and_count_e_mails_per_order(
         "0.81 / 6.5 s",
         "MISS p95 <= 5 s",
     )
+
+
+def test_the_upsell_worth_rows_hold_the_stats_to_the_truth_and_print_the_uplift_with_its_interval():
+    rows = {label: (value, str(target)) for label, value, target in run.upsell_worth_rows(results()["upsell_worth"])}
+    assert rows["11 up-sell stats = truth (200 carts at globex, 20 % held out)"] == (
+        "equal",
+        "ok   equal, counts and money",
+    )
+    assert rows["  revenue_treated: truth / route"] == ("77941.19 / 77941.19", "ok   equal")
+    assert rows["  AOV treated vs holdout (847.19 vs 664.36)"] == ("+182.83 [-188.12, 553.79]", "None")
+    assert rows["  conversion treated vs holdout (0.5679 vs 0.5)"] == ("+0.0679 [-0.102, 0.2364]", "None")
+    assert rows["  GET …/upsell p50 (the shoppers' own calls)"] == ("83.1 ms", "None")
+
+
+def test_the_upsell_worth_rows_miss_when_the_route_differs_from_the_truth_by_a_cent():
+    figures = upsell_worth()
+    off = upsell_worth(
+        route_totals=figures["route_totals"] | {"upsell_revenue": "23887.65"},
+        differences=["2026-12-06 llm upsell_revenue: truth 20100.10, route 20100.09"],
+    )
+    rows = {label: (value, str(target)) for label, value, target in run.upsell_worth_rows(off)}
+    assert rows["11 up-sell stats = truth (200 carts at globex, 20 % held out)"] == (
+        "1 differ",
+        "MISS equal, counts and money",
+    )
+    assert rows["  upsell_revenue: truth / route"] == ("23887.66 / 23887.65", "MISS equal")
+    assert rows["  orders_treated: truth / route"] == ("92 / 92", "ok   equal")
+    assert ("  differs: 2026-12-06 llm upsell_revenue: truth 20100.10, route 20100.09", "") in {
+        (label, value) for label, value, _ in run.upsell_worth_rows(off)
+    }
