@@ -3,7 +3,7 @@
     python -m cloud.run
 
 What a user runs against AWS, with only the endpoint changed (AWS_ENDPOINT_URL): the package, its
-five functions in Lambda containers, API Gateway, DynamoDB and its stream, EventBridge, the schedule,
+six functions in Lambda containers, API Gateway, DynamoDB and its stream, EventBridge, the schedule,
 SSM, S3 and CloudFormation, on LocalStack 4.14.0 (docs/deploy.md, "The cloud rehearsal"):
 
 1. the tools and the engine of `make test-compose` (compose/run.py: docker.io, debootstrap, npm;

@@ -77,10 +77,17 @@ def checkout(http: httpx.Client, lines: dict[str, int], promo: str | None = None
     return placed.json()
 
 
-def test_the_stack_is_created_with_its_five_functions(cloud: Cloud) -> None:
+def test_the_stack_is_created_with_its_six_functions(cloud: Cloud) -> None:
     status = aws("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"]
     assert status in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
-    assert set(cloud.functions) == {"APIHandler", "PaymentsHandler", "AdminKey", "OrderStream", "ExpireHolds"}
+    assert set(cloud.functions) == {
+        "APIHandler",
+        "PaymentsHandler",
+        "AdminKey",
+        "OrderStream",
+        "ExpireHolds",
+        "NotifyShopper",
+    }
     for name in cloud.functions.values():
         configuration = aws("lambda").get_function_configuration(FunctionName=name)
         assert (configuration["Runtime"], configuration["State"]) == ("python3.11", "Active")
