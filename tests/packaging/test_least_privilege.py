@@ -484,6 +484,8 @@ def test_each_policy_allows_every_aws_call_of_its_function(
         assert api.get("/tenants/acme/upsell/settings", headers=admin).data == settings
         assert api.put("/tenants/acme/upsell/settings", {**settings, "enabled": None}, headers=admin).status_code == 200
         assert api.get("/tenants/acme/upsell/stats?days=7", headers=admin).status_code == 200
+        inventory = api.get("/tenants/acme/inventory?limit=2", headers=admin)  # the console's: one Query
+        assert (inventory.status_code, len(inventory.data["items"])) == (200, 2)
 
     # The orders stream handler: co-purchase counts and the order event.
     item = clients.client("dynamodb").get_item(

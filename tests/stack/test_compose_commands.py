@@ -65,7 +65,7 @@ def test_the_compose_commands_provision_and_serve(
     tables = session.client("dynamodb", endpoint_url=aws_stand_in).list_tables()["TableNames"]
     assert set(tables) == {
         f"cartwise-dev-{entity}"
-        for entity in ("tenants", "products", "carts", "orders", "idempotency", "limits", "mail")
+        for entity in ("tenants", "products", "carts", "orders", "idempotency", "limits", "stats", "mail")
     }
     # LocalStack's SES sends only as verified identities: provisioning verified the demo tenants' senders.
     identities = session.client("ses", endpoint_url=aws_stand_in).list_identities()["Identities"]
