@@ -127,15 +127,8 @@ def save_tenant(tenant_id: str, name: str, currency: str, vat_rate: Decimal, pro
 
 def set_key_hashes(tenant_id: str, add: str, replace: bool) -> None:
     """Store one more key hash on an existing tenant; `replace` drops every other one (rotation)."""
-    record = TenantModel(tenant_id)
     action = TenantModel.api_key_hashes.set({add}) if replace else TenantModel.api_key_hashes.add({add})
-    try:
-        record.update(actions=[action], condition=TenantModel.tenant_id.exists())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
-        raise
-    _cache.pop(tenant_id, None)
+    update_existing(tenant_id, [action])
 
 
 def set_payment(tenant_id: str, mode: str, publishable_key: str | None = None) -> None:
@@ -148,13 +141,7 @@ def set_payment(tenant_id: str, mode: str, publishable_key: str | None = None) -
     actions: list[Action] = [TenantModel.payment_mode.set(mode)]
     if publishable_key is not None:
         actions.append(TenantModel.stripe_publishable_key.set(publishable_key))
-    try:
-        TenantModel(tenant_id).update(actions=actions, condition=TenantModel.tenant_id.exists())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
-        raise
-    _cache.pop(tenant_id, None)
+    update_existing(tenant_id, actions)
 
 
 def set_limits(tenant_id: str, values: dict[str, int]) -> Limits:
@@ -168,15 +155,7 @@ def set_limits(tenant_id: str, values: dict[str, int]) -> Limits:
     if record is None:
         raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.")
     merged = {**(record.limits.as_dict() if record.limits else {}), **values}
-    try:
-        TenantModel(tenant_id).update(
-            actions=[TenantModel.limits.set(merged)], condition=TenantModel.tenant_id.exists()
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
-        raise
-    _cache.pop(tenant_id, None)
+    update_existing(tenant_id, [TenantModel.limits.set(merged)])
     return Limits.of(merged)
 
 
@@ -201,15 +180,7 @@ def update_existing(tenant_id: str, actions: list[Action]) -> None:
 def set_shipping(tenant_id: str, data: dict) -> Plan:
     """Replace an existing tenant's countries and shipping methods (checked first: ValueError)."""
     plan = shipping.parse(data)
-    try:
-        TenantModel(tenant_id).update(
-            actions=[TenantModel.shipping.set(shipping.as_record(plan))], condition=TenantModel.tenant_id.exists()
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
-        raise
-    _cache.pop(tenant_id, None)
+    update_existing(tenant_id, [TenantModel.shipping.set(shipping.as_record(plan))])
     return plan
 
 
@@ -261,13 +232,7 @@ def set_mail(tenant_id: str, sender: str, reply_to: str | None = None) -> MailSe
     record = {"from": sender, **({"reply_to": reply_to} if reply_to else {})}
     parsed = mail_sender(record)
     assert parsed is not None
-    try:
-        TenantModel(tenant_id).update(actions=[TenantModel.mail.set(record)], condition=TenantModel.tenant_id.exists())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            raise TenantNotFound(f"Tenant {tenant_id!r} does not exist.") from None
-        raise
-    _cache.pop(tenant_id, None)
+    update_existing(tenant_id, [TenantModel.mail.set(record)])
     return parsed
 
 
