@@ -18,7 +18,7 @@ is one Query of at most N items, whatever the traffic.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -57,11 +57,23 @@ def _add(transaction: TransactWrite, tenant_id: str, day: date, amounts: Mapping
 
 def _count_fact(tenant_id: str, fact: str, day: date, amounts: Amounts) -> bool:
     """Add `amounts` to the day once for `fact`; False when the fact was counted already."""
+
+    def mark(transaction: TransactWrite) -> None:
+        record = UpsellStatsModel(tenant_id, f"fact#{fact}", expires_at=datetime.now(UTC) + FACT_TTL)
+        transaction.save(record, condition=UpsellStatsModel.entry.does_not_exist())
+
+    return _count_once(mark, tenant_id, day, amounts, f"up-sell fact {fact} of {tenant_id}")
+
+
+def _count_once(
+    mark: Callable[[TransactWrite], None], tenant_id: str, day: date, amounts: Mapping[str, int | Decimal], what: str
+) -> bool:
+    """Add `amounts` to the day in ONE transaction with `mark`, the only conditioned write (the fact
+    not counted yet), so a redelivered stream record counts nothing: False then. Conflicts are retried."""
     for _ in contention.attempts(contention.STREAM_ATTEMPTS, contention.STREAM_BASE_SECONDS):
         try:
             with TransactWrite(connection=clients.dynamodb()) as transaction:
-                mark = UpsellStatsModel(tenant_id, f"fact#{fact}", expires_at=datetime.now(UTC) + FACT_TTL)
-                transaction.save(mark, condition=UpsellStatsModel.entry.does_not_exist())
+                mark(transaction)
                 _add(transaction, tenant_id, day, amounts)
             return True
         except TransactWriteError as exc:
@@ -70,8 +82,8 @@ def _count_fact(tenant_id: str, fact: str, day: date, amounts: Amounts) -> bool:
             contention.raise_if_permanent(exc)
             if exc.cause_response_code not in ("TransactionCanceledException", "TransactionConflictException"):
                 raise
-            logger.info("Up-sell stats count retried", tenant_id=tenant_id, fact=fact)
-    raise RuntimeError(f"up-sell fact {fact} of {tenant_id} not counted after {contention.STREAM_ATTEMPTS} attempts")
+            logger.info("Up-sell stats count retried", tenant_id=tenant_id, what=what)
+    raise RuntimeError(f"{what} not counted after {contention.STREAM_ATTEMPTS} attempts")
 
 
 def _already_counted(exc: TransactWriteError) -> bool:
@@ -143,24 +155,16 @@ def count_refund(order: OrderModel) -> bool:
     amounts = {name: -Decimal(value) for name, value in _upsell_revenue(order).items()}
     if not amounts:
         return False
-    for _ in contention.attempts(contention.STREAM_ATTEMPTS, contention.STREAM_BASE_SECONDS):
-        try:
-            with TransactWrite(connection=clients.dynamodb()) as transaction:
-                transaction.update(
-                    OrderModel(order.tenant_id, order.order_id),
-                    actions=[OrderModel.upsell_refund_counted_at.set(datetime.now(UTC))],
-                    condition=OrderModel.upsell_refund_counted_at.does_not_exist()
-                    & OrderModel.co_purchases_counted_at.exists(),
-                )
-                _add(transaction, order.tenant_id, sale_day(order), amounts)
-            return True
-        except TransactWriteError as exc:
-            if _already_counted(exc):
-                return False
-            contention.raise_if_permanent(exc)
-            if exc.cause_response_code not in ("TransactionCanceledException", "TransactionConflictException"):
-                raise
-    raise RuntimeError(f"refund of order {order.order_id} not counted after {contention.STREAM_ATTEMPTS} attempts")
+
+    def mark(transaction: TransactWrite) -> None:
+        transaction.update(
+            OrderModel(order.tenant_id, order.order_id),
+            actions=[OrderModel.upsell_refund_counted_at.set(datetime.now(UTC))],
+            condition=OrderModel.upsell_refund_counted_at.does_not_exist()
+            & OrderModel.co_purchases_counted_at.exists(),
+        )
+
+    return _count_once(mark, order.tenant_id, sale_day(order), amounts, f"refund of order {order.order_id}")
 
 
 # ---- reading -------------------------------------------------------------------------------------
