@@ -16,11 +16,9 @@ app's own `notify_shopper` handler (app.py), so the e-mails reach MailDev within
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -98,19 +96,13 @@ def main() -> int:
     from app import notify_shopper
     from chalicelib import clients
     from chalicelib.config import get_settings
+    from scripts.orders_stream import until_signalled
 
-    stopping: list[bool] = []
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.append(True)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     sqs = clients.client("sqs")
     queue_url = sqs.get_queue_url(QueueName=get_settings().mail_queue_name)["QueueUrl"]
     poller = QueuePoller(sqs, queue_url, lambda event: notify_shopper(event, None))
     log.info("Draining %s in batches of %d", poller.queue_arn, poller.batch_size)
-    poller.run(lambda: bool(stopping))
+    poller.run(until_signalled())
     return 0
 
 

@@ -150,6 +150,19 @@ def orders_stream_arn(dynamodb: Any, table_name: str) -> str:
     return dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
 
 
+def until_signalled() -> Callable[[], bool]:
+    """Whether SIGTERM or SIGINT has come: a local worker (this one, scripts/notifier.py) ends its
+    current batch and stops, as `make run` asks it to on shutdown."""
+    signalled: list[int] = []
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        signalled.append(signum)
+
+    signal.signal(signal.SIGTERM, note)
+    signal.signal(signal.SIGINT, note)
+    return lambda: bool(signalled)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     import boto3
@@ -157,13 +170,7 @@ def main() -> int:
     from app import order_stream
     from chalicelib.models import CartModel, OrderModel
 
-    stopping: list[bool] = []
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        stopping.append(True)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stopping = until_signalled()
     # DynamoDB Local serves its streams on the DynamoDB endpoint.
     endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
@@ -177,7 +184,7 @@ def main() -> int:
     ]
     for poller in pollers:
         log.info("Reading %s in batches of %d", poller.arn, poller.batch_size)
-    while not stopping:
+    while not stopping():
         if not sum(poller.poll_once() for poller in pollers):
             time.sleep(IDLE_SECONDS)
     return 0
